@@ -1,0 +1,1 @@
+//! 2-D convolution in NHWC: regular, depthwise and grouped, with stride, dilation and padding.

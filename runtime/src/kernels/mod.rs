@@ -1,0 +1,35 @@
+//! Reference kernels: portable Rust, one file per op family, int8 and f32.
+//!
+//! # The kernel contract
+//! A kernel is a plain function over typed slices and a small parameter struct. It knows nothing
+//! of the model file, the graph or the arena: the interpreter validates every shape and length
+//! once, at load, and then calls kernels with slices whose lengths match their parameters. Kernels
+//! never allocate and never fail. Layout is NHWC for every 4-D activation; convolution weights are
+//! `[out_channels, kernel_h, kernel_w, in_channels / groups]` (OHWI).
+//!
+//! int8 kernels take zero points and [`Requant`](crate::quant::Requant) multipliers that the host
+//! computed; all their arithmetic is integer, so every target produces the same bytes. f32
+//! kernels use only IEEE-754 operations in a fixed order and `libm` for transcendental functions,
+//! so they too are bit-identical across targets (Rust never fuses or reorders float operations).
+//!
+//! Fused activations arrive as a clamp: `(lo, hi)` in the real domain for f32 kernels, in the
+//! quantized domain for int8 kernels.
+//!
+//! Faster variants (Arm DSP / Helium, NEON, x86) will sit beside these functions with the same
+//! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and run the same test
+//! suites; these reference kernels stay compiled as the specification.
+//!
+//! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
+
+pub mod activation;
+pub mod conv;
+pub mod elementwise;
+pub mod fully_connected;
+pub mod pool;
+pub mod quantize;
+pub mod resize;
+pub mod shape;
+pub mod softmax;
+
+/// Highest tensor rank any kernel accepts.
+pub const MAX_RANK: usize = 6;

@@ -1,0 +1,1 @@
+//! Average, max and global average pooling in NHWC.

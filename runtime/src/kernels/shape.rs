@@ -1,0 +1,1 @@
+//! Data movement without arithmetic: Concat, Slice, Transpose, Pad.

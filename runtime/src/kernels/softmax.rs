@@ -1,0 +1,1 @@
+//! Softmax over the innermost axis, f32 and int8.
