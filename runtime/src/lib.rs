@@ -1,6 +1,55 @@
+//! # mote-runtime
+//!
+//! The part of Mote that ships in every device's flash: the model file format, the memory plan
+//! and an int8 / f32 interpreter with portable reference kernels. `#![no_std]`, no heap.
+//!
+//! ```text
+//!   .mote file (flash, &'static [u8])      caller's arena (&mut [u8])
+//!          │                                        │
+//!   Model::from_bytes  ── validates once ──►  Interpreter::new ── checks size ──► invoke()
+//! ```
+//!
+//! ## Design
+//! - **Validate once, then run blindly.** [`Model::from_bytes`] checks magic, version, CRC,
+//!   every offset and length, op arity, dtypes, shapes, attributes and the memory plan. Every
+//!   way a file can be wrong has its own [`FormatError`]. The interpreter then indexes only
+//!   inside what was validated.
+//! - **Zero copy.** Weights are 16-byte aligned in the file and read in place from flash.
+//! - **A plan made on the host.** Every activation's offset in the arena is fixed when the model
+//!   is written ([`plan`], `std` only), so firmware knows its exact RAM need before it is flashed
+//!   and the device carries no allocator.
+//! - **The same bytes everywhere.** int8 kernels are integer-only with TFLite's requantization
+//!   rounding ([`quant`]); f32 kernels use IEEE operations in a fixed order and `libm`. A
+//!   Cortex-M0, a RISC-V core and the host produce identical outputs.
+//! - **One kernel contract** ([`kernels`]): a portable reference for every op, with fast
+//!   variants to come beside them under the same test suites.
+//!
+//! ## Features
+//! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and
+//!   `std::error::Error` on the error types. Host tools only.
+//! - `defmt`: `defmt::Format` on public types, for firmware logging.
+//!
+//! The format is specified in `FORMAT.md` beside this crate.
+
 #![cfg_attr(not(test), no_std)]
 #[cfg(all(feature = "std", not(test)))]
 extern crate std;
 
+#[cfg(target_endian = "big")]
+compile_error!("mote-runtime reads little-endian model files in place and needs a little-endian target");
+
+pub mod error;
+pub mod format;
+pub mod interpreter;
 pub mod kernels;
+pub mod ops;
+#[cfg(feature = "std")]
+pub mod plan;
 pub mod quant;
+pub mod tensor;
+
+pub use error::{FormatError, RunError};
+pub use format::Model;
+pub use interpreter::{Arena, Interpreter, OpHook, TensorInfo};
+pub use quant::QParams;
+pub use tensor::{DType, TensorId};

@@ -64,8 +64,9 @@ pub fn quantize_multiplier(real: f64) -> Requant {
     Requant { multiplier: q as i32, shift }
 }
 
-/// `round(a * b / 2^31)` with rounding half away from zero, saturating the single overflow case
-/// (`a = b = i32::MIN`). TFLite / gemmlowp `SaturatingRoundingDoublingHighMul`.
+/// `a * b / 2^31` rounded to nearest, saturating the single overflow case (`a = b = i32::MIN`).
+/// TFLite / gemmlowp `SaturatingRoundingDoublingHighMul`: positive ties round away from zero,
+/// negative ties towards zero (a nudge of `±2^30`, then truncation): `50.5 → 51`, `-50.5 → -50`.
 #[inline]
 pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
     if a == i32::MIN && b == i32::MIN {

@@ -1,8 +1,13 @@
 //! Binary elementwise arithmetic with NumPy / ONNX broadcasting: Add, Sub, Mul, Div.
+//!
+//! Shapes: `a_shape`, `b_shape` and `out_shape` have the same rank `r <= MAX_RANK` (the
+//! interpreter left-pads the shorter operand with 1s); every operand dimension equals the output
+//! dimension or is 1, and a dimension of 1 broadcasts. All tensors are dense, row-major.
 
 use serde::{Deserialize, Serialize};
 
-use crate::quant::Requant;
+use crate::kernels::MAX_RANK;
+use crate::quant::{quantize_multiplier, QParams, Requant};
 
 /// The arithmetic a binary elementwise op performs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,4 +31,1002 @@ pub struct BinaryQuant {
     pub a: Requant,
     pub b: Requant,
     pub out: Requant,
+}
+
+impl BinaryQuant {
+    /// Computes the int8 parameters of `op` from the operand and output quantization (host side).
+    ///
+    /// * Add / Sub (TFLite): `left_shift = 20`, `twice_max = 2 * max(sa, sb)`,
+    ///   `a = M(sa / twice_max)`, `b = M(sb / twice_max)`, `out = M(twice_max / (2^20 * so))`.
+    /// * Mul: `out = M(sa * sb / so)`, `left_shift = 0`, `a = b = Requant::ONE` (unused).
+    /// * Div: `out = M(sa / (sb * so) / 2^16)`, `left_shift = 16`, `a = b = Requant::ONE` (unused).
+    ///
+    /// `M` is [`quantize_multiplier`]; all ratios are computed in f64.
+    pub fn new(op: BinaryOp, a: QParams, b: QParams, out: QParams) -> BinaryQuant {
+        let (sa, sb, so) = (a.scale as f64, b.scale as f64, out.scale as f64);
+        let (left_shift, ra, rb, rout) = match op {
+            BinaryOp::Add | BinaryOp::Sub => {
+                let twice_max = 2.0 * if sa > sb { sa } else { sb };
+                (
+                    20,
+                    quantize_multiplier(sa / twice_max),
+                    quantize_multiplier(sb / twice_max),
+                    quantize_multiplier(twice_max / ((1u32 << 20) as f64 * so)),
+                )
+            }
+            BinaryOp::Mul => (
+                0,
+                Requant::ONE,
+                Requant::ONE,
+                quantize_multiplier(sa * sb / so),
+            ),
+            BinaryOp::Div => (
+                16,
+                Requant::ONE,
+                Requant::ONE,
+                quantize_multiplier(sa / (sb * so) / 65536.0),
+            ),
+        };
+        BinaryQuant {
+            a_zero_point: a.zero_point,
+            b_zero_point: b.zero_point,
+            out_zero_point: out.zero_point,
+            left_shift,
+            a: ra,
+            b: rb,
+            out: rout,
+        }
+    }
+}
+
+/// Calls `f(out_index, a_index, b_index)` once for every output element, in row-major order.
+///
+/// The single broadcasting walk shared by every binary kernel: an odometer over `out_shape`
+/// with per-operand strides that are 0 on broadcast dimensions. Same-shape operands, a scalar
+/// operand and a per-last-axis vector `b` take plain loops.
+#[inline]
+fn for_each_broadcast(
+    a_shape: &[usize],
+    b_shape: &[usize],
+    out_shape: &[usize],
+    mut f: impl FnMut(usize, usize, usize),
+) {
+    let total: usize = out_shape.iter().product();
+    if total == 0 {
+        return;
+    }
+    let a_len: usize = a_shape.iter().product();
+    let b_len: usize = b_shape.iter().product();
+    let a_full = a_len == total;
+    let b_full = b_len == total;
+    if a_full && b_full {
+        (0..total).for_each(|i| f(i, i, i));
+        return;
+    }
+    if a_full && b_len == 1 {
+        (0..total).for_each(|i| f(i, i, 0));
+        return;
+    }
+    if b_full && a_len == 1 {
+        (0..total).for_each(|i| f(i, 0, i));
+        return;
+    }
+    // Rank 0 has total == 1 and took the first branch above, so rank >= 1 here.
+    let rank = out_shape.len().min(MAX_RANK);
+    let inner = out_shape[rank - 1];
+    if a_full && b_len == inner && b_shape[rank - 1] == inner {
+        for row in (0..total).step_by(inner) {
+            (0..inner).for_each(|j| f(row + j, row + j, j));
+        }
+        return;
+    }
+
+    let mut a_stride = [0usize; MAX_RANK];
+    let mut b_stride = [0usize; MAX_RANK];
+    let (mut ka, mut kb) = (1usize, 1usize);
+    for d in (0..rank).rev() {
+        a_stride[d] = if a_shape[d] == 1 { 0 } else { ka };
+        b_stride[d] = if b_shape[d] == 1 { 0 } else { kb };
+        ka *= a_shape[d];
+        kb *= b_shape[d];
+    }
+    let (sa, sb) = (a_stride[rank - 1], b_stride[rank - 1]);
+    let mut idx = [0usize; MAX_RANK];
+    let (mut ia, mut ib, mut o) = (0usize, 0usize, 0usize);
+    loop {
+        for j in 0..inner {
+            f(o + j, ia + j * sa, ib + j * sb);
+        }
+        o += inner;
+        // Advance the odometer over the outer dimensions.
+        let mut d = rank - 1;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            ia += a_stride[d];
+            ib += b_stride[d];
+            if idx[d] < out_shape[d] {
+                break;
+            }
+            ia -= a_stride[d] * out_shape[d];
+            ib -= b_stride[d] * out_shape[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Clamps to `[lo, hi]`, keeping NaN (unlike `max`/`min`) and never panicking.
+#[inline]
+fn clamp_f32(x: f32, (lo, hi): (f32, f32)) -> f32 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+#[inline]
+fn binary_fn_f32(op: BinaryOp) -> fn(f32, f32) -> f32 {
+    match op {
+        BinaryOp::Add => |x, y| x + y,
+        BinaryOp::Sub => |x, y| x - y,
+        BinaryOp::Mul => |x, y| x * y,
+        BinaryOp::Div => |x, y| x / y,
+    }
+}
+
+/// `out = clamp(a <op> b, act.0, act.1)` with broadcasting (see the module doc for the shapes).
+///
+/// One IEEE-754 operation per element (Div by zero gives ±inf or NaN), then the clamp; NaN
+/// passes through the clamp unchanged. `out` has `prod(out_shape)` elements.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_f32(
+    op: BinaryOp,
+    a_shape: &[usize],
+    a: &[f32],
+    b_shape: &[usize],
+    b: &[f32],
+    out_shape: &[usize],
+    out: &mut [f32],
+    act: (f32, f32),
+) {
+    let f = binary_fn_f32(op);
+    for_each_broadcast(a_shape, b_shape, out_shape, |o, ia, ib| {
+        out[o] = clamp_f32(f(a[ia], b[ib]), act);
+    });
+}
+
+/// [`binary_f32`] computed in place: `acc` has `out_shape` and holds operand `a` (if
+/// `acc_is_a`) or operand `b` (otherwise); `other` is the remaining operand, of `other_shape`.
+/// Same results, bit for bit, as [`binary_f32`].
+pub fn binary_inplace_f32(
+    op: BinaryOp,
+    acc_is_a: bool,
+    acc: &mut [f32],
+    other_shape: &[usize],
+    other: &[f32],
+    out_shape: &[usize],
+    act: (f32, f32),
+) {
+    let f = binary_fn_f32(op);
+    if acc_is_a {
+        for_each_broadcast(out_shape, other_shape, out_shape, |o, _, ib| {
+            acc[o] = clamp_f32(f(acc[o], other[ib]), act);
+        });
+    } else {
+        for_each_broadcast(other_shape, out_shape, out_shape, |o, ia, _| {
+            acc[o] = clamp_f32(f(other[ia], acc[o]), act);
+        });
+    }
+}
+
+/// `x << shift` for `shift` in `0..=31`, saturated to i32.
+#[inline]
+fn shl_sat(x: i32, shift: i32) -> i32 {
+    ((x as i64) << shift.clamp(0, 31)).clamp(i32::MIN as i64, i32::MAX as i64) as i32
+}
+
+#[inline]
+fn clamp_i8(x: i32, (lo, hi): (i8, i8)) -> i8 {
+    x.max(lo as i32).min(hi as i32) as i8
+}
+
+#[inline]
+fn add_sub_i8(q: &BinaryQuant, sub: bool, x: i8, y: i8, act: (i8, i8)) -> i8 {
+    let xs = q.a.apply(shl_sat(
+        (x as i32).saturating_sub(q.a_zero_point),
+        q.left_shift,
+    ));
+    let ys = q.b.apply(shl_sat(
+        (y as i32).saturating_sub(q.b_zero_point),
+        q.left_shift,
+    ));
+    let s = if sub {
+        xs.saturating_sub(ys)
+    } else {
+        xs.saturating_add(ys)
+    };
+    clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act)
+}
+
+#[inline]
+fn mul_i8(q: &BinaryQuant, x: i8, y: i8, act: (i8, i8)) -> i8 {
+    let p = (x as i32)
+        .saturating_sub(q.a_zero_point)
+        .saturating_mul((y as i32).saturating_sub(q.b_zero_point));
+    clamp_i8(q.out.apply(p).saturating_add(q.out_zero_point), act)
+}
+
+#[inline]
+fn div_i8(q: &BinaryQuant, x: i8, y: i8, act: (i8, i8)) -> i8 {
+    let n = (x as i64 - q.a_zero_point as i64) << q.left_shift.clamp(0, 24);
+    let d = y as i64 - q.b_zero_point as i64;
+    if d == 0 {
+        let v = if n > 0 {
+            127
+        } else if n < 0 {
+            -128
+        } else {
+            q.out_zero_point
+        };
+        return clamp_i8(v, act);
+    }
+    // n / d rounded half away from zero.
+    let (na, da) = (n.unsigned_abs(), d.unsigned_abs());
+    let t = (2 * na + da) / (2 * da);
+    let t = if (n < 0) != (d < 0) {
+        -(t as i64)
+    } else {
+        t as i64
+    };
+    let t = t.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+    clamp_i8(q.out.apply(t).saturating_add(q.out_zero_point), act)
+}
+
+/// Quantized `out = a <op> b` with broadcasting (see the module doc for the shapes), TFLite
+/// arithmetic; `q` comes from [`BinaryQuant::new`], `act` is the quantized fused-activation clamp.
+///
+/// With `za, zb, zo` the zero points and `ls = q.left_shift`:
+/// * Add / Sub: `a' = q.a.apply((a - za) << ls)`, `b' = q.b.apply((b - zb) << ls)`,
+///   `out = clamp(q.out.apply(a' ± b') + zo, act)`.
+/// * Mul: `out = clamp(q.out.apply((a - za) * (b - zb)) + zo, act)`.
+/// * Div: with `d = b - zb`: if `d == 0`, `out = clamp(127 if a > za, -128 if a < za, zo if
+///   a == za; act)`; otherwise `t = ((a - za) << ls) / d` rounded half away from zero and
+///   `out = clamp(q.out.apply(t) + zo, act)`.
+///
+/// `Requant::apply` rounds half away from zero (TFLite `MultiplyByQuantizedMultiplier`); all
+/// intermediate arithmetic is integer and saturating, so out-of-range parameters cannot panic.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_i8(
+    op: BinaryOp,
+    q: &BinaryQuant,
+    a_shape: &[usize],
+    a: &[i8],
+    b_shape: &[usize],
+    b: &[i8],
+    out_shape: &[usize],
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    macro_rules! walk {
+        ($f:expr) => {
+            for_each_broadcast(a_shape, b_shape, out_shape, |o, ia, ib| {
+                out[o] = $f(a[ia], b[ib])
+            })
+        };
+    }
+    match op {
+        BinaryOp::Add => walk!(|x, y| add_sub_i8(q, false, x, y, act)),
+        BinaryOp::Sub => walk!(|x, y| add_sub_i8(q, true, x, y, act)),
+        BinaryOp::Mul => walk!(|x, y| mul_i8(q, x, y, act)),
+        BinaryOp::Div => walk!(|x, y| div_i8(q, x, y, act)),
+    }
+}
+
+/// [`binary_i8`] computed in place: `acc` has `out_shape` and holds operand `a` (if
+/// `acc_is_a`) or operand `b` (otherwise); `other` is the remaining operand, of `other_shape`.
+/// Same bytes as [`binary_i8`].
+#[allow(clippy::too_many_arguments)]
+pub fn binary_inplace_i8(
+    op: BinaryOp,
+    q: &BinaryQuant,
+    acc_is_a: bool,
+    acc: &mut [i8],
+    other_shape: &[usize],
+    other: &[i8],
+    out_shape: &[usize],
+    act: (i8, i8),
+) {
+    macro_rules! walk {
+        ($f:expr) => {
+            if acc_is_a {
+                for_each_broadcast(out_shape, other_shape, out_shape, |o, _, ib| {
+                    acc[o] = $f(acc[o], other[ib])
+                })
+            } else {
+                for_each_broadcast(other_shape, out_shape, out_shape, |o, ia, _| {
+                    acc[o] = $f(other[ia], acc[o])
+                })
+            }
+        };
+    }
+    match op {
+        BinaryOp::Add => walk!(|x, y| add_sub_i8(q, false, x, y, act)),
+        BinaryOp::Sub => walk!(|x, y| add_sub_i8(q, true, x, y, act)),
+        BinaryOp::Mul => walk!(|x, y| mul_i8(q, x, y, act)),
+        BinaryOp::Div => walk!(|x, y| div_i8(q, x, y, act)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    type BinaryF32 =
+        fn(BinaryOp, &[usize], &[f32], &[usize], &[f32], &[usize], &mut [f32], (f32, f32));
+    type BinaryInplaceF32 = fn(BinaryOp, bool, &mut [f32], &[usize], &[f32], &[usize], (f32, f32));
+    type BinaryI8 =
+        fn(BinaryOp, &BinaryQuant, &[usize], &[i8], &[usize], &[i8], &[usize], &mut [i8], (i8, i8));
+    type BinaryInplaceI8 =
+        fn(BinaryOp, &BinaryQuant, bool, &mut [i8], &[usize], &[i8], &[usize], (i8, i8));
+
+    const OPS: [BinaryOp; 4] = [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div];
+
+    /// A random broadcasting case: shapes and enough values for either operand.
+    #[derive(Debug, Clone)]
+    struct Case {
+        a_shape: Vec<usize>,
+        b_shape: Vec<usize>,
+        out_shape: Vec<usize>,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            prop::collection::vec(0usize..=4, 0..=4),
+            prop::collection::vec(any::<bool>(), 4),
+            prop::collection::vec(any::<bool>(), 4),
+            0u8..4,
+        )
+            .prop_map(|(out_shape, ma, mb, mode)| {
+                let bc = |m: &[bool]| -> Vec<usize> {
+                    out_shape
+                        .iter()
+                        .zip(m)
+                        .map(|(&d, &b)| if b { 1 } else { d })
+                        .collect()
+                };
+                let r = out_shape.len();
+                let (a_shape, b_shape) = match mode {
+                    // Exercise the fast paths: same shape, scalar b, per-last-axis vector b.
+                    0 => (out_shape.clone(), out_shape.clone()),
+                    1 => (out_shape.clone(), vec![1; r]),
+                    2 => {
+                        let mut b = vec![1; r];
+                        if r > 0 {
+                            b[r - 1] = out_shape[r - 1];
+                        }
+                        (out_shape.clone(), b)
+                    }
+                    _ => (bc(&ma), bc(&mb)),
+                };
+                Case {
+                    a_shape,
+                    b_shape,
+                    out_shape,
+                }
+            })
+    }
+
+    fn numel(s: &[usize]) -> usize {
+        s.iter().product()
+    }
+
+    /// Linear index into `shape` (broadcast dims read index 0) of output position `o`.
+    fn source_index(o: usize, out_shape: &[usize], shape: &[usize]) -> usize {
+        let mut rem = o;
+        let mut coords = vec![0usize; out_shape.len()];
+        for d in (0..out_shape.len()).rev() {
+            coords[d] = rem % out_shape[d];
+            rem /= out_shape[d];
+        }
+        let mut idx = 0;
+        for d in 0..shape.len() {
+            let c = if shape[d] == 1 { 0 } else { coords[d] };
+            idx = idx * shape[d] + c;
+        }
+        idx
+    }
+
+    fn reference_f64(op: BinaryOp, c: &Case, a: &[f32], b: &[f32], act: (f32, f32)) -> Vec<f64> {
+        (0..numel(&c.out_shape))
+            .map(|o| {
+                let x = a[source_index(o, &c.out_shape, &c.a_shape)] as f64;
+                let y = b[source_index(o, &c.out_shape, &c.b_shape)] as f64;
+                let r = match op {
+                    BinaryOp::Add => x + y,
+                    BinaryOp::Sub => x - y,
+                    BinaryOp::Mul => x * y,
+                    BinaryOp::Div => x / y,
+                };
+                if r.is_nan() {
+                    r
+                } else {
+                    r.max(act.0 as f64).min(act.1 as f64)
+                }
+            })
+            .collect()
+    }
+
+    /// One f32 rounding of the f64 result: |got - want| <= 1e-6 |want|; inf and NaN exactly.
+    fn assert_close_f32(got: &[f32], want: &[f64]) {
+        assert_eq!(got.len(), want.len());
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            if w.is_nan() {
+                assert!(g.is_nan(), "[{i}] got {g}, want NaN");
+            } else if w.is_infinite() {
+                assert_eq!(g as f64, w, "[{i}]");
+            } else {
+                assert!(
+                    (g as f64 - w).abs() <= 1e-6 * w.abs(),
+                    "[{i}] got {g}, want {w}"
+                );
+            }
+        }
+    }
+
+    fn values_f32(n: usize, seed: &[i32]) -> Vec<f32> {
+        // Multiples of 1/8 in [-64, 64): exact in f32, zero included (Div by zero).
+        (0..n).map(|i| seed[i % seed.len()] as f32 / 8.0).collect()
+    }
+
+    fn check_binary_f32(
+        kernel: BinaryF32,
+        op: BinaryOp,
+        c: &Case,
+        a: &[f32],
+        b: &[f32],
+        act: (f32, f32),
+    ) {
+        let mut out = vec![f32::from_bits(0x7fc0_1234); numel(&c.out_shape)];
+        kernel(
+            op,
+            &c.a_shape,
+            a,
+            &c.b_shape,
+            b,
+            &c.out_shape,
+            &mut out,
+            act,
+        );
+        assert_close_f32(&out, &reference_f64(op, c, a, b, act));
+    }
+
+    /// The in-place kernel against the f64 reference and, bit for bit, the out-of-place kernel.
+    fn check_binary_inplace_f32(
+        kernel: BinaryInplaceF32,
+        out_of_place: BinaryF32,
+        op: BinaryOp,
+        c: &Case,
+        a: &[f32],
+        b: &[f32],
+        act: (f32, f32),
+    ) {
+        let n = numel(&c.out_shape);
+        let mut want = vec![0.0f32; n];
+        out_of_place(
+            op,
+            &c.a_shape,
+            a,
+            &c.b_shape,
+            b,
+            &c.out_shape,
+            &mut want,
+            act,
+        );
+        let reference = reference_f64(op, c, a, b, act);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        if c.a_shape == c.out_shape {
+            let mut acc = a.to_vec();
+            kernel(op, true, &mut acc, &c.b_shape, b, &c.out_shape, act);
+            assert_close_f32(&acc, &reference);
+            assert_eq!(bits(&acc), bits(&want));
+        }
+        if c.b_shape == c.out_shape {
+            let mut acc = b.to_vec();
+            kernel(op, false, &mut acc, &c.a_shape, a, &c.out_shape, act);
+            assert_close_f32(&acc, &reference);
+            assert_eq!(bits(&acc), bits(&want));
+        }
+    }
+
+    // ---- int8 ----
+
+    /// Independent per-element int8 reference: i64 arithmetic, `Requant::apply`, the documented
+    /// rounding.
+    fn reference_elem_i8(op: BinaryOp, q: &BinaryQuant, x: i8, y: i8, act: (i8, i8)) -> i8 {
+        let xa = x as i64 - q.a_zero_point as i64;
+        let yb = y as i64 - q.b_zero_point as i64;
+        let zo = q.out_zero_point as i64;
+        let v: i64 = match op {
+            BinaryOp::Add | BinaryOp::Sub => {
+                let xs = q.a.apply((xa * (1i64 << q.left_shift)) as i32) as i64;
+                let ys = q.b.apply((yb * (1i64 << q.left_shift)) as i32) as i64;
+                let s = if op == BinaryOp::Add {
+                    xs + ys
+                } else {
+                    xs - ys
+                };
+                q.out.apply(s as i32) as i64 + zo
+            }
+            BinaryOp::Mul => q.out.apply((xa * yb) as i32) as i64 + zo,
+            BinaryOp::Div => {
+                if yb == 0 {
+                    match xa.signum() {
+                        1 => 127,
+                        -1 => -128,
+                        _ => zo,
+                    }
+                } else {
+                    let num = (xa * (1i64 << q.left_shift)) as f64;
+                    // |num| < 2^25 and |yb| < 2^9: the f64 quotient is close enough to the
+                    // exact one that `round` (half away from zero) rounds it correctly.
+                    let t = libm::round(num / yb as f64);
+                    q.out.apply(t as i32) as i64 + zo
+                }
+            }
+        };
+        v.clamp(act.0 as i64, act.1 as i64) as i8
+    }
+
+    fn reference_i8(
+        op: BinaryOp,
+        q: &BinaryQuant,
+        c: &Case,
+        a: &[i8],
+        b: &[i8],
+        act: (i8, i8),
+    ) -> Vec<i8> {
+        (0..numel(&c.out_shape))
+            .map(|o| {
+                let x = a[source_index(o, &c.out_shape, &c.a_shape)];
+                let y = b[source_index(o, &c.out_shape, &c.b_shape)];
+                reference_elem_i8(op, q, x, y, act)
+            })
+            .collect()
+    }
+
+    fn check_binary_i8(
+        kernel: BinaryI8,
+        op: BinaryOp,
+        q: &BinaryQuant,
+        c: &Case,
+        a: &[i8],
+        b: &[i8],
+        act: (i8, i8),
+    ) {
+        let mut out = vec![0x55i8; numel(&c.out_shape)];
+        kernel(
+            op,
+            q,
+            &c.a_shape,
+            a,
+            &c.b_shape,
+            b,
+            &c.out_shape,
+            &mut out,
+            act,
+        );
+        assert_eq!(out, reference_i8(op, q, c, a, b, act));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_binary_inplace_i8(
+        kernel: BinaryInplaceI8,
+        out_of_place: BinaryI8,
+        op: BinaryOp,
+        q: &BinaryQuant,
+        c: &Case,
+        a: &[i8],
+        b: &[i8],
+        act: (i8, i8),
+    ) {
+        let want = reference_i8(op, q, c, a, b, act);
+        let mut oop = vec![0i8; want.len()];
+        out_of_place(
+            op,
+            q,
+            &c.a_shape,
+            a,
+            &c.b_shape,
+            b,
+            &c.out_shape,
+            &mut oop,
+            act,
+        );
+        assert_eq!(oop, want);
+        if c.a_shape == c.out_shape {
+            let mut acc = a.to_vec();
+            kernel(op, q, true, &mut acc, &c.b_shape, b, &c.out_shape, act);
+            assert_eq!(acc, want);
+        }
+        if c.b_shape == c.out_shape {
+            let mut acc = b.to_vec();
+            kernel(op, q, false, &mut acc, &c.a_shape, a, &c.out_shape, act);
+            assert_eq!(acc, want);
+        }
+    }
+
+    /// With `BinaryQuant::new` parameters and no activation, the int8 result is within one
+    /// quantum of the exactly computed real result, rounded and clamped.
+    fn check_binary_i8_real(kernel: BinaryI8, op: BinaryOp, qa: QParams, qb: QParams, qo: QParams) {
+        let q = BinaryQuant::new(op, qa, qb, qo);
+        let a: Vec<i8> = (-128..=127).map(|v| v as i8).collect();
+        let shape_a = [256usize, 1];
+        let shape_b = [1usize, 256];
+        let out_shape = [256usize, 256];
+        let mut out = vec![0i8; 256 * 256];
+        kernel(
+            op,
+            &q,
+            &shape_a,
+            &a,
+            &shape_b,
+            &a,
+            &out_shape,
+            &mut out,
+            (-128, 127),
+        );
+        for (i, &x) in a.iter().enumerate() {
+            for (j, &y) in a.iter().enumerate() {
+                let rx = (x as i32 - qa.zero_point) as f64 * qa.scale as f64;
+                let ry = (y as i32 - qb.zero_point) as f64 * qb.scale as f64;
+                let r = match op {
+                    BinaryOp::Add => rx + ry,
+                    BinaryOp::Sub => rx - ry,
+                    BinaryOp::Mul => rx * ry,
+                    BinaryOp::Div => {
+                        if y as i32 == qb.zero_point {
+                            continue;
+                        }
+                        rx / ry
+                    }
+                };
+                let want =
+                    (libm::round(r / qo.scale as f64) + qo.zero_point as f64).clamp(-128.0, 127.0);
+                let got = out[i * 256 + j] as f64;
+                assert!(
+                    (got - want).abs() <= 1.0,
+                    "{op:?} x={x} y={y} got={got} want={want} q={q:?}"
+                );
+            }
+        }
+    }
+
+    fn qparams() -> impl Strategy<Value = QParams> {
+        (-7.0f64..0.0, -128i32..=127).prop_map(|(e, zero_point)| QParams {
+            scale: libm::exp2(e) as f32,
+            zero_point,
+        })
+    }
+
+    fn act_i8() -> impl Strategy<Value = (i8, i8)> {
+        prop_oneof![
+            Just((-128i8, 127i8)),
+            (any::<i8>(), any::<i8>()).prop_map(|(x, y)| (x.min(y), x.max(y)))
+        ]
+    }
+
+    fn act_f32() -> impl Strategy<Value = (f32, f32)> {
+        prop_oneof![
+            Just((f32::NEG_INFINITY, f32::INFINITY)),
+            Just((0.0, f32::INFINITY)),
+            Just((0.0, 6.0)),
+            (-50i32..50, 0i32..50).prop_map(|(lo, w)| (lo as f32 * 0.5, (lo + w) as f32 * 0.5)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn binary_f32_matches_f64_reference(
+            c in case(), op in 0usize..4, act in act_f32(),
+            sa in prop::collection::vec(-512i32..512, 1..64),
+            sb in prop::collection::vec(-512i32..512, 1..64),
+        ) {
+            let a = values_f32(numel(&c.a_shape), &sa);
+            let b = values_f32(numel(&c.b_shape), &sb);
+            check_binary_f32(binary_f32, OPS[op], &c, &a, &b, act);
+        }
+
+        #[test]
+        fn binary_inplace_f32_matches_out_of_place(
+            c in case(), op in 0usize..4, act in act_f32(),
+            sa in prop::collection::vec(-512i32..512, 1..64),
+            sb in prop::collection::vec(-512i32..512, 1..64),
+        ) {
+            let a = values_f32(numel(&c.a_shape), &sa);
+            let b = values_f32(numel(&c.b_shape), &sb);
+            check_binary_inplace_f32(binary_inplace_f32, binary_f32, OPS[op], &c, &a, &b, act);
+        }
+
+        #[test]
+        fn binary_i8_matches_reference(
+            c in case(), op in 0usize..4, act in act_i8(),
+            qa in qparams(), qb in qparams(), qo in qparams(),
+            sa in prop::collection::vec(any::<i8>(), 1..64),
+            sb in prop::collection::vec(any::<i8>(), 1..64),
+        ) {
+            let q = BinaryQuant::new(OPS[op], qa, qb, qo);
+            let a: Vec<i8> = (0..numel(&c.a_shape)).map(|i| sa[i % sa.len()]).collect();
+            // Hit the zero point of b (Div by zero) now and then.
+            let b: Vec<i8> = (0..numel(&c.b_shape))
+                .map(|i| if i % 5 == 3 { qb.zero_point as i8 } else { sb[i % sb.len()] })
+                .collect();
+            check_binary_i8(binary_i8, OPS[op], &q, &c, &a, &b, act);
+        }
+
+        #[test]
+        fn binary_inplace_i8_matches_out_of_place(
+            c in case(), op in 0usize..4, act in act_i8(),
+            qa in qparams(), qb in qparams(), qo in qparams(),
+            sa in prop::collection::vec(any::<i8>(), 1..64),
+            sb in prop::collection::vec(any::<i8>(), 1..64),
+        ) {
+            let q = BinaryQuant::new(OPS[op], qa, qb, qo);
+            let a: Vec<i8> = (0..numel(&c.a_shape)).map(|i| sa[i % sa.len()]).collect();
+            let b: Vec<i8> = (0..numel(&c.b_shape))
+                .map(|i| if i % 5 == 3 { qb.zero_point as i8 } else { sb[i % sb.len()] })
+                .collect();
+            check_binary_inplace_i8(binary_inplace_i8, binary_i8, OPS[op], &q, &c, &a, &b, act);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(6))]
+
+        #[test]
+        fn binary_i8_within_one_quantum_of_real(op in 0usize..4, qa in qparams(), qb in qparams(), qo in qparams()) {
+            check_binary_i8_real(binary_i8, OPS[op], qa, qb, qo);
+        }
+    }
+
+    #[test]
+    fn binary_f32_known_values() {
+        let none = (f32::NEG_INFINITY, f32::INFINITY);
+        let mut out = [0.0f32; 3];
+        binary_f32(
+            BinaryOp::Add,
+            &[3],
+            &[1.0, 2.0, 3.0],
+            &[1],
+            &[10.0],
+            &[3],
+            &mut out,
+            none,
+        );
+        assert_eq!(out, [11.0, 12.0, 13.0]);
+        let mut out = [0.0f32; 6];
+        binary_f32(
+            BinaryOp::Sub,
+            &[2, 1],
+            &[10.0, 20.0],
+            &[1, 3],
+            &[1.0, 2.0, 3.0],
+            &[2, 3],
+            &mut out,
+            none,
+        );
+        assert_eq!(out, [9.0, 8.0, 7.0, 19.0, 18.0, 17.0]);
+        let mut out = [0.0f32; 4];
+        binary_f32(
+            BinaryOp::Mul,
+            &[4],
+            &[-2.0, -1.0, 1.0, 3.0],
+            &[4],
+            &[1.0, 1.0, 2.0, 2.5],
+            &[4],
+            &mut out,
+            (0.0, 6.0),
+        );
+        assert_eq!(out, [0.0, 0.0, 2.0, 6.0]);
+        let mut out = [0.0f32; 4];
+        binary_f32(
+            BinaryOp::Div,
+            &[4],
+            &[1.0, -1.0, 0.0, 3.0],
+            &[1],
+            &[0.0],
+            &[4],
+            &mut out,
+            none,
+        );
+        assert_eq!(out[..2], [f32::INFINITY, f32::NEG_INFINITY]);
+        assert!(out[2].is_nan());
+        binary_f32(
+            BinaryOp::Div,
+            &[4],
+            &[1.0, -1.0, 0.0, 3.0],
+            &[1],
+            &[0.0],
+            &[4],
+            &mut out,
+            (0.0, 6.0),
+        );
+        assert_eq!(out[..2], [6.0, 0.0]);
+        assert!(out[2].is_nan());
+        let mut acc = [1.0f32, 2.0, 3.0, 4.0];
+        binary_inplace_f32(BinaryOp::Sub, false, &mut acc, &[1], &[10.0], &[4], none);
+        assert_eq!(acc, [9.0, 8.0, 7.0, 6.0]);
+    }
+
+    #[test]
+    fn binary_quant_new_known_values() {
+        let p = |scale, zero_point| QParams { scale, zero_point };
+        let q = BinaryQuant::new(BinaryOp::Add, p(1.0, 1), p(0.5, 2), p(0.25, 3));
+        assert_eq!(
+            (
+                q.a_zero_point,
+                q.b_zero_point,
+                q.out_zero_point,
+                q.left_shift
+            ),
+            (1, 2, 3, 20)
+        );
+        assert_eq!(q.a, quantize_multiplier(0.5));
+        assert_eq!(q.b, quantize_multiplier(0.25));
+        assert_eq!(q.out, quantize_multiplier(2.0 / (1048576.0 * 0.25)));
+        let q = BinaryQuant::new(BinaryOp::Mul, p(0.5, 0), p(0.5, 0), p(0.125, 0));
+        assert_eq!(
+            (q.left_shift, q.a, q.b, q.out),
+            (0, Requant::ONE, Requant::ONE, quantize_multiplier(2.0))
+        );
+        let q = BinaryQuant::new(BinaryOp::Div, p(1.0, 0), p(0.5, 0), p(0.5, 0));
+        assert_eq!(
+            (q.left_shift, q.out),
+            (16, quantize_multiplier(4.0 / 65536.0))
+        );
+    }
+
+    #[test]
+    fn binary_i8_known_values() {
+        let one = QParams {
+            scale: 1.0,
+            zero_point: 0,
+        };
+        let full = (-128, 127);
+        let run = |op, qa, qb, qo, a: &[i8], b: &[i8], act| {
+            let q = BinaryQuant::new(op, qa, qb, qo);
+            let mut out = vec![0i8; a.len()];
+            binary_i8(
+                op,
+                &q,
+                &[a.len()],
+                a,
+                &[b.len()],
+                b,
+                &[a.len()],
+                &mut out,
+                act,
+            );
+            out
+        };
+        assert_eq!(
+            run(
+                BinaryOp::Add,
+                one,
+                one,
+                one,
+                &[3, 100, -100],
+                &[4, 100, -100],
+                full
+            ),
+            [7, 127, -128]
+        );
+        assert_eq!(
+            run(
+                BinaryOp::Sub,
+                one,
+                one,
+                one,
+                &[3, -100, 5],
+                &[4, 100, 5],
+                full
+            ),
+            [-1, -128, 0]
+        );
+        assert_eq!(
+            run(
+                BinaryOp::Add,
+                one,
+                one,
+                one,
+                &[3, -5, 50],
+                &[4, 2, 50],
+                (0, 60)
+            ),
+            [7, 0, 60]
+        );
+        let half = QParams {
+            scale: 0.5,
+            zero_point: 0,
+        };
+        let quarter = QParams {
+            scale: 0.25,
+            zero_point: 0,
+        };
+        // (1.5 * 2.0) / 0.25 = 12
+        assert_eq!(
+            run(BinaryOp::Mul, half, half, quarter, &[3, -3], &[4, 4], full),
+            [12, -12]
+        );
+        // Zero points: a = (13 - 10) * 1, b = (-1 - (-5)) * 1 -> 3 * 4 = 12, + zo 7 = 19
+        let za = QParams {
+            scale: 1.0,
+            zero_point: 10,
+        };
+        let zb = QParams {
+            scale: 1.0,
+            zero_point: -5,
+        };
+        let zo = QParams {
+            scale: 1.0,
+            zero_point: 7,
+        };
+        assert_eq!(run(BinaryOp::Mul, za, zb, zo, &[13], &[-1], full), [19]);
+        assert_eq!(run(BinaryOp::Add, za, zb, zo, &[13], &[-1], full), [14]);
+        // 10 / 4 = 2.5 -> 3 (half away from zero); 9 / 4 = 2.25 -> 2.
+        assert_eq!(
+            run(
+                BinaryOp::Div,
+                one,
+                one,
+                one,
+                &[10, -10, 9, -9],
+                &[4, 4, 4, 4],
+                full
+            ),
+            [3, -3, 2, -2]
+        );
+        // so = 43690.75 / (2^16 * 10.5): t = round(2 * 2^16 / 3) = 43691 and the output is
+        // t * 10.5 / 43690.75 = 10.50006 -> 11 (a truncated t = 43690 would give 10.49994 -> 10).
+        let so = QParams {
+            scale: (43690.75 / 688128.0) as f32,
+            zero_point: 0,
+        };
+        assert_eq!(
+            run(BinaryOp::Div, one, one, so, &[2, -2], &[3, 3], full),
+            [11, -11]
+        );
+        // Division by zero: saturate by the sign of the numerator, zero point for 0 / 0.
+        assert_eq!(
+            run(BinaryOp::Div, one, one, zo, &[5, -5, 0], &[0, 0, 0], full),
+            [127, -128, 7]
+        );
+        assert_eq!(
+            run(
+                BinaryOp::Div,
+                one,
+                one,
+                zo,
+                &[5, -5, 0],
+                &[0, 0, 0],
+                (0, 100)
+            ),
+            [100, 0, 7]
+        );
+        // In place, accumulator holding b.
+        let q = BinaryQuant::new(BinaryOp::Sub, one, one, one);
+        let mut acc = [1i8, 2, 3];
+        binary_inplace_i8(BinaryOp::Sub, &q, false, &mut acc, &[1], &[10], &[3], full);
+        assert_eq!(acc, [9, 8, 7]);
+    }
 }

@@ -1,1 +1,650 @@
 //! Average, max and global average pooling in NHWC.
+//!
+//! Windows that lie wholly in the padding (possible only when a pad is at least the kernel size)
+//! have no in-image taps: average pooling then yields 0 before the clamp (f32 `0.0`; int8 the
+//! quantized value 0, a sum of 0 over a count of 1) and max pooling yields the clamp's lower
+//! bound.
+
+/// Geometry of a 2-D pooling window over NHWC tensors.
+///
+/// Output pixel `(oy, ox)` covers input rows `oy * sh - top .. oy * sh - top + kh` and columns
+/// likewise; taps outside the image are padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dParams {
+    /// `[n, h, w, c]`.
+    pub input: [usize; 4],
+    /// `[n, oh, ow, c]`: same `n` and `c` as the input.
+    pub output: [usize; 4],
+    /// `[kh, kw]`.
+    pub kernel: [usize; 2],
+    /// `[sh, sw]`, each `>= 1`.
+    pub stride: [usize; 2],
+    /// `[top, left]`; bottom/right padding is implied by the output size.
+    pub pad: [usize; 2],
+    /// Average pooling only: divide by `kh * kw` (true) or by the number of in-image taps (false).
+    pub count_include_pad: bool,
+}
+
+/// In-image index range `lo..hi` covered on one axis by the window of output position `o`.
+#[inline]
+fn axis_range(o: usize, stride: usize, k: usize, pad: usize, size: usize) -> (usize, usize) {
+    let start = o * stride;
+    let lo = start.saturating_sub(pad).min(size);
+    let hi = (start + k).saturating_sub(pad).min(size);
+    (lo, hi.max(lo))
+}
+
+/// The in-image part of one output pixel's window: rows `y0..y1`, columns `x0..x1` of image `b`.
+#[derive(Clone, Copy)]
+struct Window {
+    b: usize,
+    y0: usize,
+    y1: usize,
+    x0: usize,
+    x1: usize,
+}
+
+impl Window {
+    fn taps(&self) -> usize {
+        (self.y1 - self.y0) * (self.x1 - self.x0)
+    }
+
+    /// Channel `ch` of the in-image taps, row by row.
+    fn values<'a, T: Copy>(
+        self,
+        p: &Pool2dParams,
+        x: &'a [T],
+        ch: usize,
+    ) -> impl Iterator<Item = T> + 'a {
+        let [_, h, w, c] = p.input;
+        (self.y0..self.y1).flat_map(move |iy| {
+            (self.x0..self.x1).map(move |ix| x[((self.b * h + iy) * w + ix) * c + ch])
+        })
+    }
+}
+
+/// The windows of the output pixels, in memory order.
+fn windows(p: &Pool2dParams) -> impl Iterator<Item = Window> + '_ {
+    let [n, h, w, _] = p.input;
+    let [_, oh, ow, _] = p.output;
+    (0..n).flat_map(move |b| {
+        (0..oh).flat_map(move |oy| {
+            let (y0, y1) = axis_range(oy, p.stride[0], p.kernel[0], p.pad[0], h);
+            (0..ow).map(move |ox| {
+                let (x0, x1) = axis_range(ox, p.stride[1], p.kernel[1], p.pad[1], w);
+                Window { b, y0, y1, x0, x1 }
+            })
+        })
+    })
+}
+
+/// `sum / count` rounded half away from zero: `(sum ± count / 2) / count` with the sign of `sum`
+/// (integer division truncates). A zero count gives 0.
+#[inline]
+fn div_round_half_away(sum: i32, count: i32) -> i32 {
+    if count <= 0 {
+        0
+    } else if sum >= 0 {
+        (sum + count / 2) / count
+    } else {
+        (sum - count / 2) / count
+    }
+}
+
+/// Float average pooling.
+///
+/// `x`: `[n, h, w, c]`, `out`: `[n, oh, ow, c]`. `out = clamp(sum / count, act.0, act.1)`, the sum
+/// over the window's in-image taps in row-major order (f32 adds), `count` = `kh * kw` when
+/// `count_include_pad`, else the number of in-image taps; one IEEE division. A window with no
+/// taps gives 0 (see the module docs). Clamp: `v.max(lo).min(hi)`.
+pub fn avg_pool2d_f32(p: &Pool2dParams, x: &[f32], out: &mut [f32], act: (f32, f32)) {
+    let full = p.kernel[0] * p.kernel[1];
+    let c = p.input[3];
+    for (pixel, win) in windows(p).enumerate() {
+        let count = if p.count_include_pad {
+            full
+        } else {
+            win.taps()
+        };
+        for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
+            let sum = win.values(p, x, ch).fold(0.0f32, |s, v| s + v);
+            let avg = if count == 0 { 0.0 } else { sum / count as f32 };
+            *dst = avg.max(act.0).min(act.1);
+        }
+    }
+}
+
+/// int8 average pooling; input and output share scale and zero point.
+///
+/// Layouts as [`avg_pool2d_f32`]. `out = clamp(round(sum / count), act.0, act.1)` with an i32 sum
+/// of the in-image taps and the rounding half away from zero, done in integers:
+/// `(sum ± count / 2) / count` with the sign of `sum`. A window with no taps gives 0.
+///
+/// With `count_include_pad` the padded taps add the quantized value 0, which is the real value
+/// 0 only when the zero point is 0; with another zero point the result is the average over a
+/// padding of `-zero_point * scale`.
+pub fn avg_pool2d_i8(p: &Pool2dParams, x: &[i8], out: &mut [i8], act: (i8, i8)) {
+    let full = p.kernel[0] * p.kernel[1];
+    let c = p.input[3];
+    for (pixel, win) in windows(p).enumerate() {
+        let count = if p.count_include_pad {
+            full
+        } else {
+            win.taps()
+        };
+        for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
+            let sum = win.values(p, x, ch).fold(0i32, |s, v| s + v as i32);
+            let avg = div_round_half_away(sum, count as i32);
+            *dst = avg.max(act.0 as i32).min(act.1 as i32) as i8;
+        }
+    }
+}
+
+/// Float max pooling.
+///
+/// Layouts as [`avg_pool2d_f32`]. `out = clamp(max over the in-image taps, act.0, act.1)`;
+/// padded taps are ignored, so a window with no taps gives `act.0`. The max is `f32::max`
+/// folded from `-inf` (a NaN tap is skipped unless every tap is NaN).
+pub fn max_pool2d_f32(p: &Pool2dParams, x: &[f32], out: &mut [f32], act: (f32, f32)) {
+    let c = p.input[3];
+    for (pixel, win) in windows(p).enumerate() {
+        for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
+            let m = win.values(p, x, ch).fold(f32::NEG_INFINITY, f32::max);
+            *dst = m.max(act.0).min(act.1);
+        }
+    }
+}
+
+/// int8 max pooling; input and output share scale and zero point.
+///
+/// Layouts as [`avg_pool2d_f32`]. `out = clamp(max over the in-image taps, act.0, act.1)`, exact;
+/// padded taps are ignored, so a window with no taps gives `act.0`.
+pub fn max_pool2d_i8(p: &Pool2dParams, x: &[i8], out: &mut [i8], act: (i8, i8)) {
+    let c = p.input[3];
+    for (pixel, win) in windows(p).enumerate() {
+        for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
+            let m = win.values(p, x, ch).fold(i8::MIN, i8::max);
+            *dst = m.max(act.0).min(act.1);
+        }
+    }
+}
+
+/// Float global average pooling: `x` `[n, hw, c]` → `out` `[n, c]`,
+/// `out[b][ch] = clamp(sum_i x[b][i][ch] / hw, act.0, act.1)`; the sum runs in increasing `i`
+/// (f32 adds), then one IEEE division. `hw == 0` gives 0 before the clamp.
+pub fn global_avg_pool_f32(
+    n: usize,
+    hw: usize,
+    c: usize,
+    x: &[f32],
+    out: &mut [f32],
+    act: (f32, f32),
+) {
+    for b in 0..n {
+        for (ch, dst) in out[b * c..(b + 1) * c].iter_mut().enumerate() {
+            let mut sum = 0.0f32;
+            for i in 0..hw {
+                sum += x[(b * hw + i) * c + ch];
+            }
+            let avg = if hw == 0 { 0.0 } else { sum / hw as f32 };
+            *dst = avg.max(act.0).min(act.1);
+        }
+    }
+}
+
+/// int8 global average pooling; input and output share scale and zero point.
+///
+/// Layouts as [`global_avg_pool_f32`]. `out = clamp(round(sum / hw), act.0, act.1)` with an i32
+/// sum and the rounding of [`avg_pool2d_i8`] (half away from zero, in integers). `hw == 0`
+/// gives 0 before the clamp.
+pub fn global_avg_pool_i8(n: usize, hw: usize, c: usize, x: &[i8], out: &mut [i8], act: (i8, i8)) {
+    for b in 0..n {
+        for (ch, dst) in out[b * c..(b + 1) * c].iter_mut().enumerate() {
+            let mut sum = 0i32;
+            for i in 0..hw {
+                sum += x[(b * hw + i) * c + ch] as i32;
+            }
+            let avg = div_round_half_away(sum, hw as i32);
+            *dst = avg.max(act.0 as i32).min(act.1 as i32) as i8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    type PoolF32 = fn(&Pool2dParams, &[f32], &mut [f32], (f32, f32));
+    type PoolI8 = fn(&Pool2dParams, &[i8], &mut [i8], (i8, i8));
+    type GlobalF32 = fn(usize, usize, usize, &[f32], &mut [f32], (f32, f32));
+    type GlobalI8 = fn(usize, usize, usize, &[i8], &mut [i8], (i8, i8));
+
+    /// SplitMix64: the tensor contents of a case come from a proptest-chosen seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn int(&mut self, lo: i64, hi: i64) -> i64 {
+            lo + (self.next() % (hi - lo + 1) as u64) as i64
+        }
+        fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
+            lo + (hi - lo) * ((self.next() >> 11) as f64 / (1u64 << 53) as f64) as f32
+        }
+    }
+
+    fn random_act_f32(rng: &mut Rng) -> (f32, f32) {
+        match rng.int(0, 2) {
+            0 => (f32::NEG_INFINITY, f32::INFINITY),
+            1 => (0.0, 6.0),
+            _ => {
+                let (a, b) = (rng.f32_in(-8.0, 8.0), rng.f32_in(-8.0, 8.0));
+                (a.min(b), a.max(b))
+            }
+        }
+    }
+
+    fn random_act_i8(rng: &mut Rng) -> (i8, i8) {
+        if rng.int(0, 1) == 0 {
+            (-128, 127)
+        } else {
+            let (a, b) = (rng.int(-128, 127) as i8, rng.int(-128, 127) as i8);
+            (a.min(b), a.max(b))
+        }
+    }
+
+    /// Input values under the window of output element `i` (NHWC index), from the definition.
+    fn reference_window<T: Copy>(p: &Pool2dParams, x: &[T], i: usize) -> Vec<T> {
+        let [_, h, w, c] = p.input;
+        let [_, oh, ow, _] = p.output;
+        let (ch, ox, oy, b) = (i % c, (i / c) % ow, (i / (c * ow)) % oh, i / (c * ow * oh));
+        let mut v = Vec::new();
+        for ky in 0..p.kernel[0] {
+            for kx in 0..p.kernel[1] {
+                let iy = (oy * p.stride[0] + ky) as i64 - p.pad[0] as i64;
+                let ix = (ox * p.stride[1] + kx) as i64 - p.pad[1] as i64;
+                if (0..h as i64).contains(&iy) && (0..w as i64).contains(&ix) {
+                    v.push(x[b * h * w * c + iy as usize * w * c + ix as usize * c + ch]);
+                }
+            }
+        }
+        v
+    }
+
+    fn reference_count(p: &Pool2dParams, taps: usize) -> usize {
+        if p.count_include_pad {
+            p.kernel[0] * p.kernel[1]
+        } else {
+            taps
+        }
+    }
+
+    /// Average within `1e-5 * (1 + mean |x|)` of the f64 reference; max exact.
+    fn check_pool_f32(
+        avg: PoolF32,
+        max: PoolF32,
+        p: &Pool2dParams,
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
+        let mut rng = Rng(seed);
+        let x: Vec<f32> = (0..p.input.iter().product())
+            .map(|_| rng.f32_in(-4.0, 4.0))
+            .collect();
+        let act = random_act_f32(&mut rng);
+        let len = p.output.iter().product();
+        let (mut got_avg, mut got_max) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+        avg(p, &x, &mut got_avg, act);
+        max(p, &x, &mut got_max, act);
+        for i in 0..len {
+            let win = reference_window(p, &x, i);
+            let count = reference_count(p, win.len()) as f64;
+            let (sum, mag) = win.iter().fold((0.0f64, 0.0f64), |(s, m), &v| {
+                (s + v as f64, m + (v as f64).abs())
+            });
+            let (want, mag) = if count == 0.0 {
+                (0.0, 0.0)
+            } else {
+                (sum / count, mag / count)
+            };
+            let want = want.max(act.0 as f64).min(act.1 as f64);
+            prop_assert!(
+                (got_avg[i] as f64 - want).abs() <= 1e-5 * (1.0 + mag),
+                "avg {p:?} act {act:?}: out[{i}] = {}, want {want}",
+                got_avg[i]
+            );
+            let want_max = win
+                .iter()
+                .copied()
+                .reduce(f32::max)
+                .map_or(act.0, |m| m.max(act.0).min(act.1));
+            prop_assert_eq!(
+                got_max[i],
+                want_max,
+                "max {:?} act {:?}: out[{}]",
+                p,
+                act,
+                i
+            );
+        }
+        Ok(())
+    }
+
+    /// `sum / count` rounded half away from zero via f64 (exact: ties are exactly representable).
+    fn round_avg(sum: i64, count: usize) -> i64 {
+        if count == 0 {
+            0
+        } else {
+            (sum as f64 / count as f64).round() as i64
+        }
+    }
+
+    /// Whole outputs equal to the reference (average rounded half away from zero, exact max).
+    fn check_pool_i8(
+        avg: PoolI8,
+        max: PoolI8,
+        p: &Pool2dParams,
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
+        let mut rng = Rng(seed);
+        let x: Vec<i8> = (0..p.input.iter().product())
+            .map(|_| rng.int(-128, 127) as i8)
+            .collect();
+        let act = random_act_i8(&mut rng);
+        let len = p.output.iter().product();
+        let (mut got_avg, mut got_max) = (vec![0i8; len], vec![0i8; len]);
+        avg(p, &x, &mut got_avg, act);
+        max(p, &x, &mut got_max, act);
+        let (mut want_avg, mut want_max) = (Vec::new(), Vec::new());
+        for i in 0..len {
+            let win = reference_window(p, &x, i);
+            let sum: i64 = win.iter().map(|&v| v as i64).sum();
+            let a = round_avg(sum, reference_count(p, win.len()));
+            want_avg.push(a.clamp(act.0 as i64, act.1 as i64) as i8);
+            want_max.push(
+                win.iter()
+                    .copied()
+                    .max()
+                    .map_or(act.0, |m| m.clamp(act.0, act.1)),
+            );
+        }
+        prop_assert_eq!(got_avg, want_avg, "avg {:?} act {:?}", p, act);
+        prop_assert_eq!(got_max, want_max, "max {:?} act {:?}", p, act);
+        Ok(())
+    }
+
+    fn check_global_f32(
+        kernel: GlobalF32,
+        [n, hw, c]: [usize; 3],
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
+        let mut rng = Rng(seed);
+        let x: Vec<f32> = (0..n * hw * c).map(|_| rng.f32_in(-4.0, 4.0)).collect();
+        let act = random_act_f32(&mut rng);
+        let mut out = vec![f32::NAN; n * c];
+        kernel(n, hw, c, &x, &mut out, act);
+        for b in 0..n {
+            for ch in 0..c {
+                let vals: Vec<f64> = (0..hw).map(|i| x[b * hw * c + i * c + ch] as f64).collect();
+                let mean = if hw == 0 {
+                    0.0
+                } else {
+                    vals.iter().sum::<f64>() / hw as f64
+                };
+                let mag = if hw == 0 {
+                    0.0
+                } else {
+                    vals.iter().map(|v| v.abs()).sum::<f64>() / hw as f64
+                };
+                let want = mean.max(act.0 as f64).min(act.1 as f64);
+                let got = out[b * c + ch] as f64;
+                prop_assert!(
+                    (got - want).abs() <= 1e-5 * (1.0 + mag),
+                    "[{b}][{ch}] = {got}, want {want}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_global_i8(
+        kernel: GlobalI8,
+        [n, hw, c]: [usize; 3],
+        seed: u64,
+    ) -> Result<(), TestCaseError> {
+        let mut rng = Rng(seed);
+        let x: Vec<i8> = (0..n * hw * c).map(|_| rng.int(-128, 127) as i8).collect();
+        let act = random_act_i8(&mut rng);
+        let mut out = vec![0i8; n * c];
+        kernel(n, hw, c, &x, &mut out, act);
+        let mut want = Vec::new();
+        for b in 0..n {
+            for ch in 0..c {
+                let sum: i64 = (0..hw).map(|i| x[b * hw * c + i * c + ch] as i64).sum();
+                want.push(round_avg(sum, hw).clamp(act.0 as i64, act.1 as i64) as i8);
+            }
+        }
+        prop_assert_eq!(out, want, "act {:?}", act);
+        Ok(())
+    }
+
+    fn out_size(size: usize, k: usize, stride: usize, pad0: usize, pad1: usize) -> usize {
+        ((size + pad0 + pad1).max(k) - k) / stride + 1
+    }
+
+    /// Batch 1..2, 1..7 pixels a side, 1..4 channels, kernel 1..3, stride 1..3, padding 0..2 on
+    /// every side (windows wholly in the padding included).
+    fn pool_case() -> impl Strategy<Value = (Pool2dParams, u64)> {
+        use proptest::array::{uniform2, uniform4};
+        (
+            1usize..=2,
+            uniform2(1usize..=7),
+            1usize..=4,
+            uniform2(1usize..=3),
+            uniform2(1usize..=3),
+            uniform4(0usize..=2),
+            any::<bool>(),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(n, [h, w], c, kernel, stride, pad, count_include_pad, seed)| {
+                    let oh = out_size(h, kernel[0], stride[0], pad[0], pad[2]);
+                    let ow = out_size(w, kernel[1], stride[1], pad[1], pad[3]);
+                    let p = Pool2dParams {
+                        input: [n, h, w, c],
+                        output: [n, oh, ow, c],
+                        kernel,
+                        stride,
+                        pad: [pad[0], pad[1]],
+                        count_include_pad,
+                    };
+                    (p, seed)
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn pool2d_f32_matches_reference((p, seed) in pool_case()) {
+            check_pool_f32(avg_pool2d_f32, max_pool2d_f32, &p, seed)?;
+        }
+
+        #[test]
+        fn pool2d_i8_matches_reference((p, seed) in pool_case()) {
+            check_pool_i8(avg_pool2d_i8, max_pool2d_i8, &p, seed)?;
+        }
+
+        #[test]
+        fn global_avg_pool_f32_matches_reference(n in 1usize..=2, hw in 0usize..=40, c in 1usize..=5, seed in any::<u64>()) {
+            check_global_f32(global_avg_pool_f32, [n, hw, c], seed)?;
+        }
+
+        #[test]
+        fn global_avg_pool_i8_matches_reference(n in 1usize..=2, hw in 0usize..=40, c in 1usize..=5, seed in any::<u64>()) {
+            check_global_i8(global_avg_pool_i8, [n, hw, c], seed)?;
+        }
+    }
+
+    fn params(
+        input: [usize; 4],
+        output: [usize; 4],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        pad: [usize; 2],
+    ) -> Pool2dParams {
+        Pool2dParams {
+            input,
+            output,
+            kernel,
+            stride,
+            pad,
+            count_include_pad: false,
+        }
+    }
+
+    const NO_CLAMP: (f32, f32) = (f32::NEG_INFINITY, f32::INFINITY);
+
+    #[test]
+    fn pool2d_f32_known_values() {
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let mut out = [0.0; 4];
+        let p = params([1, 3, 3, 1], [1, 2, 2, 1], [2, 2], [1, 1], [0, 0]);
+        avg_pool2d_f32(&p, &x, &mut out, NO_CLAMP);
+        assert_eq!(out, [3.0, 4.0, 6.0, 7.0]);
+        // 2x2 windows, stride 2, padding 1 top/left: in-image blocks {1}, {2,3}, {4,7}, {5,6,8,9}.
+        let p = params([1, 3, 3, 1], [1, 2, 2, 1], [2, 2], [2, 2], [1, 1]);
+        avg_pool2d_f32(&p, &x, &mut out, NO_CLAMP);
+        assert_eq!(out, [1.0, 2.5, 5.5, 7.0]);
+        avg_pool2d_f32(
+            &Pool2dParams {
+                count_include_pad: true,
+                ..p
+            },
+            &x,
+            &mut out,
+            NO_CLAMP,
+        );
+        assert_eq!(out, [0.25, 1.25, 2.75, 7.0]);
+        max_pool2d_f32(&p, &x, &mut out, NO_CLAMP);
+        assert_eq!(out, [1.0, 3.0, 7.0, 9.0]);
+        max_pool2d_f32(&p, &x, &mut out, (2.0, 8.0));
+        assert_eq!(out, [2.0, 3.0, 7.0, 8.0]);
+        // Two channels pool independently.
+        let p = params([1, 1, 2, 2], [1, 1, 1, 2], [1, 2], [1, 1], [0, 0]);
+        let mut two = [0.0; 2];
+        avg_pool2d_f32(&p, &[1.0, -1.0, 2.0, -4.0], &mut two, NO_CLAMP);
+        assert_eq!(two, [1.5, -2.5]);
+    }
+
+    #[test]
+    fn pool2d_i8_known_values() {
+        // Rounding half away from zero: 2.5 -> 3, -2.5 -> -3, -1.5 -> -2, 2/3 -> 1, -2/3 -> -1.
+        let p = params([1, 1, 2, 1], [1, 1, 1, 1], [1, 2], [1, 1], [0, 0]);
+        let mut one = [0i8];
+        for (x, want) in [
+            ([2, 3], 3),
+            ([-2, -3], -3),
+            ([1, -4], -2),
+            ([4, 4], 4),
+            ([127, 127], 127),
+            ([-128, -127], -128),
+        ] {
+            avg_pool2d_i8(&p, &x, &mut one, (-128, 127));
+            assert_eq!(one, [want], "{x:?}");
+        }
+        let p = params([1, 1, 3, 1], [1, 1, 1, 1], [1, 3], [1, 1], [0, 0]);
+        for (x, want) in [
+            ([1, 1, 0], 1),
+            ([-1, -1, 0], -1),
+            ([1, 0, 0], 0),
+            ([-1, 0, 0], 0),
+        ] {
+            avg_pool2d_i8(&p, &x, &mut one, (-128, 127));
+            assert_eq!(one, [want], "{x:?}");
+        }
+        max_pool2d_i8(&p, &[-5, 9, 3], &mut one, (-128, 127));
+        assert_eq!(one, [9]);
+        max_pool2d_i8(&p, &[-5, 9, 3], &mut one, (-128, 4));
+        assert_eq!(one, [4]);
+    }
+
+    #[test]
+    fn window_wholly_in_padding() {
+        // 1x1 image, 1x1 kernel, padding 1 top/left: output (0, 0) sees only padding.
+        let p = params([1, 1, 1, 1], [1, 2, 2, 1], [1, 1], [1, 1], [1, 1]);
+        let mut f = [f32::NAN; 4];
+        avg_pool2d_f32(&p, &[5.0], &mut f, NO_CLAMP);
+        assert_eq!(f, [0.0, 0.0, 0.0, 5.0]);
+        avg_pool2d_f32(
+            &Pool2dParams {
+                count_include_pad: true,
+                ..p
+            },
+            &[5.0],
+            &mut f,
+            NO_CLAMP,
+        );
+        assert_eq!(f, [0.0, 0.0, 0.0, 5.0]);
+        max_pool2d_f32(&p, &[5.0], &mut f, (-1.0, 10.0));
+        assert_eq!(f, [-1.0, -1.0, -1.0, 5.0]);
+        let mut q = [0i8; 4];
+        avg_pool2d_i8(&p, &[5], &mut q, (-128, 127));
+        assert_eq!(q, [0, 0, 0, 5]);
+        max_pool2d_i8(&p, &[5], &mut q, (-3, 127));
+        assert_eq!(q, [-3, -3, -3, 5]);
+    }
+
+    #[test]
+    fn global_avg_pool_known_values() {
+        // [n=1, hw=2, c=2]: channel means 1.5 and -1.5.
+        let mut f = [0.0; 2];
+        global_avg_pool_f32(1, 2, 2, &[1.0, -1.0, 2.0, -2.0], &mut f, NO_CLAMP);
+        assert_eq!(f, [1.5, -1.5]);
+        let mut q = [0i8; 2];
+        global_avg_pool_i8(1, 2, 2, &[1, -1, 2, -2], &mut q, (-128, 127));
+        assert_eq!(q, [2, -2]);
+        global_avg_pool_i8(1, 2, 2, &[1, -1, 2, -2], &mut q, (0, 1));
+        assert_eq!(q, [1, 0]);
+    }
+
+    #[test]
+    fn checks_reject_a_wrong_kernel() {
+        fn avg_no_pad_count(p: &Pool2dParams, x: &[f32], o: &mut [f32], a: (f32, f32)) {
+            avg_pool2d_f32(
+                &Pool2dParams {
+                    count_include_pad: !p.count_include_pad,
+                    ..*p
+                },
+                x,
+                o,
+                a,
+            );
+        }
+        fn avg_off_by_one(p: &Pool2dParams, x: &[i8], o: &mut [i8], a: (i8, i8)) {
+            avg_pool2d_i8(p, x, o, a);
+            o[0] = o[0].wrapping_add(1);
+        }
+        fn max_off(p: &Pool2dParams, x: &[i8], o: &mut [i8], a: (i8, i8)) {
+            max_pool2d_i8(p, x, o, a);
+            o[0] ^= 1;
+        }
+        fn global_off(n: usize, hw: usize, c: usize, x: &[i8], o: &mut [i8], a: (i8, i8)) {
+            global_avg_pool_i8(n, hw, c, x, o, a);
+            o[0] ^= 1;
+        }
+        let p = params([1, 4, 4, 2], [1, 3, 3, 2], [3, 3], [2, 2], [1, 1]);
+        assert!(check_pool_f32(avg_pool2d_f32, max_pool2d_f32, &p, 1).is_ok());
+        assert!(check_pool_f32(avg_no_pad_count, max_pool2d_f32, &p, 1).is_err());
+        assert!(check_pool_i8(avg_pool2d_i8, max_pool2d_i8, &p, 1).is_ok());
+        assert!(check_pool_i8(avg_off_by_one, max_pool2d_i8, &p, 1).is_err());
+        assert!(check_pool_i8(avg_pool2d_i8, max_off, &p, 1).is_err());
+        assert!(check_global_i8(global_avg_pool_i8, [1, 9, 3], 1).is_ok());
+        assert!(check_global_i8(global_off, [1, 9, 3], 1).is_err());
+    }
+}

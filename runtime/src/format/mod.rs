@@ -1,0 +1,333 @@
+//! The Mote model file: reader and validation (always), writer (`std` feature).
+//!
+//! The layout is specified in `runtime/FORMAT.md`. In short: a 32-byte header (magic, version,
+//! file length, CRC-32), a section table, and 16-byte aligned sections — META, TENSORS and OPS
+//! encoded with postcard, WEIGHTS raw so that constants are read in place from flash.
+//!
+//! [`Model::from_bytes`] validates the whole file once: every offset, length, id, dtype, shape,
+//! attribute and the memory plan. A model that passed can be run without further checks; the
+//! interpreter's kernels index only inside what was validated here.
+
+mod check;
+#[cfg(feature = "std")]
+pub mod writer;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FormatError, Section};
+use crate::ops::{OpCode, OpDesc};
+use crate::tensor::{DType, TensorDesc, TensorId};
+
+/// First four bytes of every model file.
+pub const MAGIC: [u8; 4] = *b"MOTE";
+/// The format version this reader implements; a file of another version is rejected.
+pub const VERSION: u16 = 1;
+/// Bytes in the fixed header.
+pub const HEADER_LEN: usize = 32;
+/// Bytes in one section-table entry.
+pub const SECTION_ENTRY_LEN: usize = 16;
+/// Alignment of every section, every constant and every activation, in bytes.
+pub const ALIGN: usize = 16;
+/// Section-table flag: a reader that does not know this section kind must reject the file.
+pub const SECTION_REQUIRED: u16 = 1;
+/// Most graph inputs or outputs a model may have.
+pub const MAX_IO: usize = 8;
+
+/// Section kinds. Kinds from 16 up are reserved for optional extensions (signatures, ...).
+pub mod kind {
+    pub const META: u16 = 1;
+    pub const TENSORS: u16 = 2;
+    pub const OPS: u16 = 3;
+    pub const WEIGHTS: u16 = 4;
+}
+
+/// The META section: what the model is and the size of its memory plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ModelMeta<'a> {
+    pub name: &'a str,
+    /// SHA-256 of the source model file (e.g. the ONNX file) the converter read.
+    pub source_sha256: [u8; 32],
+    pub converter_version: &'a str,
+    /// Class labels, one per line; empty when the model has none.
+    pub labels: &'a str,
+    /// Bytes of arena the memory plan needs.
+    pub arena_bytes: u32,
+    pub inputs: heapless::Vec<TensorId, MAX_IO>,
+    pub outputs: heapless::Vec<TensorId, MAX_IO>,
+}
+
+/// A TENSORS or OPS section: `count: u32`, `count` record offsets (u32, from the section start),
+/// then the postcard records. Record `i` spans from its offset to the next one (or section end).
+#[derive(Clone, Copy, Debug)]
+struct Table<'a> {
+    section: &'a [u8],
+    count: usize,
+}
+
+impl<'a> Table<'a> {
+    fn parse(section: &'a [u8], which: Section) -> Result<Self, FormatError> {
+        let bad = FormatError::Malformed { section: which, index: u32::MAX };
+        let count = read_u32(section, 0).ok_or(bad)? as usize;
+        let body = count.checked_mul(4).and_then(|n| n.checked_add(4)).ok_or(bad)?;
+        if body > section.len() {
+            return Err(bad);
+        }
+        let table = Table { section, count };
+        let mut prev = body;
+        for i in 0..count {
+            let off = read_u32(section, 4 + 4 * i).ok_or(bad)? as usize;
+            if off < prev || off > section.len() {
+                return Err(FormatError::Malformed { section: which, index: i as u32 });
+            }
+            prev = off;
+        }
+        Ok(table)
+    }
+
+    fn record(&self, i: usize) -> Option<&'a [u8]> {
+        if i >= self.count {
+            return None;
+        }
+        let start = read_u32(self.section, 4 + 4 * i)? as usize;
+        let end = if i + 1 == self.count {
+            self.section.len()
+        } else {
+            read_u32(self.section, 8 + 4 * i)? as usize
+        };
+        self.section.get(start..end)
+    }
+}
+
+fn read_u16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Decodes one postcard value that must fill `bytes` exactly.
+fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
+    match postcard::take_from_bytes::<T>(bytes) {
+        Ok((v, rest)) if rest.is_empty() => Some(v),
+        _ => None,
+    }
+}
+
+/// The discriminant postcard wrote first in a record (an enum variant index, as a varint).
+fn leading_varint(bytes: &[u8]) -> Option<u32> {
+    postcard::take_from_bytes::<u32>(bytes).ok().map(|(v, _)| v)
+}
+
+/// CRC-32 (ISO-HDLC, as zlib and PNG) over the file with the CRC field itself skipped.
+pub fn checksum(file: &[u8]) -> u32 {
+    let crc = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    let mut digest = crc.digest();
+    digest.update(&file[..12.min(file.len())]);
+    if file.len() > 16 {
+        digest.update(&file[16..]);
+    }
+    digest.finalize()
+}
+
+/// A validated model borrowed from its bytes (typically `&'static` in flash).
+#[derive(Clone, Debug)]
+pub struct Model<'a> {
+    bytes: &'a [u8],
+    meta: ModelMeta<'a>,
+    tensors: Table<'a>,
+    ops: Table<'a>,
+    weights: &'a [u8],
+}
+
+impl<'a> Model<'a> {
+    /// Parses and validates a model file. See `FORMAT.md` for everything that is checked.
+    /// The buffer must start on a 16-byte boundary; it may be longer than the file.
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Model<'a>, FormatError> {
+        if bytes.len() < HEADER_LEN {
+            return Err(FormatError::Truncated { needed: HEADER_LEN, available: bytes.len() });
+        }
+        let address = bytes.as_ptr() as usize;
+        if address % ALIGN != 0 {
+            return Err(FormatError::Misaligned { address });
+        }
+        let magic: [u8; 4] = [bytes[0], bytes[1], bytes[2], bytes[3]];
+        if magic != MAGIC {
+            return Err(FormatError::BadMagic { found: magic });
+        }
+        let header = |at| read_u32(bytes, at).unwrap_or(0);
+        let version = read_u16(bytes, 4).unwrap_or(0);
+        if version != VERSION {
+            return Err(FormatError::UnsupportedVersion { found: version, supported: VERSION });
+        }
+        let section_count = read_u16(bytes, 6).unwrap_or(0) as usize;
+        let file_len = header(8) as usize;
+        if file_len > bytes.len() {
+            return Err(FormatError::Truncated { needed: file_len, available: bytes.len() });
+        }
+        let table_end = HEADER_LEN + section_count * SECTION_ENTRY_LEN;
+        if file_len < table_end {
+            return Err(FormatError::Truncated { needed: table_end, available: file_len });
+        }
+        let bytes = &bytes[..file_len];
+        let stored = header(12);
+        let computed = checksum(bytes);
+        if stored != computed {
+            return Err(FormatError::ChecksumMismatch { stored, computed });
+        }
+        if bytes[16..HEADER_LEN].iter().any(|&b| b != 0) {
+            return Err(FormatError::ReservedNotZero);
+        }
+
+        let mut found: [Option<&'a [u8]>; 4] = [None; 4];
+        for i in 0..section_count {
+            let e = HEADER_LEN + i * SECTION_ENTRY_LEN;
+            let kind = read_u16(bytes, e).unwrap_or(0);
+            let flags = read_u16(bytes, e + 2).unwrap_or(0);
+            let (offset, len, reserved) = (header(e + 4) as usize, header(e + 8) as usize, header(e + 12));
+            if reserved != 0 || flags & !SECTION_REQUIRED != 0 {
+                return Err(FormatError::ReservedNotZero);
+            }
+            let section = match kind {
+                kind::META => Section::Meta,
+                kind::TENSORS => Section::Tensors,
+                kind::OPS => Section::Ops,
+                kind::WEIGHTS => Section::Weights,
+                _ if flags & SECTION_REQUIRED != 0 => {
+                    return Err(FormatError::UnknownRequiredSection { kind })
+                }
+                _ => continue,
+            };
+            let end = offset.checked_add(len).unwrap_or(usize::MAX);
+            if offset % ALIGN != 0 || offset < table_end || end > file_len {
+                return Err(FormatError::SectionOutOfBounds { section });
+            }
+            let slot = &mut found[kind as usize - 1];
+            if slot.is_some() {
+                return Err(FormatError::MissingSection { section });
+            }
+            *slot = Some(&bytes[offset..end]);
+        }
+        let [meta, tensors, ops, weights] = found;
+        let meta = meta.ok_or(FormatError::MissingSection { section: Section::Meta })?;
+        let tensors = tensors.ok_or(FormatError::MissingSection { section: Section::Tensors })?;
+        let ops = ops.ok_or(FormatError::MissingSection { section: Section::Ops })?;
+        let weights = weights.ok_or(FormatError::MissingSection { section: Section::Weights })?;
+
+        let meta: ModelMeta<'a> =
+            decode_exact(meta).ok_or(FormatError::Malformed { section: Section::Meta, index: 0 })?;
+        let model = Model {
+            bytes,
+            meta,
+            tensors: Table::parse(tensors, Section::Tensors)?,
+            ops: Table::parse(ops, Section::Ops)?,
+            weights,
+        };
+        check::validate(&model)?;
+        Ok(model)
+    }
+
+    /// The file's bytes (without any trailing padding of the buffer it was read from).
+    pub fn file_bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    pub fn meta(&self) -> &ModelMeta<'a> {
+        &self.meta
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.meta.name
+    }
+
+    /// Class labels, in output order; empty when the model has none.
+    pub fn labels(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let labels = self.meta.labels;
+        labels.split('\n').filter(move |_| !labels.is_empty())
+    }
+
+    /// Bytes of arena the memory plan needs (the interpreter adds at most 15 for alignment).
+    pub fn arena_bytes(&self) -> usize {
+        self.meta.arena_bytes as usize
+    }
+
+    pub fn inputs(&self) -> &[TensorId] {
+        &self.meta.inputs
+    }
+
+    pub fn outputs(&self) -> &[TensorId] {
+        &self.meta.outputs
+    }
+
+    pub fn tensor_count(&self) -> usize {
+        self.tensors.count
+    }
+
+    pub fn op_count(&self) -> usize {
+        self.ops.count
+    }
+
+    /// The descriptor of tensor `id`, `None` if out of range.
+    pub fn tensor(&self, id: TensorId) -> Option<TensorDesc<'a>> {
+        decode_exact(self.tensors.record(id as usize)?)
+    }
+
+    /// Op `index` in execution order, `None` if out of range.
+    pub fn op(&self, index: usize) -> Option<OpDesc> {
+        decode_exact(self.ops.record(index)?)
+    }
+
+    /// All ops in execution order.
+    pub fn ops(&self) -> impl Iterator<Item = OpDesc> + '_ {
+        (0..self.ops.count).filter_map(move |i| self.op(i))
+    }
+
+    /// The bytes of a region of the weights section.
+    pub fn weights(&self, region: crate::tensor::Region) -> Option<&'a [u8]> {
+        let start = region.offset as usize;
+        self.weights.get(start..start.checked_add(region.len as usize)?)
+    }
+
+    /// Id of the graph input or output tensor called `name`.
+    pub fn find_io(&self, name: &str) -> Option<TensorId> {
+        self.inputs()
+            .iter()
+            .chain(self.outputs())
+            .copied()
+            .find(|&id| self.tensor(id).is_some_and(|t| t.name == name))
+    }
+
+    /// Total weight bytes (constants and their quantization parameters).
+    pub fn weights_bytes(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn raw_tensor(&self, index: usize) -> Result<TensorDesc<'a>, FormatError> {
+        let rec = self
+            .tensors
+            .record(index)
+            .ok_or(FormatError::Malformed { section: Section::Tensors, index: index as u32 })?;
+        match leading_varint(rec) {
+            Some(code) if code >= DType::COUNT => {
+                return Err(FormatError::UnknownDType { tensor: index as TensorId, code })
+            }
+            _ => {}
+        }
+        decode_exact(rec).ok_or(FormatError::Malformed { section: Section::Tensors, index: index as u32 })
+    }
+
+    fn raw_op(&self, index: usize) -> Result<OpDesc, FormatError> {
+        let rec = self
+            .ops
+            .record(index)
+            .ok_or(FormatError::Malformed { section: Section::Ops, index: index as u32 })?;
+        match leading_varint(rec) {
+            Some(code) if code >= OpCode::COUNT => {
+                return Err(FormatError::UnknownOp { op: index as u32, code })
+            }
+            _ => {}
+        }
+        decode_exact(rec).ok_or(FormatError::Malformed { section: Section::Ops, index: index as u32 })
+    }
+}

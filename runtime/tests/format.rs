@@ -1,0 +1,425 @@
+//! The model format: round trips, and a malicious-input suite in which every way a file can be
+//! wrong returns its own typed error.
+
+use mote_runtime::error::Section;
+use mote_runtime::format::writer::{reseal, write, AlignedBytes, ModelBuilder};
+use mote_runtime::format::{kind, ModelMeta, HEADER_LEN, SECTION_ENTRY_LEN};
+use mote_runtime::ops::{Activation, BinaryOp, OpDesc, OpKind, UnaryOp};
+use mote_runtime::tensor::{DType, Quant, Region, Shape, Storage, TensorDesc};
+use mote_runtime::{FormatError, Interpreter, Model, RunError};
+use proptest::prelude::*;
+
+/// `y = relu(x + c)` over `[2, 4]`, written by hand so each field can be broken on purpose.
+struct Parts {
+    meta: ModelMeta<'static>,
+    tensors: Vec<TensorDesc<'static>>,
+    ops: Vec<OpDesc>,
+    weights: Vec<u8>,
+}
+
+fn arena(offset: u32, first: u16, last: u16) -> Storage {
+    Storage::Arena { offset, first, last }
+}
+
+fn t(dtype: DType, dims: &[u32], storage: Storage, name: &'static str) -> TensorDesc<'static> {
+    TensorDesc { dtype, shape: Shape::new(dims).unwrap(), quant: Quant::None, storage, name }
+}
+
+fn parts() -> Parts {
+    let weights: Vec<u8> = [1.0f32, -2.0, 3.0, -4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    Parts {
+        meta: ModelMeta {
+            name: "add-relu",
+            source_sha256: [7; 32],
+            converter_version: "test",
+            labels: "a\nb\nc\nd",
+            arena_bytes: 64,
+            inputs: heapless::Vec::from_slice(&[0]).unwrap(),
+            outputs: heapless::Vec::from_slice(&[3]).unwrap(),
+        },
+        tensors: vec![
+            t(DType::F32, &[2, 4], arena(0, 0, 0), "x"),
+            t(DType::F32, &[4], Storage::Const(Region { offset: 0, len: 16 }), "c"),
+            t(DType::F32, &[2, 4], arena(32, 0, 1), "h"),
+            t(DType::F32, &[2, 4], arena(0, 1, 2), "y"),
+        ],
+        ops: vec![
+            OpDesc {
+                kind: OpKind::Binary { op: BinaryOp::Add, act: Activation::None, quant: None },
+                inputs: heapless::Vec::from_slice(&[0, 1]).unwrap(),
+                output: 2,
+            },
+            OpDesc { kind: OpKind::Unary { op: UnaryOp::Relu }, inputs: heapless::Vec::from_slice(&[2]).unwrap(), output: 3 },
+        ],
+        weights,
+    }
+}
+
+impl Parts {
+    fn file(&self) -> Vec<u8> {
+        write(&self.meta, &self.tensors, &self.ops, &self.weights)
+    }
+}
+
+fn load(file: &[u8]) -> Result<(), FormatError> {
+    Model::from_bytes(&AlignedBytes::new(file)).map(|_| ())
+}
+
+fn load_parts(p: &Parts) -> Result<(), FormatError> {
+    load(&p.file())
+}
+
+/// (offset, len) of the first section of `k`, read from the section table.
+fn section(file: &[u8], k: u16) -> (usize, usize) {
+    let count = u16::from_le_bytes([file[6], file[7]]) as usize;
+    (0..count)
+        .map(|i| HEADER_LEN + i * SECTION_ENTRY_LEN)
+        .find(|&e| u16::from_le_bytes([file[e], file[e + 1]]) == k)
+        .map(|e| {
+            let r = |a: usize| u32::from_le_bytes(file[a..a + 4].try_into().unwrap()) as usize;
+            (r(e + 4), r(e + 8))
+        })
+        .unwrap()
+}
+
+/// File offset of record `i` of an indexed table section.
+fn record(file: &[u8], k: u16, i: usize) -> usize {
+    let (off, _) = section(file, k);
+    let at = off + 4 + 4 * i;
+    off + u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize
+}
+
+#[test]
+fn hand_written_model_loads_and_runs() {
+    let file = AlignedBytes::new(&parts().file());
+    let model = Model::from_bytes(&file).unwrap();
+    assert_eq!(model.name(), "add-relu");
+    assert_eq!(model.meta().source_sha256, [7; 32]);
+    assert_eq!(model.labels().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+    assert_eq!(model.arena_bytes(), 64);
+    assert_eq!(model.tensor(1).unwrap(), parts().tensors[1]);
+    assert_eq!(model.op(1).unwrap(), parts().ops[1]);
+    assert_eq!(model.find_io("y"), Some(3));
+
+    let mut mem = [0u8; 80];
+    let mut it = Interpreter::new(&model, &mut mem).unwrap();
+    it.set_input_f32(0, &[0.0, 1.0, -5.0, 2.0, -1.0, 3.0, 1.0, 5.0]).unwrap();
+    it.invoke().unwrap();
+    assert_eq!(it.output_f32(0).unwrap(), &[1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 4.0, 1.0]);
+}
+
+#[test]
+fn builder_round_trips_every_field() {
+    let mut b = ModelBuilder::new("round-trip");
+    b.source_sha256([0xAB; 32]).converter_version("mote 9.9").labels(&["cat", "dog"]);
+    let x = b.input("in", DType::I8, &[1, 2], Quant::PerTensor { scale: 0.5, zero_point: -3 }).unwrap();
+    let scales = b.per_channel_scales(&[0.1, 0.2]);
+    let w = b.constant_i8("w", &[2, 2], Quant::PerChannel { axis: 0, scales }, &[1, -2, 3, -4]).unwrap();
+    let bias = b.constant_i32("b", &[2], &[5, -6]).unwrap();
+    let rq = mote_runtime::quant::quantize_multiplier(0.25);
+    let requant = b.constant_i32("rq", &[1, 2], &[rq.multiplier, rq.shift]).unwrap();
+    let y = b.activation("out", DType::I8, &[1, 2], Quant::PerTensor { scale: 0.25, zero_point: 1 }).unwrap();
+    b.op(OpKind::FullyConnected { act: Activation::Relu }, &[x, w, bias, requant], y).unwrap();
+    b.output(y);
+    let file = AlignedBytes::new(&b.finish().unwrap());
+    let m = Model::from_bytes(&file).unwrap();
+    assert_eq!((m.name(), m.meta().converter_version, m.meta().source_sha256), ("round-trip", "mote 9.9", [0xAB; 32]));
+    assert_eq!(m.labels().collect::<Vec<_>>(), ["cat", "dog"]);
+    assert_eq!((m.inputs(), m.outputs()), (&[x][..], &[y][..]));
+    let wt = m.tensor(w).unwrap();
+    assert_eq!(wt.quant, Quant::PerChannel { axis: 0, scales });
+    let Storage::Const(region) = wt.storage else { panic!("weights must be constant") };
+    assert_eq!(m.weights(region).unwrap(), &[1u8, 0xFE, 3, 0xFC]);
+    assert_eq!(m.weights(scales).unwrap(), bytemuck::cast_slice::<f32, u8>(&[0.1, 0.2]));
+    assert_eq!(region.offset % 16, 0);
+    assert_eq!(m.tensor(y).unwrap().qparams(), Some(mote_runtime::QParams { scale: 0.25, zero_point: 1 }));
+    assert_eq!(m.op(0).unwrap().kind, OpKind::FullyConnected { act: Activation::Relu });
+    // Writing the decoded parts again gives the same bytes.
+    let tensors: Vec<_> = (0..m.tensor_count()).map(|i| m.tensor(i as u16).unwrap()).collect();
+    let ops: Vec<_> = m.ops().collect();
+    let (woff, wlen) = section(&file, kind::WEIGHTS);
+    assert_eq!(write(m.meta(), &tensors, &ops, &file[woff..woff + wlen]), file.as_bytes());
+}
+
+#[test]
+fn truncated() {
+    let file = parts().file();
+    assert_eq!(load(&file[..20]), Err(FormatError::Truncated { needed: 32, available: 20 }));
+    assert_eq!(load(&file[..file.len() - 1]), Err(FormatError::Truncated { needed: file.len(), available: file.len() - 1 }));
+    let mut longer = file.clone();
+    longer.extend_from_slice(&[0xFF; 7]);
+    assert_eq!(load(&longer), Ok(()), "flash padding after file_len is ignored");
+}
+
+#[test]
+fn misaligned_buffer() {
+    let file = parts().file();
+    let mut shifted = AlignedBytes::new(&[&[0u8][..], &file].concat());
+    let buf = &shifted[1..];
+    assert!(matches!(Model::from_bytes(buf), Err(FormatError::Misaligned { .. })));
+    shifted = AlignedBytes::new(&file);
+    assert!(Model::from_bytes(&shifted).is_ok());
+}
+
+#[test]
+fn bad_magic() {
+    let mut file = parts().file();
+    file[0] = b'X';
+    assert_eq!(load(&file), Err(FormatError::BadMagic { found: *b"XOTE" }));
+}
+
+#[test]
+fn wrong_version() {
+    let mut file = parts().file();
+    file[4] = 2;
+    reseal(&mut file);
+    assert_eq!(load(&file), Err(FormatError::UnsupportedVersion { found: 2, supported: 1 }));
+}
+
+#[test]
+fn bad_crc() {
+    let mut file = parts().file();
+    let (woff, _) = section(&file, kind::WEIGHTS);
+    file[woff] ^= 1;
+    assert!(matches!(load(&file), Err(FormatError::ChecksumMismatch { .. })));
+}
+
+#[test]
+fn reserved_bytes() {
+    let mut file = parts().file();
+    file[20] = 1;
+    reseal(&mut file);
+    assert_eq!(load(&file), Err(FormatError::ReservedNotZero));
+}
+
+#[test]
+fn sections_out_of_bounds_missing_or_unknown() {
+    let base = parts().file();
+    let entry = |i: usize| HEADER_LEN + i * SECTION_ENTRY_LEN;
+    let mut f = base.clone();
+    let e = entry(3);
+    f[e + 8..e + 12].copy_from_slice(&(base.len() as u32).to_le_bytes());
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::SectionOutOfBounds { section: Section::Weights }));
+
+    let mut f = base.clone();
+    f[entry(1) + 4] += 8;
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::SectionOutOfBounds { section: Section::Tensors }));
+
+    let mut f = base.clone();
+    f[entry(3)] = 99;
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::UnknownRequiredSection { kind: 99 }));
+
+    let mut f = base.clone();
+    f[entry(3)] = 99;
+    f[entry(3) + 2] = 0;
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::MissingSection { section: Section::Weights }), "an optional unknown section is skipped");
+
+    let mut f = base;
+    f[entry(2)] = kind::TENSORS as u8;
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::MissingSection { section: Section::Tensors }), "a repeated section");
+}
+
+#[test]
+fn malformed_records() {
+    let mut f = parts().file();
+    let (toff, _) = section(&f, kind::TENSORS);
+    f[toff + 8] = 0xFF; // record 1 starts far beyond the section
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::Malformed { section: Section::Tensors, index: 1 }));
+
+    let mut f = parts().file();
+    let (moff, _) = section(&f, kind::META);
+    f[moff] = 0xFF; // name length varint runs past the section
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::Malformed { section: Section::Meta, index: 0 }));
+}
+
+#[test]
+fn unknown_op() {
+    let mut f = parts().file();
+    let at = record(&f, kind::OPS, 1);
+    f[at] = 0x7F;
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::UnknownOp { op: 1, code: 0x7F }));
+}
+
+#[test]
+fn unknown_dtype() {
+    let mut f = parts().file();
+    let at = record(&f, kind::TENSORS, 2);
+    f[at] = 9;
+    reseal(&mut f);
+    assert_eq!(load(&f), Err(FormatError::UnknownDType { tensor: 2, code: 9 }));
+}
+
+#[test]
+fn constant_data_out_of_bounds_or_misaligned() {
+    let mut p = parts();
+    p.tensors[1].storage = Storage::Const(Region { offset: 16, len: 16 });
+    assert_eq!(load_parts(&p), Err(FormatError::DataOutOfBounds { tensor: 1 }));
+    let mut p = parts();
+    p.weights.resize(64, 0);
+    p.tensors[1].storage = Storage::Const(Region { offset: 4, len: 16 });
+    assert_eq!(load_parts(&p), Err(FormatError::DataOutOfBounds { tensor: 1 }));
+    let mut p = parts();
+    p.tensors[1].storage = Storage::Const(Region { offset: 0, len: 12 });
+    assert_eq!(load_parts(&p), Err(FormatError::DataOutOfBounds { tensor: 1 }), "length must match the shape");
+}
+
+#[test]
+fn activation_out_of_arena_or_misaligned() {
+    let mut p = parts();
+    p.tensors[3].storage = arena(48, 1, 2);
+    assert_eq!(load_parts(&p), Err(FormatError::ArenaOutOfBounds { tensor: 3 }));
+    let mut p = parts();
+    p.tensors[3].storage = arena(8, 1, 2);
+    assert_eq!(load_parts(&p), Err(FormatError::ArenaOutOfBounds { tensor: 3 }));
+}
+
+#[test]
+fn tensor_id_out_of_range() {
+    let mut p = parts();
+    p.ops[1].inputs[0] = 9;
+    assert_eq!(load_parts(&p), Err(FormatError::TensorIdOutOfRange { tensor: 9 }));
+    let mut p = parts();
+    p.meta.outputs[0] = 200;
+    assert_eq!(load_parts(&p), Err(FormatError::TensorIdOutOfRange { tensor: 200 }));
+}
+
+#[test]
+fn dtype_mismatch() {
+    let mut p = parts();
+    p.tensors[1].dtype = DType::I32;
+    assert_eq!(load_parts(&p), Err(FormatError::DTypeMismatch { op: 0, tensor: 1 }));
+}
+
+#[test]
+fn shape_mismatch() {
+    let mut p = parts();
+    p.tensors[1].shape = Shape::new(&[1]).unwrap();
+    p.tensors[1].storage = Storage::Const(Region { offset: 0, len: 4 });
+    p.tensors[0].shape = Shape::new(&[2, 3]).unwrap();
+    assert_eq!(load_parts(&p), Err(FormatError::ShapeMismatch { op: 0, tensor: 0 }));
+    let mut p = parts();
+    p.tensors[3].shape = Shape::new(&[4, 2]).unwrap();
+    assert_eq!(load_parts(&p), Err(FormatError::ShapeMismatch { op: 1, tensor: 3 }));
+}
+
+#[test]
+fn zero_dimension_is_invalid_shape() {
+    let mut p = parts();
+    p.tensors[2].shape = Shape::new(&[2, 0]).unwrap();
+    assert_eq!(load_parts(&p), Err(FormatError::InvalidShape { tensor: 2 }));
+}
+
+#[test]
+fn wrong_arity() {
+    let mut p = parts();
+    p.ops[0].inputs.pop();
+    assert!(matches!(load_parts(&p), Err(FormatError::Arity { op: 0, found: 1, .. })));
+}
+
+#[test]
+fn invalid_attribute() {
+    let mut p = parts();
+    p.ops[1].kind = OpKind::Concat { axis: 7 };
+    assert!(matches!(load_parts(&p), Err(FormatError::InvalidAttribute { op: 1, .. })));
+    let mut p = parts();
+    p.ops[1].kind = OpKind::Unary { op: UnaryOp::Clip { lo: 2.0, hi: 1.0 } };
+    assert!(matches!(load_parts(&p), Err(FormatError::InvalidAttribute { op: 1, .. })));
+}
+
+#[test]
+fn invalid_quantization() {
+    let mut p = parts();
+    p.tensors[2].quant = Quant::PerTensor { scale: 1.0, zero_point: 0 };
+    assert_eq!(load_parts(&p), Err(FormatError::InvalidQuantization { tensor: 2 }), "f32 with parameters");
+    let mut p = parts();
+    for t in &mut p.tensors {
+        t.dtype = DType::I8;
+        t.quant = Quant::PerTensor { scale: 0.0, zero_point: 0 };
+    }
+    assert_eq!(load_parts(&p), Err(FormatError::InvalidQuantization { tensor: 0 }), "zero scale");
+}
+
+#[test]
+fn invalid_graph_io() {
+    let mut p = parts();
+    p.meta.outputs[0] = 1;
+    assert_eq!(load_parts(&p), Err(FormatError::InvalidGraphIo { tensor: 1 }), "a constant output");
+    let mut p = parts();
+    p.meta.inputs.clear();
+    assert!(matches!(load_parts(&p), Err(FormatError::InvalidGraphIo { .. })));
+}
+
+#[test]
+fn invalid_lifetime() {
+    let mut p = parts();
+    p.tensors[2].storage = arena(32, 0, 0); // h is read by op 1 after its lifetime ends
+    assert_eq!(load_parts(&p), Err(FormatError::InvalidLifetime { op: 1, tensor: 2 }));
+    let mut p = parts();
+    p.ops[1].inputs[0] = 3; // y reads itself
+    assert_eq!(load_parts(&p), Err(FormatError::InvalidLifetime { op: 1, tensor: 3 }));
+}
+
+#[test]
+fn overlapping_plan() {
+    let mut p = parts();
+    p.tensors[2].storage = arena(16, 0, 1); // h overlaps x while op 0 reads x and writes h
+    assert_eq!(load_parts(&p), Err(FormatError::PlanOverlap { a: 0, b: 2 }));
+    // Exactly in place is allowed for Relu: y over h (h dies at op 1).
+    let mut p = parts();
+    p.tensors[3].storage = arena(32, 1, 2);
+    assert_eq!(load_parts(&p), Ok(()));
+    // ...but not shifted by 16 bytes.
+    let mut p = parts();
+    p.meta.arena_bytes = 80;
+    p.tensors[3].storage = arena(48, 1, 2);
+    assert_eq!(load_parts(&p), Err(FormatError::PlanOverlap { a: 2, b: 3 }));
+}
+
+#[test]
+fn arena_too_small() {
+    let file = AlignedBytes::new(&parts().file());
+    let model = Model::from_bytes(&file).unwrap();
+    let mut mem = mote_runtime::Arena::<64>::new();
+    assert!(Interpreter::new(&model, &mut mem.0[..63]).is_err_and(|e| e == RunError::ArenaTooSmall { required: 64, provided: 63 }));
+    assert!(Interpreter::new(&model, &mut mem.0).is_ok());
+    // A buffer that starts off alignment needs the skipped bytes too.
+    let mut big = mote_runtime::Arena::<96>::new();
+    let required = 64 + 15;
+    assert_eq!(Interpreter::new(&model, &mut big.0[1..required]).err(), Some(RunError::ArenaTooSmall { required, provided: required - 1 }));
+    assert!(Interpreter::new(&model, &mut big.0[1..1 + required]).is_ok());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// Any corruption of a valid file, with the CRC fixed up so the structure checks are reached,
+    /// is either rejected or loads and runs without panicking.
+    #[test]
+    fn corrupted_files_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+                                   cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
+        let mut f = parts().file();
+        for (at, v) in edits {
+            let i = at.index(f.len() - 16) + 16;
+            f[i] = v;
+        }
+        if truncate {
+            f.truncate(cut.index(f.len()));
+        }
+        if f.len() >= 16 {
+            reseal(&mut f);
+        }
+        let bytes = AlignedBytes::new(&f);
+        if let Ok(model) = Model::from_bytes(&bytes) {
+            let mut mem = vec![0u8; model.arena_bytes() + 16];
+            let mut it = Interpreter::new(&model, &mut mem).unwrap();
+            prop_assert_eq!(it.invoke(), Ok(()));
+        }
+    }
+}
