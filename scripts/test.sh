@@ -15,7 +15,7 @@ for t in "${EMBEDDED_TARGETS[@]}"; do
 done
 
 step "host tests (workspace)"
-cargo test --workspace --locked
+cargo test --workspace --release --locked
 
 step "mote-runtime builds no_std, no heap, on its own, for every embedded target"
 for t in "${EMBEDDED_TARGETS[@]}"; do

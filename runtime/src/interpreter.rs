@@ -306,12 +306,13 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     }
 }
 
+/// Calls a data-movement kernel for the element size of `dtype`: f32 and i32 both move as u32,
+/// so each kernel is instantiated twice, not three times.
 macro_rules! by_dtype {
     ($dtype:expr, $f:ident ( $($arg:expr),* )) => {
         match $dtype {
-            DType::F32 => $f::<f32>($($arg),*),
             DType::I8 => $f::<i8>($($arg),*),
-            DType::I32 => $f::<i32>($($arg),*),
+            DType::F32 | DType::I32 => $f::<u32>($($arg),*),
         }
     };
 }
@@ -458,20 +459,19 @@ fn execute(kind: &OpKind, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, src: &Oper
             for (d, &s) in b.iter_mut().zip(before) {
                 *d = s as usize;
             }
-            let data = src.bytes(x)?;
+            let data = src.bytes(x)?.ok_or(RunError::Internal)?;
             match y.dtype {
-                DType::F32 => shape::pad(&sx[..r], cast(data.ok_or(RunError::Internal)?)?, &b[..r], &sy[..r], value, cast_mut(out)?),
-                DType::I8 => shape::pad(&sx[..r], cast(data.ok_or(RunError::Internal)?)?, &b[..r], &sy[..r], qparams(y)?.quantize(value), cast_mut(out)?),
-                DType::I32 => shape::pad(&sx[..r], cast(data.ok_or(RunError::Internal)?)?, &b[..r], &sy[..r], value as i32, cast_mut(out)?),
+                DType::I8 => shape::pad(&sx[..r], cast(data)?, &b[..r], &sy[..r], qparams(y)?.quantize(value), cast_mut(out)?),
+                DType::F32 => shape::pad(&sx[..r], cast(data)?, &b[..r], &sy[..r], value.to_bits(), cast_mut(out)?),
+                DType::I32 => shape::pad(&sx[..r], cast(data)?, &b[..r], &sy[..r], value as i32 as u32, cast_mut(out)?),
             }
         }
         OpKind::Resize { mode, coord } => {
             let p = resize::ResizeParams { input: x.shape.nhwc(), output: y.shape.nhwc(), coord };
             let data = src.bytes(x)?.ok_or(RunError::Internal)?;
             match (mode, y.dtype) {
-                (ResizeMode::Nearest(r), DType::F32) => resize::resize_nearest(&p, r, cast::<f32>(data)?, cast_mut(out)?),
                 (ResizeMode::Nearest(r), DType::I8) => resize::resize_nearest(&p, r, cast::<i8>(data)?, cast_mut(out)?),
-                (ResizeMode::Nearest(r), DType::I32) => resize::resize_nearest(&p, r, cast::<i32>(data)?, cast_mut(out)?),
+                (ResizeMode::Nearest(r), _) => resize::resize_nearest(&p, r, cast::<u32>(data)?, cast_mut(out)?),
                 (ResizeMode::Bilinear, DType::F32) => resize::resize_bilinear_f32(&p, cast(data)?, cast_mut(out)?),
                 (ResizeMode::Bilinear, DType::I8) => resize::resize_bilinear_i8(&p, cast(data)?, cast_mut(out)?),
                 (ResizeMode::Bilinear, DType::I32) => return Err(RunError::Internal),

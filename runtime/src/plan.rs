@@ -62,10 +62,10 @@ pub fn plan(buffers: &[Buffer], aliases: &[(usize, usize)]) -> Plan {
     }
     let mut groups: Vec<Buffer> = buffers.to_vec();
     let mut is_root = vec![false; n];
-    for i in 0..n {
+    for (i, &b) in buffers.iter().enumerate() {
         let r = find(&mut parent, i);
         is_root[r] = true;
-        let (b, g) = (buffers[i], &mut groups[r]);
+        let g = &mut groups[r];
         g.size = g.size.max(b.size);
         g.first = g.first.min(b.first);
         g.last = g.last.max(b.last);

@@ -45,6 +45,7 @@ impl Requant {
 /// `real = multiplier * 2^(shift - 31)` with `multiplier` in `[2^30, 2^31)`. The mantissa is
 /// rounded half away from zero. Multipliers below `2^-32` become zero; multipliers of `2^30` or
 /// more saturate to the largest representable value. Negative inputs are treated as zero.
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must take the zero branch
 pub fn quantize_multiplier(real: f64) -> Requant {
     if !(real > 0.0) {
         return Requant { multiplier: 0, shift: 0 };
@@ -104,6 +105,7 @@ pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> 
 /// Rounds to the nearest integer, ties to even (IEEE-754 `roundTiesToEven`, as ONNX
 /// `QuantizeLinear` specifies). NaN and infinities are returned unchanged.
 #[inline]
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must be returned unchanged
 pub fn round_half_even(x: f32) -> f32 {
     if !(x.abs() < 8_388_608.0) {
         return x;

@@ -113,12 +113,12 @@ fn f32_cnn_matches_f64_reference() {
 #[test]
 fn int8_pipeline_is_bit_exact_with_direct_kernel_calls() {
     let mut seed = 7;
-    let x = randn(1 * 5 * 5 * 3, &mut seed);
+    let x = randn(5 * 5 * 3, &mut seed);
     let qx = QParams { scale: 2.0 / 255.0, zero_point: -1 };
     let qc = QParams { scale: 6.0 / 255.0, zero_point: -128 };
     let qa = QParams { scale: 7.0 / 255.0, zero_point: -128 };
     let qy = QParams { scale: 0.05, zero_point: 3 };
-    let w: Vec<i8> = (0..4 * 3 * 3 * 3).map(|i| ((i * 37 % 255) as i32 - 127) as i8).collect();
+    let w: Vec<i8> = (0..4 * 3 * 3 * 3).map(|i| ((i * 37 % 255) - 127) as i8).collect();
     let wscale = [0.004f32, 0.006, 0.002, 0.005];
     let cbias = [100i32, -200, 0, 50];
     let creq: Vec<i32> = wscale.iter().flat_map(|&s| { let r = quantize_multiplier((qx.scale * s / qc.scale) as f64); [r.multiplier, r.shift] }).collect();

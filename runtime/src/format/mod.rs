@@ -109,10 +109,8 @@ fn read_u32(b: &[u8], at: usize) -> Option<u32> {
 
 /// Decodes one postcard value that must fill `bytes` exactly.
 fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
-    match postcard::take_from_bytes::<T>(bytes) {
-        Ok((v, rest)) if rest.is_empty() => Some(v),
-        _ => None,
-    }
+    let (v, rest) = postcard::take_from_bytes::<T>(bytes).ok()?;
+    rest.is_empty().then_some(v)
 }
 
 /// The discriminant postcard wrote first in a record (an enum variant index, as a varint).
@@ -199,7 +197,7 @@ impl<'a> Model<'a> {
                 }
                 _ => continue,
             };
-            let end = offset.checked_add(len).unwrap_or(usize::MAX);
+            let end = offset.saturating_add(len);
             if offset % ALIGN != 0 || offset < table_end || end > file_len {
                 return Err(FormatError::SectionOutOfBounds { section });
             }

@@ -82,8 +82,8 @@ impl BinaryQuant {
 /// Calls `f(out_index, a_index, b_index)` once for every output element, in row-major order.
 ///
 /// The single broadcasting walk shared by every binary kernel: an odometer over `out_shape`
-/// with per-operand strides that are 0 on broadcast dimensions. Same-shape operands, a scalar
-/// operand and a per-last-axis vector `b` take plain loops.
+/// with per-operand strides that are 0 on broadcast dimensions, the innermost dimension as a
+/// plain loop. Same-shape operands take one flat loop.
 #[inline]
 fn for_each_broadcast(
     a_shape: &[usize],
@@ -95,32 +95,13 @@ fn for_each_broadcast(
     if total == 0 {
         return;
     }
-    let a_len: usize = a_shape.iter().product();
-    let b_len: usize = b_shape.iter().product();
-    let a_full = a_len == total;
-    let b_full = b_len == total;
-    if a_full && b_full {
+    if a_shape == out_shape && b_shape == out_shape {
         (0..total).for_each(|i| f(i, i, i));
         return;
     }
-    if a_full && b_len == 1 {
-        (0..total).for_each(|i| f(i, i, 0));
-        return;
-    }
-    if b_full && a_len == 1 {
-        (0..total).for_each(|i| f(i, 0, i));
-        return;
-    }
-    // Rank 0 has total == 1 and took the first branch above, so rank >= 1 here.
+    // Rank 0 has total == 1 and equal shapes, so rank >= 1 here.
     let rank = out_shape.len().min(MAX_RANK);
     let inner = out_shape[rank - 1];
-    if a_full && b_len == inner && b_shape[rank - 1] == inner {
-        for row in (0..total).step_by(inner) {
-            (0..inner).for_each(|j| f(row + j, row + j, j));
-        }
-        return;
-    }
-
     let mut a_stride = [0usize; MAX_RANK];
     let mut b_stride = [0usize; MAX_RANK];
     let (mut ka, mut kb) = (1usize, 1usize);
@@ -288,6 +269,16 @@ fn div_i8(q: &BinaryQuant, x: i8, y: i8, act: (i8, i8)) -> i8 {
     clamp_i8(q.out.apply(t).saturating_add(q.out_zero_point), act)
 }
 
+/// One int8 element of `op`; a single function so each kernel instantiates the walk once.
+fn binary_elem_i8(op: BinaryOp, q: &BinaryQuant, x: i8, y: i8, act: (i8, i8)) -> i8 {
+    match op {
+        BinaryOp::Add => add_sub_i8(q, false, x, y, act),
+        BinaryOp::Sub => add_sub_i8(q, true, x, y, act),
+        BinaryOp::Mul => mul_i8(q, x, y, act),
+        BinaryOp::Div => div_i8(q, x, y, act),
+    }
+}
+
 /// Quantized `out = a <op> b` with broadcasting (see the module doc for the shapes), TFLite
 /// arithmetic; `q` comes from [`BinaryQuant::new`], `act` is the quantized fused-activation clamp.
 ///
@@ -313,19 +304,9 @@ pub fn binary_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    macro_rules! walk {
-        ($f:expr) => {
-            for_each_broadcast(a_shape, b_shape, out_shape, |o, ia, ib| {
-                out[o] = $f(a[ia], b[ib])
-            })
-        };
-    }
-    match op {
-        BinaryOp::Add => walk!(|x, y| add_sub_i8(q, false, x, y, act)),
-        BinaryOp::Sub => walk!(|x, y| add_sub_i8(q, true, x, y, act)),
-        BinaryOp::Mul => walk!(|x, y| mul_i8(q, x, y, act)),
-        BinaryOp::Div => walk!(|x, y| div_i8(q, x, y, act)),
-    }
+    for_each_broadcast(a_shape, b_shape, out_shape, |o, ia, ib| {
+        out[o] = binary_elem_i8(op, q, a[ia], b[ib], act)
+    });
 }
 
 /// [`binary_i8`] computed in place: `acc` has `out_shape` and holds operand `a` (if
@@ -342,24 +323,14 @@ pub fn binary_inplace_i8(
     out_shape: &[usize],
     act: (i8, i8),
 ) {
-    macro_rules! walk {
-        ($f:expr) => {
-            if acc_is_a {
-                for_each_broadcast(out_shape, other_shape, out_shape, |o, _, ib| {
-                    acc[o] = $f(acc[o], other[ib])
-                })
-            } else {
-                for_each_broadcast(other_shape, out_shape, out_shape, |o, ia, _| {
-                    acc[o] = $f(other[ia], acc[o])
-                })
-            }
-        };
-    }
-    match op {
-        BinaryOp::Add => walk!(|x, y| add_sub_i8(q, false, x, y, act)),
-        BinaryOp::Sub => walk!(|x, y| add_sub_i8(q, true, x, y, act)),
-        BinaryOp::Mul => walk!(|x, y| mul_i8(q, x, y, act)),
-        BinaryOp::Div => walk!(|x, y| div_i8(q, x, y, act)),
+    if acc_is_a {
+        for_each_broadcast(out_shape, other_shape, out_shape, |o, _, ib| {
+            acc[o] = binary_elem_i8(op, q, acc[o], other[ib], act)
+        })
+    } else {
+        for_each_broadcast(other_shape, out_shape, out_shape, |o, ia, _| {
+            acc[o] = binary_elem_i8(op, q, other[ia], acc[o], act)
+        })
     }
 }
 
