@@ -31,7 +31,7 @@ pub const ALIGN: usize = 16;
 /// Section-table flag: a reader that does not know this section kind must reject the file.
 pub const SECTION_REQUIRED: u16 = 1;
 /// Most graph inputs or outputs a model may have.
-pub const MAX_IO: usize = 8;
+pub const MAX_IO: usize = 16;
 
 /// Section kinds. Kinds from 16 up are reserved for optional extensions (signatures, ...).
 pub mod kind {

@@ -1,0 +1,29 @@
+//! Converter errors: each names the file, tensor or node at fault.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid ONNX model: {reason}")]
+    Onnx { path: PathBuf, reason: String },
+    #[error("{path} uses operators Mote does not support:\n{list}")]
+    Unsupported { path: PathBuf, list: String },
+    #[error("node {node} ({op}): {reason}")]
+    Node { node: String, op: String, reason: String },
+    #[error("--input-shape {0}: no graph input has that name")]
+    NoSuchInput(String),
+    #[error("tensor {tensor}: shape is not known after fixing the batch dimension to 1; pass --input-shape NAME=d0,d1,...")]
+    UnknownShape { tensor: String },
+    #[error("{path}: {reason}")]
+    Data { path: PathBuf, reason: String },
+    #[error("writing the model failed: {0}")]
+    Build(String),
+}
+
+pub type Result<T> = std::result::Result<T, ConvertError>;
+
+pub(crate) fn node_err(node: &str, op: &str, reason: impl Into<String>) -> ConvertError {
+    ConvertError::Node { node: node.to_string(), op: op.to_string(), reason: reason.into() }
+}

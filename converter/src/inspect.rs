@@ -1,0 +1,80 @@
+//! `mote inspect`: what a `.mote` file holds, op by op.
+
+use mote_runtime::ops::OpKind;
+use mote_runtime::tensor::{Storage, TensorDesc};
+use mote_runtime::Model;
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct OpReport {
+    pub index: usize,
+    pub op: String,
+    pub output: String,
+    pub inputs: Vec<Vec<u32>>,
+    pub output_shape: Vec<u32>,
+    pub dtype: String,
+    pub macs: u64,
+    pub param_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub name: String,
+    pub ops: Vec<OpReport>,
+    pub macs: u64,
+    pub weights_bytes: usize,
+    pub arena_bytes: usize,
+    pub file_bytes: usize,
+}
+
+fn numel(t: &TensorDesc<'_>) -> u64 {
+    t.shape.numel().unwrap_or(0) as u64
+}
+
+pub fn inspect(m: &Model<'_>) -> Report {
+    let mut ops = vec![];
+    for (index, op) in m.ops().enumerate() {
+        let ins: Vec<TensorDesc<'_>> = op.inputs.iter().filter_map(|&i| m.tensor(i)).collect();
+        let Some(y) = m.tensor(op.output) else { continue };
+        let param_bytes = ins.iter().filter(|t| matches!(t.storage, Storage::Const(_))).map(|t| t.byte_len().unwrap_or(0) as u64).sum();
+        let macs = match &op.kind {
+            OpKind::Conv2d { groups, .. } => {
+                let w = ins.get(1).map(|w| w.shape.dims().to_vec()).unwrap_or_default();
+                let per_out = w.get(1..).map(|d| d.iter().map(|&v| v as u64).product::<u64>()).unwrap_or(0);
+                let _ = groups;
+                numel(&y) * per_out
+            }
+            OpKind::FullyConnected { .. } => numel(&y) * ins.get(1).and_then(|w| w.shape.dims().get(1).copied()).unwrap_or(0) as u64,
+            _ => 0,
+        };
+        ops.push(OpReport {
+            index,
+            op: format!("{}", op.kind.code()),
+            output: y.name.to_string(),
+            inputs: ins.iter().map(|t| t.shape.dims().to_vec()).collect(),
+            output_shape: y.shape.dims().to_vec(),
+            dtype: format!("{:?}", y.dtype),
+            macs,
+            param_bytes,
+        });
+    }
+    Report {
+        name: m.name().to_string(),
+        macs: ops.iter().map(|o| o.macs).sum(),
+        ops,
+        weights_bytes: m.weights_bytes(),
+        arena_bytes: m.arena_bytes(),
+        file_bytes: m.file_bytes().len(),
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.name)?;
+        writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10}  output", "#", "op", "dtype", "output shape", "MACs", "params B")?;
+        for o in &self.ops {
+            writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10}  {}", o.index, o.op, o.dtype, format!("{:?}", o.output_shape), o.macs, o.param_bytes, o.output)?;
+        }
+        writeln!(f, "total: {} MACs, weights {} B, arena {} B, file {} B", self.macs, self.weights_bytes, self.arena_bytes, self.file_bytes)
+    }
+}

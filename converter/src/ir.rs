@@ -1,0 +1,83 @@
+//! The converter's graph: ONNX semantics (logical NCHW layouts, ONNX attribute meanings) after
+//! constant folding, before layout assignment and lowering to the Mote format.
+
+use mote_runtime::ops::{Activation, BinaryOp, CoordTransform, PoolKind, ResizeMode, UnaryOp};
+use std::sync::Arc;
+
+use tract_onnx::prelude::Tensor as TractTensor;
+
+/// Index of a tensor in [`Graph::tensors`].
+pub type Tid = usize;
+
+#[derive(Clone, Debug)]
+pub struct Tensor {
+    pub name: String,
+    /// Logical (ONNX) shape.
+    pub shape: Vec<usize>,
+    /// The value of a constant (weights, folded shape arithmetic), in its ONNX dtype.
+    pub value: Option<Arc<TractTensor>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// NCHW input, OIHW weights, optional bias. `pads` = `[top, left, bottom, right]`.
+    Conv { stride: [usize; 2], dilation: [usize; 2], pads: [usize; 4], group: usize, act: Activation },
+    /// `x [.., k]` times constant `w [n, k]` (already transposed), optional bias `[n]`.
+    FullyConnected { act: Activation },
+    /// `x · w` with `w [k, n]` (ONNX MatMul), before the pass that makes it FullyConnected.
+    MatMul,
+    Binary { op: BinaryOp, act: Activation },
+    /// Inputs x, scale, bias, mean, var (all but x constant).
+    BatchNorm { epsilon: f32 },
+    Pool { kind: PoolKind, kernel: [usize; 2], stride: [usize; 2], pads: [usize; 4], count_include_pad: bool, act: Activation },
+    GlobalAvgPool { act: Activation },
+    Unary(UnaryOp),
+    Softmax { axis: usize },
+    Concat { axis: usize },
+    /// Per-axis begin and positive step over the logical axes.
+    Slice { begin: Vec<usize>, step: Vec<usize> },
+    Reshape,
+    Transpose { perm: Vec<usize> },
+    Pad { before: Vec<usize>, after: Vec<usize>, value: f32 },
+    Resize { mode: ResizeMode, coord: CoordTransform },
+    Identity,
+}
+
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The ONNX node name (or its first output's name).
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<Tid>,
+    pub output: Tid,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    pub tensors: Vec<Tensor>,
+    pub nodes: Vec<Node>,
+    pub inputs: Vec<Tid>,
+    pub outputs: Vec<Tid>,
+}
+
+impl Graph {
+    pub fn add_tensor(&mut self, name: &str, shape: Vec<usize>, value: Option<Arc<TractTensor>>) -> Tid {
+        self.tensors.push(Tensor { name: name.to_string(), shape, value });
+        self.tensors.len() - 1
+    }
+
+    pub fn is_const(&self, t: Tid) -> bool {
+        self.tensors[t].value.is_some()
+    }
+
+    /// Nodes reading tensor `t`, plus one per graph output slot it fills.
+    pub fn consumers(&self, t: Tid) -> usize {
+        self.nodes.iter().map(|n| n.inputs.iter().filter(|&&i| i == t).count()).sum::<usize>()
+            + self.outputs.iter().filter(|&&o| o == t).count()
+    }
+
+    /// The node producing `t`, if any.
+    pub fn producer(&self, t: Tid) -> Option<usize> {
+        self.nodes.iter().position(|n| n.output == t)
+    }
+}
