@@ -191,26 +191,7 @@ mod tests {
     type ConvI8 =
         fn(&Conv2dParams, &[i8], i32, &[i8], Option<&[i32]>, &[Requant], i32, &mut [i8], (i8, i8));
 
-    /// SplitMix64: the tensor contents of a case come from a proptest-chosen seed.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn int(&mut self, lo: i64, hi: i64) -> i64 {
-            lo + (self.next() % (hi - lo + 1) as u64) as i64
-        }
-        fn unit(&mut self) -> f64 {
-            (self.next() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
-            lo + (hi - lo) * self.unit() as f32
-        }
-    }
+    use crate::kernels::test_rng::Rng;
 
     fn numel(d: [usize; 4]) -> usize {
         d.iter().product()

@@ -33,3 +33,28 @@ pub mod softmax;
 
 /// Highest tensor rank any kernel accepts.
 pub const MAX_RANK: usize = 6;
+
+/// Deterministic test data shared by the kernel suites.
+#[cfg(test)]
+pub(crate) mod test_rng {
+    /// SplitMix64: the tensor contents of a case come from a proptest-chosen seed.
+    pub struct Rng(pub u64);
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+            lo + (self.next() % (hi - lo + 1) as u64) as i64
+        }
+        pub fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        pub fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
+            lo + (hi - lo) * self.unit() as f32
+        }
+    }
+}
