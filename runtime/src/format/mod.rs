@@ -85,6 +85,16 @@ impl<'a> Table<'a> {
         Ok(table)
     }
 
+    /// Decodes record `i`, whose leading discriminant must be below `known` (else `unknown`).
+    fn decode<T: Deserialize<'a>>(&self, i: usize, which: Section, known: u32, unknown: impl Fn(u32) -> FormatError) -> Result<T, FormatError> {
+        let malformed = FormatError::Malformed { section: which, index: i as u32 };
+        let rec = self.record(i).ok_or(malformed)?;
+        match leading_varint(rec) {
+            Some(code) if code >= known => Err(unknown(code)),
+            _ => decode_exact(rec).ok_or(malformed),
+        }
+    }
+
     fn record(&self, i: usize) -> Option<&'a [u8]> {
         if i >= self.count {
             return None;
@@ -302,30 +312,10 @@ impl<'a> Model<'a> {
     }
 
     fn raw_tensor(&self, index: usize) -> Result<TensorDesc<'a>, FormatError> {
-        let rec = self
-            .tensors
-            .record(index)
-            .ok_or(FormatError::Malformed { section: Section::Tensors, index: index as u32 })?;
-        match leading_varint(rec) {
-            Some(code) if code >= DType::COUNT => {
-                return Err(FormatError::UnknownDType { tensor: index as TensorId, code })
-            }
-            _ => {}
-        }
-        decode_exact(rec).ok_or(FormatError::Malformed { section: Section::Tensors, index: index as u32 })
+        self.tensors.decode(index, Section::Tensors, DType::COUNT, |code| FormatError::UnknownDType { tensor: index as TensorId, code })
     }
 
     fn raw_op(&self, index: usize) -> Result<OpDesc, FormatError> {
-        let rec = self
-            .ops
-            .record(index)
-            .ok_or(FormatError::Malformed { section: Section::Ops, index: index as u32 })?;
-        match leading_varint(rec) {
-            Some(code) if code >= OpCode::COUNT => {
-                return Err(FormatError::UnknownOp { op: index as u32, code })
-            }
-            _ => {}
-        }
-        decode_exact(rec).ok_or(FormatError::Malformed { section: Section::Ops, index: index as u32 })
+        self.ops.decode(index, Section::Ops, OpCode::COUNT, |code| FormatError::UnknownOp { op: index as u32, code })
     }
 }

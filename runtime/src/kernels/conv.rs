@@ -234,29 +234,6 @@ mod tests {
         pairs
     }
 
-    fn random_act_f32(rng: &mut Rng) -> (f32, f32) {
-        match rng.int(0, 3) {
-            0 => (f32::NEG_INFINITY, f32::INFINITY),
-            1 => (0.0, f32::INFINITY),
-            2 => (0.0, 6.0),
-            _ => {
-                let (a, b) = (rng.f32_in(-8.0, 8.0), rng.f32_in(-8.0, 8.0));
-                (a.min(b), a.max(b))
-            }
-        }
-    }
-
-    fn random_act_i8(rng: &mut Rng, zero_point: i32) -> (i8, i8) {
-        match rng.int(0, 2) {
-            0 => (-128, 127),
-            1 => (zero_point as i8, 127),
-            _ => {
-                let (a, b) = (rng.int(-128, 127) as i8, rng.int(-128, 127) as i8);
-                (a.min(b), a.max(b))
-            }
-        }
-    }
-
     /// Requants for `x_scale * w_scale / out_scale` drawn log-uniformly in `1e-4..1e-1`.
     fn random_requants(rng: &mut Rng, channels: usize) -> Vec<Requant> {
         let n = if rng.int(0, 1) == 0 { 1 } else { channels };
@@ -272,7 +249,7 @@ mod tests {
         let w: Vec<f32> = (0..weight_len(p)).map(|_| rng.f32_in(-2.0, 2.0)).collect();
         let bias: Option<Vec<f32>> =
             (rng.int(0, 1) == 1).then(|| (0..p.output[3]).map(|_| rng.f32_in(-3.0, 3.0)).collect());
-        let act = random_act_f32(&mut rng);
+        let act = rng.act_f32();
         let mut out = vec![f32::NAN; numel(p.output)];
         kernel(p, &x, &w, bias.as_deref(), &mut out, act);
         for (i, &got) in out.iter().enumerate() {
@@ -309,7 +286,7 @@ mod tests {
         let x_zp = rng.int(-128, 127) as i32;
         let out_zp = rng.int(-128, 127) as i32;
         let requant = random_requants(&mut rng, p.output[3]);
-        let act = random_act_i8(&mut rng, out_zp);
+        let act = rng.act_i8(out_zp);
         let mut out = vec![0i8; numel(p.output)];
         kernel(
             p,

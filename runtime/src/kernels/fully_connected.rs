@@ -107,29 +107,6 @@ mod tests {
 
     use crate::kernels::test_rng::Rng;
 
-    fn random_act_f32(rng: &mut Rng) -> (f32, f32) {
-        match rng.int(0, 3) {
-            0 => (f32::NEG_INFINITY, f32::INFINITY),
-            1 => (0.0, f32::INFINITY),
-            2 => (0.0, 6.0),
-            _ => {
-                let (a, b) = (rng.f32_in(-8.0, 8.0), rng.f32_in(-8.0, 8.0));
-                (a.min(b), a.max(b))
-            }
-        }
-    }
-
-    fn random_act_i8(rng: &mut Rng, zero_point: i32) -> (i8, i8) {
-        match rng.int(0, 2) {
-            0 => (-128, 127),
-            1 => (zero_point as i8, 127),
-            _ => {
-                let (a, b) = (rng.int(-128, 127) as i8, rng.int(-128, 127) as i8);
-                (a.min(b), a.max(b))
-            }
-        }
-    }
-
     /// Every output within `1e-5 * (1 + |bias| + sum |x * w|)` of the f64 reference.
     fn check_fc_f32(kernel: FcF32, p: &FcParams, seed: u64) -> Result<(), TestCaseError> {
         let mut rng = Rng(seed);
@@ -141,7 +118,7 @@ mod tests {
             .collect();
         let bias: Option<Vec<f32>> =
             (rng.int(0, 1) == 1).then(|| (0..p.outputs).map(|_| rng.f32_in(-3.0, 3.0)).collect());
-        let act = random_act_f32(&mut rng);
+        let act = rng.act_f32();
         let mut out = vec![f32::NAN; p.rows * p.outputs];
         kernel(p, &x, &w, bias.as_deref(), &mut out, act);
         for r in 0..p.rows {
@@ -184,7 +161,7 @@ mod tests {
         let requant: Vec<Requant> = (0..n_rq)
             .map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit())))
             .collect();
-        let act = random_act_i8(&mut rng, out_zp);
+        let act = rng.act_i8(out_zp);
         let mut out = vec![0i8; p.rows * p.outputs];
         kernel(
             p,

@@ -56,5 +56,28 @@ pub(crate) mod test_rng {
         pub fn f32_in(&mut self, lo: f32, hi: f32) -> f32 {
             lo + (hi - lo) * self.unit() as f32
         }
+        /// A fused-activation clamp: none, Relu, Relu6 or a random interval.
+        pub fn act_f32(&mut self) -> (f32, f32) {
+            match self.int(0, 3) {
+                0 => (f32::NEG_INFINITY, f32::INFINITY),
+                1 => (0.0, f32::INFINITY),
+                2 => (0.0, 6.0),
+                _ => {
+                    let (a, b) = (self.f32_in(-8.0, 8.0), self.f32_in(-8.0, 8.0));
+                    (a.min(b), a.max(b))
+                }
+            }
+        }
+        /// A quantized clamp: none, Relu at `zero_point`, or a random interval.
+        pub fn act_i8(&mut self, zero_point: i32) -> (i8, i8) {
+            match self.int(0, 2) {
+                0 => (-128, 127),
+                1 => (zero_point as i8, 127),
+                _ => {
+                    let (a, b) = (self.int(-128, 127) as i8, self.int(-128, 127) as i8);
+                    (a.min(b), a.max(b))
+                }
+            }
+        }
     }
 }
