@@ -47,3 +47,9 @@ pub fn read_i64(path: &Path, key: &str) -> Result<Array<i64>> {
     let a = read_f32(path, key)?;
     Ok(Array { shape: a.shape, data: a.data.into_iter().map(|v| v as i64).collect() })
 }
+
+/// The names of the arrays in an `.npz` file.
+pub fn array_names(path: &Path) -> Result<Vec<String>> {
+    let npz = open(path)?;
+    Ok(npz.array_names().map(|s| s.to_string()).collect())
+}

@@ -16,6 +16,8 @@ pub enum ConvertError {
     NoSuchInput(String),
     #[error("tensor {tensor}: shape is not known after fixing the batch dimension to 1; pass --input-shape NAME=d0,d1,...")]
     UnknownShape { tensor: String },
+    #[error("--keep-float {name}: no node or tensor has that name (nodes: {known})")]
+    NoSuchNode { name: String, known: String },
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
     #[error("writing the model failed: {0}")]

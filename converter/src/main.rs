@@ -1,13 +1,17 @@
 //! The `mote` command line.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use mote_converter::calib::Dataset;
+use mote_converter::quantize::Method;
+use mote_converter::{Calibration, Options};
 use mote_runtime::format::writer::AlignedBytes;
 
 #[derive(Parser)]
-#[command(name = "mote", version, about = "Convert ONNX models to Mote and inspect them")]
+#[command(name = "mote", version, about = "Convert ONNX models to Mote, evaluate and inspect them")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -15,18 +19,61 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Convert an ONNX model to a .mote file.
+    /// Convert an ONNX model to a .mote file: int8 calibrated on --calib data, or --float.
     Convert {
         model: PathBuf,
-        /// Output file.
+        /// Output file (written atomically: nothing is left behind on failure).
         #[arg(short, long)]
         output: PathBuf,
-        /// Keep the whole model in f32.
+        /// Calibration data (.npz): one array per input, [N, ...] rows of real inputs.
+        #[arg(long, required_unless_present = "float")]
+        calib: Option<PathBuf>,
+        /// Array to read from --calib (single-input models; default: the input's name, else x).
         #[arg(long)]
+        calib_key: Option<String>,
+        /// Integer array in --calib selecting the rows to calibrate on.
+        #[arg(long)]
+        calib_index: Option<String>,
+        /// Range method: minmax, percentile (99.99), percentile=P, or mse.
+        #[arg(long, default_value = "percentile")]
+        method: Method,
+        /// Keep this node (or the node producing this tensor) in f32; repeatable.
+        #[arg(long = "keep-float")]
+        keep_float: Vec<String>,
+        /// One weight scale per tensor instead of per output channel.
+        #[arg(long)]
+        per_tensor: bool,
+        /// Keep the whole model in f32.
+        #[arg(long, conflicts_with = "calib")]
         float: bool,
         /// Fix an input's shape: NAME=d0,d1,... (symbolic dimensions default to 1).
         #[arg(long = "input-shape", value_parser = parse_shape)]
         input_shape: Vec<(String, Vec<usize>)>,
+    },
+    /// Compare a .mote model with its float ONNX model on real data.
+    Eval {
+        model: PathBuf,
+        /// The float ONNX model it was converted from.
+        #[arg(long)]
+        reference: PathBuf,
+        /// Evaluation data (.npz).
+        #[arg(long)]
+        data: PathBuf,
+        /// Array to read (single-input models; default: the input's name, else x).
+        #[arg(long)]
+        key: Option<String>,
+        /// Integer label array (one per row; -1 = unlabelled) for top-1 accuracy.
+        #[arg(long)]
+        labels: Option<String>,
+        /// Integer array selecting the rows to evaluate on.
+        #[arg(long)]
+        index: Option<String>,
+        /// Samples to compute the per-layer error on.
+        #[arg(long, default_value_t = 64)]
+        layer_samples: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a .mote file's ops, shapes, MACs and sizes.
     Inspect {
@@ -49,24 +96,66 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
+fn read_model(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    mote_runtime::Model::from_bytes(&AlignedBytes::new(&bytes)).with_context(|| format!("{} is not a valid Mote model", path.display()))?;
+    Ok(bytes)
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     match Cli::parse().command {
-        Command::Convert { model, output, float, input_shape } => {
-            if !float {
-                bail!("int8 calibration is not available in this version yet; pass --float for an f32 model");
-            }
-            let name = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
-            let bytes = mote_converter::convert_float(&model, &name, &input_shape)?;
-            write_atomically(&output, &bytes)?;
-            let aligned = AlignedBytes::new(&bytes);
+        Command::Convert { model, output, calib, calib_key, calib_index, method, keep_float, per_tensor, float, input_shape } => {
+            let start = Instant::now();
+            let calibration = if float { None } else { calib.map(|path| Calibration { path, key: calib_key, index: calib_index, method }) };
+            let opts = Options { name: None, input_shapes: input_shape, calibration, keep_float, per_tensor_weights: per_tensor };
+            let converted = mote_converter::convert(&model, &opts)?;
+            write_atomically(&output, &converted.bytes)?;
+            let aligned = AlignedBytes::new(&converted.bytes);
             let m = mote_runtime::Model::from_bytes(&aligned)?;
-            println!("{}: {} ops, file {} B, arena {} B", output.display(), m.op_count(), bytes.len(), m.arena_bytes());
+            let kind = if opts.calibration.is_some() { format!("int8 (calibrated on {} rows)", converted.calibration_rows) } else { "f32".to_string() };
+            println!(
+                "{}: {kind}, {} ops, file {} B, arena {} B, {:.1} s",
+                output.display(),
+                m.op_count(),
+                converted.bytes.len(),
+                m.arena_bytes(),
+                start.elapsed().as_secs_f64()
+            );
+            if !converted.float_nodes.is_empty() {
+                println!("  kept in f32: {}", converted.float_nodes.join(", "));
+            }
+        }
+        Command::Eval { model, reference, data, key, labels, index, layer_samples, json } => {
+            let bytes = read_model(&model)?;
+            let m = mote_runtime::Model::from_bytes(&AlignedBytes::new(&bytes))?.inputs().len();
+            let aligned = AlignedBytes::new(&bytes);
+            let mm = mote_runtime::Model::from_bytes(&aligned)?;
+            let inputs: Vec<(String, Vec<usize>)> = (0..m)
+                .map(|i| {
+                    let t = mm.tensor(mm.inputs()[i]).expect("validated");
+                    (t.name.to_string(), t.shape.dims().iter().map(|&d| d as usize).collect())
+                })
+                .collect();
+            let set = Dataset::load(&data, &inputs, key.as_deref(), index.as_deref())?;
+            let labels = match &labels {
+                Some(k) => {
+                    let all = mote_converter::data::read_i64(&data, k)?;
+                    Some(set.rows.iter().map(|&r| all.data.get(r).copied().unwrap_or(-1)).collect::<Vec<i64>>())
+                }
+                None => None,
+            };
+            let report = mote_converter::eval::evaluate(&bytes, &reference, &set, labels.as_deref(), layer_samples)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
         }
         Command::Inspect { model, json } => {
-            let bytes = std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+            let bytes = read_model(&model)?;
             let aligned = AlignedBytes::new(&bytes);
-            let m = mote_runtime::Model::from_bytes(&aligned).with_context(|| format!("{} is not a valid Mote model", model.display()))?;
+            let m = mote_runtime::Model::from_bytes(&aligned)?;
             let report = mote_converter::inspect::inspect(&m);
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

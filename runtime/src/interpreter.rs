@@ -18,6 +18,9 @@ use crate::tensor::{DType, Shape, Storage, TensorDesc, TensorId};
 pub trait OpHook {
     fn before_op(&mut self, _index: usize, _op: OpCode) {}
     fn after_op(&mut self, _index: usize, _op: OpCode) {}
+    /// The bytes op `index` just wrote to its output tensor `output` (for calibration and
+    /// per-layer error on the host). Called after `after_op`, so timing hooks do not count it.
+    fn output(&mut self, _index: usize, _output: TensorId, _bytes: &[u8]) {}
 }
 
 /// The hook that does nothing.
@@ -287,6 +290,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             hook.before_op(index, code);
             self.run_op(&op)?;
             hook.after_op(index, code);
+            let y = self.model.tensor(op.output).ok_or(RunError::Internal)?;
+            let (start, len) = arena_range(&y).ok_or(RunError::Internal)?;
+            hook.output(index, op.output, self.arena.get(start..start + len).ok_or(RunError::Internal)?);
         }
         Ok(())
     }

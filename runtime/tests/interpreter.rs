@@ -295,7 +295,7 @@ fn int8_softmax_and_lut_track_float() {
 }
 
 #[derive(Default)]
-struct Recorder(Vec<(usize, OpCode, bool)>);
+struct Recorder(Vec<(usize, OpCode, bool)>, Vec<(usize, u16, Vec<u8>)>);
 
 impl OpHook for Recorder {
     fn before_op(&mut self, index: usize, op: OpCode) {
@@ -303,6 +303,9 @@ impl OpHook for Recorder {
     }
     fn after_op(&mut self, index: usize, op: OpCode) {
         self.0.push((index, op, true));
+    }
+    fn output(&mut self, index: usize, output: u16, bytes: &[u8]) {
+        self.1.push((index, output, bytes.to_vec()));
     }
 }
 
@@ -330,5 +333,7 @@ fn hook_sees_every_op_and_io_accessors_check_types() {
     it.invoke_with(&mut rec).unwrap();
     assert_eq!(rec.0, [(0, OpCode::Dequantize, false), (0, OpCode::Dequantize, true), (1, OpCode::Unary, false), (1, OpCode::Unary, true)]);
     assert_eq!(it.output_f32(0).unwrap(), &[0.0, 2.0, 6.0]);
+    let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    assert_eq!(rec.1, [(0, y, f32_bytes(&[-1.0, 2.0, 63.0])), (1, z, f32_bytes(&[0.0, 2.0, 6.0]))]);
     assert_eq!(it.output_i8(0).err(), Some(RunError::WrongDType { expected: DType::I8, found: DType::F32 }));
 }

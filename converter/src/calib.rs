@@ -1,0 +1,205 @@
+//! Calibration: a data set of real inputs run through the f32 Mote model, recording what every
+//! activation holds (the runtime's `OpHook::output` shows each op's output bytes).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mote_runtime::format::writer::AlignedBytes;
+use mote_runtime::{Interpreter, Model, OpHook, TensorId};
+
+use crate::data;
+use crate::error::{ConvertError, Result};
+use crate::ir::{Graph, Tid};
+use crate::lower::Lowered;
+use crate::quantize::{Method, Stats};
+
+/// Rows of real input data for every graph input, selected by an optional index array.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub path: PathBuf,
+    /// Graph inputs' names and shapes (batch 1), in graph order.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    arrays: Vec<Vec<f32>>,
+    /// Selected row numbers of the arrays.
+    pub rows: Vec<usize>,
+}
+
+impl Dataset {
+    /// Reads the arrays for `inputs` from the `.npz` at `path`. A single-input model reads
+    /// array `key` (default: the input's name if the file has it, else `x`); a model with
+    /// several inputs reads one array per input, named as the input. Each array is
+    /// `[N, d1, d2, ...]` where the input is `[1, d1, d2, ...]`. `index` names an integer
+    /// array of row numbers to use (default: all rows).
+    pub fn load(path: &Path, inputs: &[(String, Vec<usize>)], key: Option<&str>, index: Option<&str>) -> Result<Dataset> {
+        let bad = |reason: String| ConvertError::Data { path: path.to_path_buf(), reason };
+        if !path.exists() {
+            return Err(ConvertError::Io { path: path.to_path_buf(), source: std::io::Error::from(std::io::ErrorKind::NotFound) });
+        }
+        if inputs.len() > 1 && key.is_some() {
+            return Err(bad(format!("the model has {} inputs: name each array after its input instead of passing a key", inputs.len())));
+        }
+        let names = data::array_names(path)?;
+        let mut arrays = vec![];
+        let mut count = None;
+        for (name, shape) in inputs {
+            let k = match key {
+                Some(k) => k.to_string(),
+                None if names.contains(name) || inputs.len() > 1 => name.clone(),
+                None => "x".to_string(),
+            };
+            if !names.contains(&k) {
+                return Err(bad(format!("no array named {k:?} for input {name:?} (arrays: {})", names.join(", "))));
+            }
+            let a = data::read_f32(path, &k)?;
+            let want: Vec<String> = std::iter::once("N".to_string()).chain(shape[1..].iter().map(|d| d.to_string())).collect();
+            if shape.first() != Some(&1) || a.shape.len() != shape.len() || a.shape[1..] != shape[1..] {
+                return Err(bad(format!("array {k:?} has shape {:?}; input {name:?} takes [{}]", a.shape, want.join(", "))));
+            }
+            if count.is_some_and(|c| c != a.shape[0]) {
+                return Err(bad(format!("array {k:?} has {} rows, the other inputs' arrays {}", a.shape[0], count.unwrap_or(0))));
+            }
+            count = Some(a.shape[0]);
+            arrays.push(a.data);
+        }
+        let n = count.unwrap_or(0);
+        let rows: Vec<usize> = match index {
+            None => (0..n).collect(),
+            Some(ix) => {
+                let idx = data::read_i64(path, ix)?;
+                if let Some(&r) = idx.data.iter().find(|&&r| r < 0 || r as usize >= n) {
+                    return Err(bad(format!("index array {ix:?} holds row {r}, outside 0..{n}")));
+                }
+                idx.data.iter().map(|&r| r as usize).collect()
+            }
+        };
+        if rows.is_empty() {
+            return Err(bad("the data set is empty (no rows selected)".into()));
+        }
+        Ok(Dataset { path: path.to_path_buf(), inputs: inputs.to_vec(), arrays, rows })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Input `input` of selected row `i`.
+    pub fn row(&self, input: usize, i: usize) -> &[f32] {
+        let len: usize = self.inputs[input].1.iter().product();
+        let r = self.rows[i];
+        &self.arrays[input][r * len..(r + 1) * len]
+    }
+}
+
+pub(crate) fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64).with_message(what.to_string());
+    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// Runs `work(row, state)` for rows `0..n` on every core, each thread with its own state from
+/// `init`; returns the states, in thread order.
+pub(crate) fn par_rows<S: Send>(
+    n: usize,
+    bar: &ProgressBar,
+    init: impl Fn() -> Result<S> + Sync,
+    work: impl Fn(usize, &mut S) -> Result<()> + Sync,
+) -> Result<Vec<S>> {
+    let threads = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).clamp(1, 8).min(n.max(1));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let (init, work) = (&init, &work);
+                scope.spawn(move || -> Result<S> {
+                    let mut state = init()?;
+                    for row in (k..n).step_by(threads) {
+                        work(row, &mut state)?;
+                        bar.inc(1);
+                    }
+                    Ok(state)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ConvertError::Build("a worker thread panicked".into())))).collect()
+    })
+}
+
+fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+struct Observe<'a> {
+    tensors: &'a HashMap<TensorId, Tid>,
+    stats: HashMap<Tid, Stats>,
+    hist: bool,
+}
+
+impl Observe<'_> {
+    fn see(&mut self, t: Tid, values: impl Iterator<Item = f32>) {
+        let s = self.stats.entry(t).or_default();
+        if self.hist {
+            s.observe_hist(values);
+        } else {
+            s.observe_range(values);
+        }
+    }
+}
+
+impl OpHook for Observe<'_> {
+    fn output(&mut self, _index: usize, output: TensorId, bytes: &[u8]) {
+        if let Some(&t) = self.tensors.get(&output) {
+            self.see(t, f32s(bytes));
+        }
+    }
+}
+
+/// Statistics of every activation of `g` (graph inputs included) over the data set, from the
+/// f32 model `float` that [`crate::lower::lower`] wrote without a plan.
+pub fn calibrate(g: &Graph, float: &Lowered, data: &Dataset, method: Method) -> Result<HashMap<Tid, Stats>> {
+    let aligned = AlignedBytes::new(&float.bytes);
+    let model = Model::from_bytes(&aligned).map_err(|e| ConvertError::Build(e.to_string()))?;
+    let tensors: HashMap<TensorId, Tid> = float.produced.iter().copied().collect();
+    let passes: &[bool] = if method.needs_histogram() { &[false, true] } else { &[false] };
+    let mut stats: HashMap<Tid, Stats> = HashMap::new();
+    for &hist in passes {
+        let bar = progress(data.len(), if hist { "histograms" } else { "calibrating" });
+        let base = stats.clone();
+        let states = par_rows(
+            data.len(),
+            &bar,
+            || Ok((Observe { tensors: &tensors, stats: base.clone(), hist }, vec![0u8; model.arena_bytes() + 16])),
+            |row, (obs, arena)| {
+                let mut it = Interpreter::new(&model, arena).map_err(|e| ConvertError::Build(e.to_string()))?;
+                for (i, &t) in g.inputs.iter().enumerate() {
+                    let x = data.row(i, row);
+                    it.set_input_f32(i, x).map_err(|e| ConvertError::Build(e.to_string()))?;
+                    obs.see(t, x.iter().copied());
+                }
+                it.invoke_with(obs).map_err(|e| ConvertError::Build(e.to_string()))
+            },
+        )?;
+        bar.finish_and_clear();
+        let mut merged: HashMap<Tid, Stats> = HashMap::new();
+        for (obs, _) in states {
+            for (t, s) in obs.stats {
+                match merged.get_mut(&t) {
+                    Some(m) if hist => {
+                        for (a, b) in m.hist.iter_mut().zip(&s.hist) {
+                            *a += b;
+                        }
+                    }
+                    Some(m) => m.merge(&s),
+                    None => {
+                        merged.insert(t, s);
+                    }
+                }
+            }
+        }
+        stats = merged;
+    }
+    Ok(stats)
+}

@@ -1,0 +1,285 @@
+//! The int8 plan: which nodes run in int8, and the quantization parameters of every activation,
+//! from calibration statistics.
+//!
+//! - **Float islands.** Softmax and Exp stay f32 (their int8 forms lose what matters: a
+//!   softmax's small probabilities, a box decoder's exponent), as do nodes named by
+//!   `--keep-float`; everything downstream of a float node stays f32 too, so a float tail is
+//!   one Dequantize, not a Quantize / Dequantize chain.
+//! - **Shared parameters.** Mote's int8 data-movement kernels (pool, concat, slice, pad,
+//!   reshape, transpose, resize) copy or average values without rescaling, so their inputs and
+//!   output share one set of parameters: those tensors form a class (union-find) whose range is
+//!   the union of its members' ranges.
+//! - **Ranges** come from [`Stats`] by one of three [`Method`]s, always widened to include 0.
+
+use std::collections::{HashMap, HashSet};
+
+use mote_runtime::ops::{PoolKind, UnaryOp};
+use mote_runtime::quant::QParams;
+
+use crate::error::{ConvertError, Result};
+use crate::ir::{Graph, Op, Tid};
+use crate::lower::activation_qparams;
+
+/// Histogram resolution of the percentile and MSE methods.
+pub const BINS: usize = 2048;
+
+/// How a tensor's calibrated range is chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Method {
+    /// The smallest and largest value seen.
+    MinMax,
+    /// The `p`-th and `(100 - p)`-th percentiles of all values seen (e.g. 99.99).
+    Percentile(f64),
+    /// The range that minimizes the expected squared quantization error (rounding inside the
+    /// range, clipping outside) over the values seen.
+    Mse,
+}
+
+impl Method {
+    pub fn needs_histogram(self) -> bool {
+        !matches!(self, Method::MinMax)
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Method, String> {
+        match s {
+            "minmax" => Ok(Method::MinMax),
+            "mse" => Ok(Method::Mse),
+            "percentile" => Ok(Method::Percentile(99.99)),
+            _ => match s.strip_prefix("percentile=").map(str::parse::<f64>) {
+                Some(Ok(p)) if p > 50.0 && p <= 100.0 => Ok(Method::Percentile(p)),
+                _ => Err(format!("{s:?}: expected minmax, mse, percentile or percentile=P with 50 < P <= 100")),
+            },
+        }
+    }
+}
+
+/// What calibration saw of one tensor: its extremes and, for the histogram methods, a
+/// histogram of [`BINS`] bins over `[min, max]`.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub min: f32,
+    pub max: f32,
+    pub hist: Vec<u64>,
+}
+
+impl Stats {
+    pub fn new() -> Stats {
+        Stats { min: f32::INFINITY, max: f32::NEG_INFINITY, hist: vec![] }
+    }
+
+    pub fn observe_range(&mut self, values: impl Iterator<Item = f32>) {
+        for v in values {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+    }
+
+    /// Adds values to the histogram (the range must already be final).
+    pub fn observe_hist(&mut self, values: impl Iterator<Item = f32>) {
+        if self.hist.is_empty() {
+            self.hist = vec![0; BINS];
+        }
+        let width = (self.max - self.min) as f64;
+        for v in values {
+            let b = if width > 0.0 { ((v - self.min) as f64 / width * BINS as f64) as usize } else { 0 };
+            self.hist[b.min(BINS - 1)] += 1;
+        }
+    }
+
+    pub fn merge(&mut self, other: &Stats) {
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+        if self.hist.is_empty() {
+            self.hist = other.hist.clone();
+        } else {
+            for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+                *a += b;
+            }
+        }
+    }
+
+    fn bin_center(&self, b: usize) -> f64 {
+        self.min as f64 + (b as f64 + 0.5) * (self.max as f64 - self.min as f64) / BINS as f64
+    }
+
+    /// The value below which a fraction `q` of the observations lie (bin resolution).
+    fn quantile(&self, q: f64) -> f64 {
+        let total: u64 = self.hist.iter().sum();
+        let target = q * total as f64;
+        let mut seen = 0u64;
+        for (b, &n) in self.hist.iter().enumerate() {
+            seen += n;
+            if seen as f64 >= target {
+                return self.bin_center(b);
+            }
+        }
+        self.max as f64
+    }
+
+    /// Expected squared error of quantizing the observations to int8 over `[lo, hi]`.
+    fn quantization_mse(&self, lo: f64, hi: f64) -> f64 {
+        let q = activation_qparams(lo as f32, hi as f32);
+        let (s, z) = (q.scale as f64, q.zero_point as f64);
+        let (qlo, qhi) = ((-128.0 - z) * s, (127.0 - z) * s);
+        let mut err = 0.0;
+        for (b, &n) in self.hist.iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let c = self.bin_center(b);
+            let e = if c < qlo {
+                (qlo - c) * (qlo - c)
+            } else if c > qhi {
+                (c - qhi) * (c - qhi)
+            } else {
+                s * s / 12.0
+            };
+            err += n as f64 * e;
+        }
+        err
+    }
+
+    /// The calibrated range `[lo, hi]` under `method`.
+    pub fn range(&self, method: Method) -> (f32, f32) {
+        if !self.min.is_finite() || !self.max.is_finite() {
+            return (0.0, 0.0);
+        }
+        if self.hist.is_empty() || self.max <= self.min {
+            return (self.min, self.max);
+        }
+        match method {
+            Method::MinMax => (self.min, self.max),
+            Method::Percentile(p) => {
+                let tail = (100.0 - p) / 100.0;
+                (self.quantile(tail) as f32, self.quantile(1.0 - tail) as f32)
+            }
+            Method::Mse => {
+                let (lo, hi) = (self.min as f64, self.max as f64);
+                let mut candidates = vec![(lo, hi)];
+                for tail in [1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2] {
+                    candidates.push((self.quantile(tail), self.quantile(1.0 - tail)));
+                }
+                for k in 1..=50 {
+                    let f = 1.0 - k as f64 * 0.015;
+                    candidates.push((lo * f, hi * f));
+                }
+                let best = candidates
+                    .into_iter()
+                    .map(|(a, b)| (self.quantization_mse(a, b), a, b))
+                    .fold((f64::INFINITY, lo, hi), |best, c| if c.0 < best.0 { c } else { best });
+                (best.1 as f32, best.2 as f32)
+            }
+        }
+    }
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats::new()
+    }
+}
+
+/// The int8 plan the lowering follows.
+#[derive(Clone, Debug, Default)]
+pub struct QuantPlan {
+    /// Parameters of every activation tensor (graph inputs included).
+    pub params: HashMap<Tid, QParams>,
+    /// Indices into `Graph::nodes` of the nodes computed in int8.
+    pub int8_nodes: HashSet<usize>,
+    /// One weight scale per tensor instead of per output channel.
+    pub per_tensor_weights: bool,
+}
+
+/// Nodes that stay f32: Softmax, Exp, those named in `keep_float` (node or output tensor
+/// name), and everything reading a float node's output.
+pub fn float_nodes(g: &Graph, keep_float: &[String]) -> Result<HashSet<usize>> {
+    for name in keep_float {
+        if !g.nodes.iter().any(|n| n.name == *name || g.tensors[n.output].name == *name) {
+            let known: Vec<&str> = g.nodes.iter().map(|n| n.name.as_str()).collect();
+            return Err(ConvertError::NoSuchNode { name: name.clone(), known: known.join(", ") });
+        }
+    }
+    let mut float = HashSet::new();
+    let mut float_tensors: HashSet<Tid> = HashSet::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        let auto = matches!(n.op, Op::Softmax { .. } | Op::Unary(UnaryOp::Exp));
+        let named = keep_float.iter().any(|k| *k == n.name || *k == g.tensors[n.output].name);
+        let downstream = n.inputs.iter().any(|t| float_tensors.contains(t));
+        if auto || named || downstream {
+            float.insert(i);
+            float_tensors.insert(n.output);
+        }
+    }
+    Ok(float)
+}
+
+fn find(parent: &mut HashMap<Tid, Tid>, t: Tid) -> Tid {
+    let p = *parent.get(&t).unwrap_or(&t);
+    if p == t {
+        return t;
+    }
+    let root = find(parent, p);
+    parent.insert(t, root);
+    root
+}
+
+/// Builds the plan from calibration statistics of every activation tensor.
+pub fn plan(g: &Graph, stats: &HashMap<Tid, Stats>, method: Method, float: &HashSet<usize>, per_tensor_weights: bool) -> Result<QuantPlan> {
+    let int8_nodes: HashSet<usize> = (0..g.nodes.len()).filter(|i| !float.contains(i)).collect();
+    let mut parent: HashMap<Tid, Tid> = HashMap::new();
+    let mut symmetric: HashSet<Tid> = HashSet::new();
+    for &i in &int8_nodes {
+        let n = &g.nodes[i];
+        let shares = match &n.op {
+            Op::Pool { kind, pads, count_include_pad, .. } => {
+                if *kind == PoolKind::Avg && *count_include_pad && pads.iter().any(|&p| p > 0) {
+                    symmetric.insert(n.output);
+                }
+                true
+            }
+            Op::GlobalAvgPool { .. } | Op::Resize { .. } | Op::Slice { .. } | Op::Pad { .. } | Op::Reshape => true,
+            Op::Transpose { .. } | Op::Identity | Op::Concat { .. } => true,
+            _ => false,
+        };
+        if shares {
+            for &t in n.inputs.iter().filter(|&&t| !g.is_const(t)) {
+                let (a, b) = (find(&mut parent, t), find(&mut parent, n.output));
+                if a != b {
+                    parent.insert(a, b);
+                }
+            }
+        }
+    }
+    let mut class_range: HashMap<Tid, (f32, f32)> = HashMap::new();
+    for (&t, s) in stats {
+        let (lo, hi) = s.range(method);
+        let root = find(&mut parent, t);
+        let r = class_range.entry(root).or_insert((0.0, 0.0));
+        *r = (r.0.min(lo), r.1.max(hi));
+    }
+    let symmetric_roots: HashSet<Tid> = symmetric.iter().map(|&t| find(&mut parent, t)).collect();
+    let mut params = HashMap::new();
+    for t in (0..g.tensors.len()).filter(|&t| !g.is_const(t)) {
+        let root = find(&mut parent, t);
+        let Some(&(lo, hi)) = class_range.get(&root) else { continue };
+        let q = if symmetric_roots.contains(&root) {
+            let m = lo.abs().max(hi.abs()).max(1e-9);
+            QParams { scale: m / 127.0, zero_point: 0 }
+        } else {
+            activation_qparams(lo, hi)
+        };
+        params.insert(t, q);
+    }
+    for &i in &int8_nodes {
+        let n = &g.nodes[i];
+        for &t in n.inputs.iter().chain([&n.output]) {
+            if !g.is_const(t) && !params.contains_key(&t) {
+                return Err(ConvertError::Build(format!("calibration saw no values of tensor {}", g.tensors[t].name)));
+            }
+        }
+    }
+    Ok(QuantPlan { params, int8_nodes, per_tensor_weights })
+}
