@@ -34,7 +34,7 @@ impl Dataset {
     pub fn load(path: &Path, inputs: &[(String, Vec<usize>)], key: Option<&str>, index: Option<&str>) -> Result<Dataset> {
         let bad = |reason: String| ConvertError::Data { path: path.to_path_buf(), reason };
         if !path.exists() {
-            return Err(ConvertError::Io { path: path.to_path_buf(), source: std::io::Error::from(std::io::ErrorKind::NotFound) });
+            return Err(ConvertError::Io { path: path.to_path_buf(), cause: std::io::Error::from(std::io::ErrorKind::NotFound) });
         }
         if inputs.len() > 1 && key.is_some() {
             return Err(bad(format!("the model has {} inputs: name each array after its input instead of passing a key", inputs.len())));

@@ -16,7 +16,7 @@ fn bad(path: &Path, reason: String) -> ConvertError {
 }
 
 fn open(path: &Path) -> Result<npyz::npz::NpzArchive<std::io::BufReader<std::fs::File>>> {
-    npyz::npz::NpzArchive::open(path).map_err(|source| ConvertError::Io { path: path.to_path_buf(), source })
+    npyz::npz::NpzArchive::open(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })
 }
 
 /// Array `key` as f32 (from f32, f64 or integer data). NaN or infinite values are an error.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConvertError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {cause}")]
+    Io { path: PathBuf, cause: std::io::Error },
     #[error("{path} is not a valid ONNX model: {reason}")]
     Onnx { path: PathBuf, reason: String },
     #[error("{path} uses operators Mote does not support:\n{list}")]

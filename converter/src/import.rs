@@ -43,7 +43,7 @@ fn onnx_err(path: &Path, e: impl std::fmt::Display) -> ConvertError {
 /// Loads an ONNX file into tract with every input shape fixed: symbolic dimensions become 1
 /// unless `overrides` names the input.
 pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<(tract_onnx::pb::ModelProto, InferenceModel, HashMap<String, OutletId>, Vec<(String, Vec<usize>)>)> {
-    let bytes = std::fs::read(path).map_err(|source| ConvertError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })?;
     let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| onnx_err(path, e))?;
     if proto.graph.is_none() {
         return Err(onnx_err(path, "no graph"));
@@ -101,7 +101,7 @@ fn node_name(node: &NodeProto) -> &str {
 
 /// Reads an ONNX file into a [`Graph`].
 pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Imported> {
-    let bytes = std::fs::read(path).map_err(|source| ConvertError::Io { path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })?;
     let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
     let (proto, model, outlets, input_shapes) = load_tract(path, overrides)?;
     let onnx = proto.graph.as_ref().ok_or_else(|| onnx_err(path, "no graph"))?;

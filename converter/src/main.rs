@@ -1,6 +1,8 @@
 //! The `mote` command line.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -102,7 +104,25 @@ fn read_model(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn main() -> anyhow::Result<()> {
+/// Prints to stdout; a closed pipe (`mote inspect m.mote | head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     match Cli::parse().command {
         Command::Convert { model, output, calib, calib_key, calib_index, method, keep_float, per_tensor, float, input_shape } => {
@@ -114,16 +134,16 @@ fn main() -> anyhow::Result<()> {
             let aligned = AlignedBytes::new(&converted.bytes);
             let m = mote_runtime::Model::from_bytes(&aligned)?;
             let kind = if opts.calibration.is_some() { format!("int8 (calibrated on {} rows)", converted.calibration_rows) } else { "f32".to_string() };
-            println!(
-                "{}: {kind}, {} ops, file {} B, arena {} B, {:.1} s",
+            emit(&format!(
+                "{}: {kind}, {} ops, file {} B, arena {} B, {:.1} s\n",
                 output.display(),
                 m.op_count(),
                 converted.bytes.len(),
                 m.arena_bytes(),
                 start.elapsed().as_secs_f64()
-            );
+            ))?;
             if !converted.float_nodes.is_empty() {
-                println!("  kept in f32: {}", converted.float_nodes.join(", "));
+                emit(&format!("  kept in f32: {}\n", converted.float_nodes.join(", ")))?;
             }
         }
         Command::Eval { model, reference, data, key, labels, index, layer_samples, json } => {
@@ -147,9 +167,9 @@ fn main() -> anyhow::Result<()> {
             };
             let report = mote_converter::eval::evaluate(&bytes, &reference, &set, labels.as_deref(), layer_samples)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                print!("{report}");
+                emit(&report.to_string())?;
             }
         }
         Command::Inspect { model, json } => {
@@ -158,9 +178,9 @@ fn main() -> anyhow::Result<()> {
             let m = mote_runtime::Model::from_bytes(&aligned)?;
             let report = mote_converter::inspect::inspect(&m);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                print!("{report}");
+                emit(&report.to_string())?;
             }
         }
     }

@@ -1,0 +1,44 @@
+//! Shared by the converter's integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use npyz::WriterBuilder;
+
+pub fn bench(rel: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench").join(rel);
+    assert!(p.exists(), "{} is missing: the benchmark suite must sit beside the repository (../shared)", p.display());
+    p
+}
+
+/// A fresh, empty directory for one test's files.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mote-test-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub enum Array<'a> {
+    F32(&'a [u64], &'a [f32]),
+    I64(&'a [u64], &'a [i64]),
+}
+
+/// Writes an `.npz` file holding the named arrays.
+pub fn write_npz(path: &Path, arrays: &[(&str, Array<'_>)]) {
+    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+    for (name, a) in arrays {
+        match a {
+            Array::F32(shape, data) => {
+                let mut w = npz.array::<f32>(name, Default::default()).unwrap().default_dtype().shape(shape).begin_nd().unwrap();
+                w.extend(data.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+            Array::I64(shape, data) => {
+                let mut w = npz.array::<i64>(name, Default::default()).unwrap().default_dtype().shape(shape).begin_nd().unwrap();
+                w.extend(data.iter().copied()).unwrap();
+                w.finish().unwrap();
+            }
+        }
+    }
+}
