@@ -12,7 +12,7 @@ use crate::data;
 use crate::error::{ConvertError, Result};
 use crate::ir::{Graph, Tid};
 use crate::lower::Lowered;
-use crate::quantize::{Method, Stats};
+use crate::quantize::Stats;
 
 /// Rows of real input data for every graph input, selected by an optional index array.
 #[derive(Clone, Debug)]
@@ -128,78 +128,49 @@ pub(crate) fn par_rows<S: Send>(
     })
 }
 
-fn f32s(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-}
-
 struct Observe<'a> {
     tensors: &'a HashMap<TensorId, Tid>,
     stats: HashMap<Tid, Stats>,
-    hist: bool,
-}
-
-impl Observe<'_> {
-    fn see(&mut self, t: Tid, values: impl Iterator<Item = f32>) {
-        let s = self.stats.entry(t).or_default();
-        if self.hist {
-            s.observe_hist(values);
-        } else {
-            s.observe_range(values);
-        }
-    }
+    scratch: Vec<f32>,
 }
 
 impl OpHook for Observe<'_> {
     fn output(&mut self, _index: usize, output: TensorId, bytes: &[u8]) {
         if let Some(&t) = self.tensors.get(&output) {
-            self.see(t, f32s(bytes));
+            self.scratch.clear();
+            self.scratch.extend(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+            self.stats.entry(t).or_default().observe(&self.scratch);
         }
     }
 }
 
 /// Statistics of every activation of `g` (graph inputs included) over the data set, from the
 /// f32 model `float` that [`crate::lower::lower`] wrote without a plan.
-pub fn calibrate(g: &Graph, float: &Lowered, data: &Dataset, method: Method) -> Result<HashMap<Tid, Stats>> {
+pub fn calibrate(g: &Graph, float: &Lowered, data: &Dataset) -> Result<HashMap<Tid, Stats>> {
     let aligned = AlignedBytes::new(&float.bytes);
     let model = Model::from_bytes(&aligned).map_err(|e| ConvertError::Build(e.to_string()))?;
     let tensors: HashMap<TensorId, Tid> = float.produced.iter().copied().collect();
-    let passes: &[bool] = if method.needs_histogram() { &[false, true] } else { &[false] };
-    let mut stats: HashMap<Tid, Stats> = HashMap::new();
-    for &hist in passes {
-        let bar = progress(data.len(), if hist { "histograms" } else { "calibrating" });
-        let base = stats.clone();
-        let states = par_rows(
-            data.len(),
-            &bar,
-            || Ok((Observe { tensors: &tensors, stats: base.clone(), hist }, vec![0u8; model.arena_bytes() + 16])),
-            |row, (obs, arena)| {
-                let mut it = Interpreter::new(&model, arena).map_err(|e| ConvertError::Build(e.to_string()))?;
-                for (i, &t) in g.inputs.iter().enumerate() {
-                    let x = data.row(i, row);
-                    it.set_input_f32(i, x).map_err(|e| ConvertError::Build(e.to_string()))?;
-                    obs.see(t, x.iter().copied());
-                }
-                it.invoke_with(obs).map_err(|e| ConvertError::Build(e.to_string()))
-            },
-        )?;
-        bar.finish_and_clear();
-        let mut merged: HashMap<Tid, Stats> = HashMap::new();
-        for (obs, _) in states {
-            for (t, s) in obs.stats {
-                match merged.get_mut(&t) {
-                    Some(m) if hist => {
-                        for (a, b) in m.hist.iter_mut().zip(&s.hist) {
-                            *a += b;
-                        }
-                    }
-                    Some(m) => m.merge(&s),
-                    None => {
-                        merged.insert(t, s);
-                    }
-                }
+    let bar = progress(data.len(), "calibrating");
+    let states = par_rows(
+        data.len(),
+        &bar,
+        || Ok((Observe { tensors: &tensors, stats: HashMap::new(), scratch: vec![] }, vec![0u8; model.arena_bytes() + 16])),
+        |row, (obs, arena)| {
+            let mut it = Interpreter::new(&model, arena).map_err(|e| ConvertError::Build(e.to_string()))?;
+            for (i, &t) in g.inputs.iter().enumerate() {
+                let x = data.row(i, row);
+                it.set_input_f32(i, x).map_err(|e| ConvertError::Build(e.to_string()))?;
+                obs.stats.entry(t).or_default().observe(x);
             }
+            it.invoke_with(obs).map_err(|e| ConvertError::Build(e.to_string()))
+        },
+    )?;
+    bar.finish_and_clear();
+    let mut stats: HashMap<Tid, Stats> = HashMap::new();
+    for (obs, _) in states {
+        for (t, s) in obs.stats {
+            stats.entry(t).or_default().merge(&s);
         }
-        stats = merged;
     }
     Ok(stats)
 }

@@ -163,9 +163,8 @@ pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&
                 it.invoke().map_err(run_err)?;
             }
             let mut got = vec![];
-            for o in 0..n_out {
-                let len = want[o].len();
-                let mut v = vec![0f32; len];
+            for (o, w) in want.iter().enumerate().take(n_out) {
+                let mut v = vec![0f32; w.len()];
                 it.output_to_f32(o, &mut v).map_err(run_err)?;
                 got.push(v);
             }

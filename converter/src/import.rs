@@ -40,9 +40,13 @@ fn onnx_err(path: &Path, e: impl std::fmt::Display) -> ConvertError {
     ConvertError::Onnx { path: path.to_path_buf(), reason: e.to_string() }
 }
 
+/// A parsed ONNX file: its protobuf, tract's model, tract's outlet of every named value, and
+/// the input shapes as fixed.
+pub type Loaded = (tract_onnx::pb::ModelProto, InferenceModel, HashMap<String, OutletId>, Vec<(String, Vec<usize>)>);
+
 /// Loads an ONNX file into tract with every input shape fixed: symbolic dimensions become 1
 /// unless `overrides` names the input.
-pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<(tract_onnx::pb::ModelProto, InferenceModel, HashMap<String, OutletId>, Vec<(String, Vec<usize>)>)> {
+pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })?;
     let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| onnx_err(path, e))?;
     if proto.graph.is_none() {
@@ -78,7 +82,7 @@ pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<(tr
 
 fn check_supported(path: &Path, proto: &tract_onnx::pb::ModelProto) -> Result<()> {
     let mut unsupported: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for node in &proto.graph.as_ref().map(|g| &g.node[..]).unwrap_or(&[]) [..] {
+    for node in proto.graph.as_ref().map(|g| &g.node[..]).unwrap_or(&[]) {
         let op = node.op_type.as_str();
         if !SUPPORTED_OPS.contains(&op) && !CONSTANT_ONLY_OPS.contains(&op) || !(node.domain.is_empty() || node.domain == "ai.onnx") {
             unsupported.entry(op).or_default().push(node_name(node));
@@ -192,7 +196,7 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
             "Clip" => {
                 let scalar = |i: usize, attr: &str, default: f32| -> Result<f32> {
                     if let Some(t) = konst(i) {
-                        return Ok(t.cast_to_scalar::<f32>().map_err(|e| err(&e.to_string()))?);
+                        return t.cast_to_scalar::<f32>().map_err(|e| err(&e.to_string()));
                     }
                     if ins.get(i).is_some_and(|n| !n.is_empty()) {
                         return Err(err("bounds must be constant"));

@@ -74,7 +74,7 @@ pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
     };
     let float_nodes = quantize::float_nodes(g, &opts.keep_float)?;
     let data = Dataset::load(&cal.path, &imported.input_shapes, cal.key.as_deref(), cal.index.as_deref())?;
-    let stats = calib::calibrate(g, &float, &data, cal.method)?;
+    let stats = calib::calibrate(g, &float, &data)?;
     let plan = quantize::plan(g, &stats, cal.method, &float_nodes, opts.per_tensor_weights)?;
     let lowered = lower::lower(g, &name, imported.sha256, Some(&plan))?;
     let mut names: Vec<String> = float_nodes.iter().map(|&i| g.nodes[i].name.clone()).collect();

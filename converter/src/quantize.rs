@@ -35,12 +35,6 @@ pub enum Method {
     Mse,
 }
 
-impl Method {
-    pub fn needs_histogram(self) -> bool {
-        !matches!(self, Method::MinMax)
-    }
-}
-
 impl std::str::FromStr for Method {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Method, String> {
@@ -56,53 +50,72 @@ impl std::str::FromStr for Method {
     }
 }
 
-/// What calibration saw of one tensor: its extremes and, for the histogram methods, a
-/// histogram of [`BINS`] bins over `[min, max]`.
+/// What calibration saw of one tensor: its extremes and a histogram of [`BINS`] bins over
+/// `[-range, range]`, where `range` is a power of two that doubles (merging bin pairs) whenever a
+/// larger value arrives, so one pass over the data suffices for every method.
 #[derive(Clone, Debug)]
 pub struct Stats {
     pub min: f32,
     pub max: f32,
-    pub hist: Vec<u64>,
+    range: f32,
+    hist: Vec<u64>,
 }
 
 impl Stats {
     pub fn new() -> Stats {
-        Stats { min: f32::INFINITY, max: f32::NEG_INFINITY, hist: vec![] }
+        Stats { min: f32::INFINITY, max: f32::NEG_INFINITY, range: 0.0, hist: vec![0; BINS] }
     }
 
-    pub fn observe_range(&mut self, values: impl Iterator<Item = f32>) {
-        for v in values {
-            self.min = self.min.min(v);
-            self.max = self.max.max(v);
+    /// Doubles the histogram's range: bins `2i` and `2i + 1` become bin `BINS / 4 + i`.
+    fn double(&mut self) {
+        let mut next = vec![0; BINS];
+        for (i, pair) in self.hist.chunks_exact(2).enumerate() {
+            next[BINS / 4 + i] = pair[0] + pair[1];
+        }
+        self.hist = next;
+        self.range *= 2.0;
+    }
+
+    fn grow_to(&mut self, magnitude: f32) {
+        if self.range == 0.0 {
+            self.range = 2f32.powi(magnitude.max(1e-20).log2().ceil() as i32);
+        }
+        while self.range < magnitude {
+            self.double();
         }
     }
 
-    /// Adds values to the histogram (the range must already be final).
-    pub fn observe_hist(&mut self, values: impl Iterator<Item = f32>) {
-        if self.hist.is_empty() {
-            self.hist = vec![0; BINS];
+    pub fn observe(&mut self, values: &[f32]) {
+        let (lo, hi) = values.iter().fold((self.min, self.max), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        if values.is_empty() {
+            return;
         }
-        let width = (self.max - self.min) as f64;
-        for v in values {
-            let b = if width > 0.0 { ((v - self.min) as f64 / width * BINS as f64) as usize } else { 0 };
+        self.min = lo;
+        self.max = hi;
+        self.grow_to(lo.abs().max(hi.abs()));
+        let scale = BINS as f32 / (2.0 * self.range);
+        for &v in values {
+            let b = ((v + self.range) * scale) as usize;
             self.hist[b.min(BINS - 1)] += 1;
         }
     }
 
     pub fn merge(&mut self, other: &Stats) {
+        if other.range == 0.0 {
+            return;
+        }
+        let mut other = other.clone();
+        self.grow_to(other.range);
+        other.grow_to(self.range);
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        if self.hist.is_empty() {
-            self.hist = other.hist.clone();
-        } else {
-            for (a, b) in self.hist.iter_mut().zip(&other.hist) {
-                *a += b;
-            }
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            *a += b;
         }
     }
 
     fn bin_center(&self, b: usize) -> f64 {
-        self.min as f64 + (b as f64 + 0.5) * (self.max as f64 - self.min as f64) / BINS as f64
+        (-self.range as f64 + (b as f64 + 0.5) * 2.0 * self.range as f64 / BINS as f64).clamp(self.min as f64, self.max as f64)
     }
 
     /// The value below which a fraction `q` of the observations lie (bin resolution).
@@ -147,7 +160,7 @@ impl Stats {
         if !self.min.is_finite() || !self.max.is_finite() {
             return (0.0, 0.0);
         }
-        if self.hist.is_empty() || self.max <= self.min {
+        if self.max <= self.min {
             return (self.min, self.max);
         }
         match method {
@@ -282,4 +295,62 @@ pub fn plan(g: &Graph, stats: &HashMap<Tid, Stats>, method: Method, float: &Hash
         }
     }
     Ok(QuantPlan { params, int8_nodes, per_tensor_weights })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats_of(values: &[f32], chunks: usize) -> Stats {
+        let mut s = Stats::new();
+        for c in values.chunks(values.len().div_ceil(chunks)) {
+            s.observe(c);
+        }
+        s
+    }
+
+    #[test]
+    fn growing_the_histogram_keeps_every_count() {
+        // Values arrive smallest first, so the range doubles many times.
+        let values: Vec<f32> = (0..10_000).map(|i| (i as f32 * 0.37).sin() * (1.0 + i as f32 / 50.0)).collect();
+        let one = stats_of(&values, 1);
+        let many = stats_of(&values, 100);
+        assert_eq!(many.hist.iter().sum::<u64>(), 10_000);
+        assert_eq!((many.min, many.max, many.range), (one.min, one.max, one.range));
+        // Bin edges are computed in f32 at different ranges, so a value on an edge may land one
+        // bin over; nothing more.
+        let moved = |h: &[u64]| h.iter().zip(&one.hist).map(|(&a, &b)| a.abs_diff(b)).sum::<u64>();
+        assert!(moved(&many.hist) <= 4, "incremental and one-shot histograms differ by {}", moved(&many.hist));
+        let (mut a, b) = (stats_of(&values[..3000], 3), stats_of(&values[3000..], 7));
+        a.merge(&b);
+        assert_eq!(a.hist.iter().sum::<u64>(), 10_000);
+        assert!(moved(&a.hist) <= 4, "merged histograms differ by {}", moved(&a.hist));
+    }
+
+    #[test]
+    fn methods_choose_the_expected_ranges() {
+        // 100 000 values uniform in [-1, 1] and one outlier at 50.
+        let mut values: Vec<f32> = (0..100_000).map(|i| (i as f32 / 99_999.0) * 2.0 - 1.0).collect();
+        values.push(50.0);
+        let s = stats_of(&values, 10);
+        assert_eq!(s.range(Method::MinMax), (-1.0, 50.0));
+        let (lo, hi) = s.range(Method::Percentile(99.9));
+        let bin = 2.0 * s.range / BINS as f32;
+        assert!((lo + 0.998).abs() <= bin && (hi - 0.998).abs() <= bin, "percentile range {lo}..{hi}");
+        let (lo, hi) = s.range(Method::Mse);
+        assert!(hi < 50.0 && lo <= -0.89, "MSE range {lo}..{hi}");
+        let mse = |(a, b): (f32, f32)| s.quantization_mse(a as f64, b as f64);
+        assert!(mse((lo, hi)) < mse((-1.0, 50.0)) && mse((lo, hi)) < mse((-1.0, 1.0)), "MSE's range is not the better one");
+    }
+
+    #[test]
+    fn ranges_always_hold_zero_and_parse() {
+        let s = stats_of(&[2.0, 3.0, 4.0], 1);
+        let q = activation_qparams(s.range(Method::MinMax).0, s.range(Method::MinMax).1);
+        assert_eq!(q.quantize(0.0) as i32, q.zero_point);
+        assert_eq!(q.zero_point, -128);
+        assert_eq!("percentile=99.9".parse::<Method>(), Ok(Method::Percentile(99.9)));
+        assert!("percentile=20".parse::<Method>().is_err());
+        assert!("entropy".parse::<Method>().is_err());
+    }
 }
