@@ -18,6 +18,8 @@ pub enum ConvertError {
     UnknownShape { tensor: String },
     #[error("--keep-float {name}: no node or tensor has that name (nodes: {known})")]
     NoSuchNode { name: String, known: String },
+    #[error("tensor {tensor} has no int8 parameters: the model gives none (QDQ) and no calibration data was given; pass --calib DATA.npz, or --float")]
+    NoRange { tensor: String },
     #[error("{path}: {reason}")]
     Data { path: PathBuf, reason: String },
     #[error("writing the model failed: {0}")]

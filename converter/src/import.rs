@@ -19,7 +19,8 @@ use crate::ir::{Graph, Op, Tid};
 pub const SUPPORTED_OPS: &[&str] = &[
     "Conv", "BatchNormalization", "Relu", "Clip", "Sigmoid", "Exp", "Softmax", "Add", "Sub", "Mul", "Div",
     "MatMul", "Gemm", "AveragePool", "MaxPool", "GlobalAveragePool", "Resize", "Upsample", "Concat", "Slice",
-    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Pad", "Identity", "Dropout",
+    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Pad", "Identity", "Dropout", "QuantizeLinear",
+    "DequantizeLinear",
 ];
 
 /// ONNX operators accepted only where their outputs are constant (shape arithmetic).
@@ -168,6 +169,7 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
             if (0..r as i64).contains(&a) { Ok(a as usize) } else { Err(err("axis out of range")) }
         };
 
+        let mut qdq_output = None;
         let op = match op_type {
             "Conv" => {
                 let x = in_shape(0)?;
@@ -364,6 +366,30 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
                 Op::Pad { before: pads[..rank].iter().map(|&p| p as usize).collect(), after: pads[rank..].iter().map(|&p| p as usize).collect(), value }
             }
             "Identity" | "Dropout" => Op::Identity,
+            // A QDQ pair on an activation is the identity in float; its scale and zero point
+            // become the tensor's int8 parameters (uint8 ones shifted by 128).
+            "QuantizeLinear" | "DequantizeLinear" => {
+                let x = input_ids[0].ok_or_else(|| err("missing input"))?;
+                if !g.qdq.contains_key(&x) {
+                    let scale = konst(1).ok_or_else(|| err("the scale must be constant"))?;
+                    if scale.len() != 1 {
+                        return Err(err("per-axis quantization of an activation is not supported"));
+                    }
+                    let scale = scale.cast_to_scalar::<f32>().map_err(|e| err(&e.to_string()))?;
+                    // Without a zero-point input, QuantizeLinear's output type is uint8.
+                    let (zero_point, unsigned) = match konst(2) {
+                        Some(z) => (z.cast_to_scalar::<i32>().map_err(|e| err(&e.to_string()))?, z.datum_type() == u8::datum_type()),
+                        None => (0, op_type == "QuantizeLinear"),
+                    };
+                    let zero_point = if unsigned { zero_point - 128 } else { zero_point };
+                    if !(scale.is_finite() && scale > 0.0) || !(-128..=127).contains(&zero_point) {
+                        return Err(err("invalid scale or zero point"));
+                    }
+                    g.qdq.insert(x, mote_runtime::quant::QParams { scale, zero_point });
+                }
+                qdq_output = g.qdq.get(&x).copied();
+                Op::Identity
+            }
             other => return Err(err(&format!("internal: {other} not mapped"))),
         };
         let arity = match &op {
@@ -375,6 +401,9 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
         };
         let inputs: Vec<Tid> = input_ids.iter().take(arity).map(|i| i.ok_or_else(|| err("missing input"))).collect::<Result<_>>()?;
         let output = g.add_tensor(out_name, out_shape, None);
+        if let Some(q) = qdq_output {
+            g.qdq.insert(output, q);
+        }
         by_name.insert(out_name.to_string(), output);
         g.nodes.push(crate::ir::Node { name, op, inputs, output });
     }

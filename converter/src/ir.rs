@@ -2,7 +2,10 @@
 //! constant folding, before layout assignment and lowering to the Mote format.
 
 use mote_runtime::ops::{Activation, BinaryOp, CoordTransform, PoolKind, ResizeMode, UnaryOp};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use mote_runtime::quant::QParams;
 
 use tract_onnx::prelude::Tensor as TractTensor;
 
@@ -58,6 +61,8 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub inputs: Vec<Tid>,
     pub outputs: Vec<Tid>,
+    /// int8 parameters an already-quantized (QDQ) model gives its activations.
+    pub qdq: HashMap<Tid, QParams>,
 }
 
 impl Graph {

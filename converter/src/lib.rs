@@ -40,7 +40,10 @@ pub struct Options {
     pub name: Option<String>,
     /// Input shapes overriding the ONNX file's (symbolic dimensions default to 1).
     pub input_shapes: Vec<(String, Vec<usize>)>,
-    /// `None` keeps the whole model f32.
+    /// Keep the whole model f32.
+    pub float: bool,
+    /// Real data to calibrate int8 ranges on; without it only a QDQ model's own parameters
+    /// are available.
     pub calibration: Option<Calibration>,
     /// Nodes (or output tensors) to keep in f32.
     pub keep_float: Vec<String>,
@@ -57,27 +60,33 @@ pub struct Converted {
 
 /// Imports an ONNX file, runs the graph passes and writes an f32 Mote model.
 pub fn convert_float(onnx: &Path, name: &str, overrides: &[(String, Vec<usize>)]) -> Result<Vec<u8>> {
-    let opts = Options { name: Some(name.to_string()), input_shapes: overrides.to_vec(), ..Options::default() };
+    let opts = Options { name: Some(name.to_string()), input_shapes: overrides.to_vec(), float: true, ..Options::default() };
     Ok(convert(onnx, &opts)?.bytes)
 }
 
-/// Converts an ONNX file: f32 without calibration data, int8 (with float islands) with it.
-/// Every input error (file, data, names) is reported before the model is written.
+/// Converts an ONNX file: f32 if `opts.float`, else int8 (with float islands) from calibration
+/// data and / or the model's own QDQ parameters. Every input error (file, data, names) is
+/// reported before the model is written.
 pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
     let name = opts.name.clone().unwrap_or_else(|| onnx.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
     let mut imported = import::import(onnx, &opts.input_shapes)?;
     passes::run_all(&mut imported.graph).map_err(|e| ConvertError::Build(format!("{e:#}")))?;
     let g = &imported.graph;
     let float = lower::lower(g, &name, imported.sha256, None)?;
-    let Some(cal) = &opts.calibration else {
+    if opts.float {
         return Ok(Converted { bytes: float.bytes, float_nodes: vec![], calibration_rows: 0 });
-    };
+    }
     let float_nodes = quantize::float_nodes(g, &opts.keep_float)?;
-    let data = Dataset::load(&cal.path, &imported.input_shapes, cal.key.as_deref(), cal.index.as_deref())?;
-    let stats = calib::calibrate(g, &float, &data)?;
-    let plan = quantize::plan(g, &stats, cal.method, &float_nodes, opts.per_tensor_weights)?;
+    let (stats, method, rows) = match &opts.calibration {
+        Some(cal) => {
+            let data = Dataset::load(&cal.path, &imported.input_shapes, cal.key.as_deref(), cal.index.as_deref())?;
+            (calib::calibrate(g, &float, &data)?, cal.method, data.len())
+        }
+        None => (Default::default(), Method::MinMax, 0),
+    };
+    let plan = quantize::plan(g, &stats, method, &float_nodes, opts.per_tensor_weights)?;
     let lowered = lower::lower(g, &name, imported.sha256, Some(&plan))?;
     let mut names: Vec<String> = float_nodes.iter().map(|&i| g.nodes[i].name.clone()).collect();
     names.sort();
-    Ok(Converted { bytes: lowered.bytes, float_nodes: names, calibration_rows: data.len() })
+    Ok(Converted { bytes: lowered.bytes, float_nodes: names, calibration_rows: rows })
 }

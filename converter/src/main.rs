@@ -27,8 +27,9 @@ enum Command {
         /// Output file (written atomically: nothing is left behind on failure).
         #[arg(short, long)]
         output: PathBuf,
-        /// Calibration data (.npz): one array per input, [N, ...] rows of real inputs.
-        #[arg(long, required_unless_present = "float")]
+        /// Calibration data (.npz): one array per input, [N, ...] rows of real inputs. Needed
+        /// for int8 unless the model is already quantized (QDQ).
+        #[arg(long)]
         calib: Option<PathBuf>,
         /// Array to read from --calib (single-input models; default: the input's name, else x).
         #[arg(long)]
@@ -127,13 +128,17 @@ fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Convert { model, output, calib, calib_key, calib_index, method, keep_float, per_tensor, float, input_shape } => {
             let start = Instant::now();
-            let calibration = if float { None } else { calib.map(|path| Calibration { path, key: calib_key, index: calib_index, method }) };
-            let opts = Options { name: None, input_shapes: input_shape, calibration, keep_float, per_tensor_weights: per_tensor };
+            let calibration = calib.map(|path| Calibration { path, key: calib_key, index: calib_index, method });
+            let opts = Options { name: None, input_shapes: input_shape, float, calibration, keep_float, per_tensor_weights: per_tensor };
             let converted = mote_converter::convert(&model, &opts)?;
             write_atomically(&output, &converted.bytes)?;
             let aligned = AlignedBytes::new(&converted.bytes);
             let m = mote_runtime::Model::from_bytes(&aligned)?;
-            let kind = if opts.calibration.is_some() { format!("int8 (calibrated on {} rows)", converted.calibration_rows) } else { "f32".to_string() };
+            let kind = match (float, converted.calibration_rows) {
+                (true, _) => "f32".to_string(),
+                (false, 0) => "int8 (the model's own QDQ parameters)".to_string(),
+                (false, rows) => format!("int8 (calibrated on {rows} rows)"),
+            };
             emit(&format!(
                 "{}: {kind}, {} ops, file {} B, arena {} B, {:.1} s\n",
                 output.display(),

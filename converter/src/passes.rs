@@ -62,6 +62,9 @@ pub fn remove_identities(g: &mut Graph) {
         if (n.op == Op::Identity || same_shape_reshape) && !graph_output {
             let (from, to) = (n.output, n.inputs[0]);
             g.nodes.remove(k);
+            if let Some(q) = g.qdq.remove(&from) {
+                g.qdq.entry(to).or_insert(q);
+            }
             replace_uses(g, from, to);
         } else {
             k += 1;

@@ -239,7 +239,8 @@ fn find(parent: &mut HashMap<Tid, Tid>, t: Tid) -> Tid {
     root
 }
 
-/// Builds the plan from calibration statistics of every activation tensor.
+/// Builds the plan from the model's own QDQ parameters and calibration statistics (which may
+/// be empty for a fully quantized QDQ model).
 pub fn plan(g: &Graph, stats: &HashMap<Tid, Stats>, method: Method, float: &HashSet<usize>, per_tensor_weights: bool) -> Result<QuantPlan> {
     let int8_nodes: HashSet<usize> = (0..g.nodes.len()).filter(|i| !float.contains(i)).collect();
     let mut parent: HashMap<Tid, Tid> = HashMap::new();
@@ -274,9 +275,21 @@ pub fn plan(g: &Graph, stats: &HashMap<Tid, Stats>, method: Method, float: &Hash
         *r = (r.0.min(lo), r.1.max(hi));
     }
     let symmetric_roots: HashSet<Tid> = symmetric.iter().map(|&t| find(&mut parent, t)).collect();
+    // A QDQ model's own parameters win over calibration, one set per class.
+    let mut given: Vec<Tid> = g.qdq.keys().copied().collect();
+    given.sort();
+    let mut class_qdq: HashMap<Tid, QParams> = HashMap::new();
+    for t in given {
+        let root = find(&mut parent, t);
+        class_qdq.entry(root).or_insert(g.qdq[&t]);
+    }
     let mut params = HashMap::new();
     for t in (0..g.tensors.len()).filter(|&t| !g.is_const(t)) {
         let root = find(&mut parent, t);
+        if let Some(&q) = class_qdq.get(&root) {
+            params.insert(t, q);
+            continue;
+        }
         let Some(&(lo, hi)) = class_range.get(&root) else { continue };
         let q = if symmetric_roots.contains(&root) {
             let m = lo.abs().max(hi.abs()).max(1e-9);
@@ -290,7 +303,7 @@ pub fn plan(g: &Graph, stats: &HashMap<Tid, Stats>, method: Method, float: &Hash
         let n = &g.nodes[i];
         for &t in n.inputs.iter().chain([&n.output]) {
             if !g.is_const(t) && !params.contains_key(&t) {
-                return Err(ConvertError::Build(format!("calibration saw no values of tensor {}", g.tensors[t].name)));
+                return Err(ConvertError::NoRange { tensor: g.tensors[t].name.clone() });
             }
         }
     }

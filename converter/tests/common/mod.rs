@@ -1,6 +1,8 @@
 //! Shared by the converter's integration tests.
 #![allow(dead_code)]
 
+pub mod detect;
+
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
