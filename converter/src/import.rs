@@ -410,6 +410,7 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
     for out in &onnx.output {
         let t = tensor(&mut g, &mut by_name, &out.name)?;
         g.outputs.push(t);
+        g.output_names.push(out.name.clone());
     }
     Ok(Imported { graph: g, sha256, input_shapes })
 }

@@ -61,6 +61,8 @@ pub struct Graph {
     pub nodes: Vec<Node>,
     pub inputs: Vec<Tid>,
     pub outputs: Vec<Tid>,
+    /// The ONNX names of the graph outputs (passes may point `outputs` at other tensors).
+    pub output_names: Vec<String>,
     /// int8 parameters an already-quantized (QDQ) model gives its activations.
     pub qdq: HashMap<Tid, QParams>,
 }

@@ -205,7 +205,11 @@ impl Lowering<'_> {
     }
 
     fn output(&mut self, t: Tid, order: Vec<usize>, dtype: DType) -> Result<TensorId> {
-        let name = self.name(t, "");
+        let graph_output = self.g.outputs.iter().position(|&o| o == t).and_then(|i| self.g.output_names.get(i));
+        let name = match graph_output {
+            Some(n) if order == identity(order.len()) => n.clone(),
+            _ => self.name(t, ""),
+        };
         let dims = physical(&self.g.tensors[t].shape, &order);
         let quant = self.quant(t, dtype)?;
         let id = self.b.activation(&name, dtype, &dims, quant).map_err(build_err)?;
@@ -451,9 +455,22 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
             Op::MatMul | Op::BatchNorm { .. } => return Err(err("internal: left for the graph passes")),
         }
     }
-    for &t in &g.outputs {
+    // Every graph output is its own tensor, written by an op: an output that is a graph input
+    // or another output is copied (a Reshape, which moves the bytes unchanged).
+    let mut taken: Vec<TensorId> = l.produced.iter().filter(|(t, _)| g.inputs.contains(t)).filter_map(|(t, (o, d))| l.placed.get(&(*t, o.clone(), *d)).copied()).collect();
+    for (i, &t) in g.outputs.iter().enumerate() {
         let dtype = l.produced.get(&t).map(|p| p.1).unwrap_or(DType::F32);
-        let id = l.get(t, &identity(g.tensors[t].shape.len()), dtype)?;
+        let order = identity(g.tensors[t].shape.len());
+        let mut id = l.get(t, &order, dtype)?;
+        if taken.contains(&id) {
+            let name = g.output_names.get(i).cloned().unwrap_or_else(|| l.name(t, "copy"));
+            let dims = physical(&g.tensors[t].shape, &order);
+            let quant = l.quant(t, dtype)?;
+            let copy = l.b.activation(&name, dtype, &dims, quant).map_err(build_err)?;
+            l.emit(OpKind::Reshape, &[id], copy)?;
+            id = copy;
+        }
+        taken.push(id);
         l.b.output(id);
     }
     let bytes = l.b.finish().map_err(|e| ConvertError::Build(e.to_string()))?;

@@ -73,7 +73,11 @@ pub fn remove_identities(g: &mut Graph) {
 }
 
 pub fn fold_batch_norm(g: &mut Graph) -> TractResult<()> {
-    for k in 0..g.nodes.len() {
+    // The Mul + Add rewrite inserts a node, so the bound is re-read every iteration.
+    let mut next = 0;
+    while next < g.nodes.len() {
+        let k = next;
+        next += 1;
         let Op::BatchNorm { epsilon } = g.nodes[k].op else { continue };
         let ins = g.nodes[k].inputs.clone();
         let (scale, bias, mean, var) = (f32_array(g, ins[1])?, f32_array(g, ins[2])?, f32_array(g, ins[3])?, f32_array(g, ins[4])?);

@@ -6,9 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::onnx::Onnx;
 use common::{bench, scratch, write_npz, Array};
-use prost::Message;
-use tract_onnx::pb;
 
 fn mote(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_mote")).args(args).output().unwrap();
@@ -49,42 +48,24 @@ fn missing_and_corrupt_onnx_files_are_named() {
     assert!(err.contains("corrupt.onnx") && err.contains("not a valid ONNX model"), "{err}");
 }
 
-/// A graph `x [1, 4] → Tanh (node "squash") → y`, which Mote does not support.
-fn unsupported_model(path: &Path) {
-    let dims = |d: &[i64]| pb::TensorShapeProto {
-        dim: d.iter().map(|&v| pb::tensor_shape_proto::Dimension { value: Some(pb::tensor_shape_proto::dimension::Value::DimValue(v)), ..Default::default() }).collect(),
-    };
-    let value = |name: &str| pb::ValueInfoProto {
-        name: name.into(),
-        r#type: Some(pb::TypeProto {
-            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor { elem_type: 1, shape: Some(dims(&[1, 4])) })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let node = |op: &str, name: &str, i: &str, o: &str| pb::NodeProto { op_type: op.into(), name: name.into(), input: vec![i.into()], output: vec![o.into()], ..Default::default() };
-    let model = pb::ModelProto {
-        ir_version: 7,
-        opset_import: vec![pb::OperatorSetIdProto { domain: String::new(), version: 13 }],
-        graph: Some(pb::GraphProto {
-            name: "g".into(),
-            node: vec![node("Relu", "first", "x", "h"), node("Tanh", "squash", "h", "t"), node("Tanh", "squash_again", "t", "y")],
-            input: vec![value("x")],
-            output: vec![value("y")],
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    std::fs::write(path, model.encode_to_vec()).unwrap();
+/// A graph `x [1, 4] → Relu → Tanh (node "squash") → Tanh (node "squash_again")`, which Mote
+/// does not support.
+fn unsupported_model(test: &str) -> PathBuf {
+    let mut g = Onnx::new(1);
+    g.input("x", &[1, 4]);
+    g.node("Relu", &["x"], "first", vec![]);
+    g.node("Tanh", &["first"], "squash", vec![]);
+    g.node("Tanh", &["squash"], "squash_again", vec![]);
+    g.output("squash_again");
+    g.write(test)
 }
 
 #[test]
 fn unsupported_ops_are_listed_with_their_nodes_before_any_work() {
     let dir = scratch("unsupported");
-    let onnx = dir.join("tanh.onnx");
-    unsupported_model(&onnx);
+    let onnx = unsupported_model("tanh");
     let err = convert_fails(&dir, &[s(&onnx), "--float"]);
-    assert!(err.contains("tanh.onnx") && err.contains("Tanh: squash, squash_again"), "{err}");
+    assert!(err.contains(onnx.file_name().unwrap().to_str().unwrap()) && err.contains("Tanh: squash, squash_again"), "{err}");
     assert!(!err.contains("Relu"), "a supported op was listed: {err}");
 }
 

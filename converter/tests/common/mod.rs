@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod detect;
+pub mod onnx;
 
 use std::path::{Path, PathBuf};
 
