@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EMBEDDED_TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf)
+EMBEDDED_TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf riscv32imc-unknown-none-elf)
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -14,8 +14,23 @@ for t in "${EMBEDDED_TARGETS[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
 
+step "QEMU and gcc for the HIL tests"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+missing=()
+command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
+command -v qemu-system-riscv32 >/dev/null || missing+=(qemu-system-misc)
+command -v gcc >/dev/null || missing+=(gcc)
+if ((${#missing[@]})); then
+  $SUDO apt-get update -qq
+  # One package per command: qemu-system-arm and qemu-system-misc together fail to resolve.
+  for p in "${missing[@]}"; do $SUDO apt-get install -y -qq "$p"; done
+fi
+
 step "host tests (workspace)"
-cargo test --workspace --release --locked
+cargo test --workspace --release --locked --exclude mote-hil
+
+step "HIL matrix under QEMU: every model on every board, byte-exact against the host, within budgets"
+cargo test -p mote-hil --release --locked
 
 step "mote-runtime builds no_std, no heap, on its own, for every embedded target"
 for t in "${EMBEDDED_TARGETS[@]}"; do

@@ -1,0 +1,72 @@
+//! Building `examples/hil-firmware` for a board.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use mote_targets::Target;
+
+use crate::elf::{self, Image};
+use crate::{io_err, repo_root, HilError, Result};
+
+/// One board's firmware: its ELF (copied out of cargo's target folder) and its costs.
+#[derive(Clone, Debug)]
+pub struct Firmware {
+    pub elf: PathBuf,
+    pub image: Image,
+}
+
+/// Firmware already built by this process, by board. Builds for boards that share a rustc target
+/// write the same file in cargo's target folder, so they are serialised and copied out at once.
+static BUILT: Mutex<Option<HashMap<String, Firmware>>> = Mutex::new(None);
+
+/// The firmware crate's folder.
+pub fn crate_dir() -> PathBuf {
+    repo_root().join("examples/hil-firmware")
+}
+
+/// Builds (or finds up to date) the firmware for `board` and copies it to `out_dir/<board>.elf`.
+pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(fw) = built.get_or_insert_with(HashMap::new).get(&board.name) {
+        return Ok(fw.clone());
+    }
+    let dir = crate_dir();
+    let target_dir = dir.join("target");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(&dir)
+        .args(["build", "--release", "--locked", "--target", &board.rustc_target, "--features", &board.name])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        // The outer `cargo test`'s settings are for the host, not for the firmware.
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .output()
+        .map_err(|e| HilError::Build { board: board.name.clone(), log: format!("cannot start cargo: {e}") })?;
+    if !output.status.success() {
+        let mut log = String::from_utf8_lossy(&output.stderr).into_owned();
+        if log.contains("can't find crate for `core`") || log.contains("target may not be installed") {
+            log += &format!("\nhint: rustup target add {}", board.rustc_target);
+        }
+        if log.contains("--locked") {
+            log += &format!(
+                "\nhint: a dependency changed; in examples/hil-firmware run `cargo build --release --target {} --features {}` once and commit its Cargo.lock",
+                board.rustc_target, board.name
+            );
+        }
+        return Err(HilError::Build { board: board.name.clone(), log });
+    }
+    let cargo_elf = target_dir.join(&board.rustc_target).join("release/mote-hil-firmware");
+    std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+    let elf_path = out_dir.join(format!("{}.elf", board.name));
+    std::fs::copy(&cargo_elf, &elf_path).map_err(io_err(&cargo_elf))?;
+    let image = elf::inspect(&elf_path, &board.layout.ram)?;
+    let fw = Firmware { elf: elf_path, image };
+    built.get_or_insert_with(HashMap::new).insert(board.name.clone(), fw.clone());
+    Ok(fw)
+}
