@@ -41,3 +41,6 @@ cargo build -p mote-runtime --no-default-features --features defmt --target thum
 step "Cortex-M4 size probe (interpreter + every kernel, opt-level s)"
 (cd examples/size-probe && cargo build --release --locked)
 bash scripts/size-report.sh
+
+step "command one: the demo (convert, evaluate, run on the Cortex-M4 under QEMU)"
+bash scripts/demo.sh

@@ -160,18 +160,26 @@ pub fn compare_outputs(reference: &Reference, report: &Report) -> Vec<String> {
 /// The firmware's own counter must agree with the plugin: SysTick to within two ticks (QEMU
 /// advances virtual time by 1 ns per instruction under `-icount shift=0`), `minstret` exactly up
 /// to the few instructions between the counter reads and the markers.
+/// Instructions of the measured inference from the firmware's own counter (no plugin needed),
+/// and the counter's resolution in instructions: under `-icount shift=0` one instruction takes
+/// 1 ns of virtual time, so a SysTick tick is `1e9 / hz` instructions; `minstret` is exact.
+pub fn counter_instructions(board: &Target, report: &Report) -> Option<(f64, f64)> {
+    let (name, value) = report.counter.as_ref()?;
+    match name.as_str() {
+        "systick" => {
+            let ns_per_tick = 1e9 / board.qemu.as_ref()?.systick_hz? as f64;
+            Some((*value as f64 * ns_per_tick, ns_per_tick))
+        }
+        "minstret" => Some((*value as f64, 1.0)),
+        _ => None,
+    }
+}
+
 fn counter_disagrees(board: &Target, report: &Report, instructions: u64) -> Option<String> {
     let (name, value) = report.counter.as_ref()?;
     const SLACK: f64 = 64.0;
-    let (estimate, tolerance) = match name.as_str() {
-        "systick" => {
-            let hz = board.qemu.as_ref()?.systick_hz? as f64;
-            let ns_per_tick = 1e9 / hz;
-            (*value as f64 * ns_per_tick, 2.0 * ns_per_tick + SLACK)
-        }
-        "minstret" => (*value as f64, SLACK),
-        other => return Some(format!("unknown counter {other:?}")),
-    };
+    let Some((estimate, resolution)) = counter_instructions(board, report) else { return Some(format!("unknown counter {name:?}")) };
+    let tolerance = if resolution > 1.0 { 2.0 * resolution + SLACK } else { SLACK };
     let off = (estimate - instructions as f64).abs();
     (off > tolerance).then(|| format!("firmware counter {name} = {value} means {estimate:.0} instructions, the plugin counted {instructions} (off by {off:.0})"))
 }
