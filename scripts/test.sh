@@ -26,6 +26,9 @@ if ((${#missing[@]})); then
   for p in "${missing[@]}"; do $SUDO apt-get install -y -qq "$p"; done
 fi
 
+step "defmt-print, to decode the defmt example's log"
+command -v defmt-print >/dev/null || cargo install defmt-print --locked
+
 step "host tests (workspace)"
 cargo test --workspace --release --locked --exclude mote-hil
 
