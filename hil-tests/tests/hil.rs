@@ -194,7 +194,10 @@ fn every_model_matches_the_host_on_every_board() {
     let budgets = budget::load(&budgets_path).unwrap_or_else(|e| panic!("{e}"));
     if std::env::var("MOTE_BLESS").is_ok_and(|v| v == "1") {
         if failures.is_empty() {
-            budget::save(&budgets_path, &budget::merge(budgets, &measured)).unwrap_or_else(|e| panic!("{e}"));
+            // A complete run replaces the file, so cells that no longer exist leave it; a filtered
+            // run updates only the cells it ran.
+            let blessed = if complete { budget::merge(Default::default(), &measured) } else { budget::merge(budgets, &measured) };
+            budget::save(&budgets_path, &blessed).unwrap_or_else(|e| panic!("{e}"));
             if complete {
                 std::fs::write(Path::new(env!("CARGO_MANIFEST_DIR")).join("REPORT.md"), &report).unwrap();
             }
