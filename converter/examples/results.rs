@@ -38,19 +38,9 @@ fn classifier(model: &'static str, file: &str, data: &str, calib: Option<&str>, 
     let seconds = start.elapsed().as_secs_f64();
     let aligned = mote_runtime::format::writer::AlignedBytes::new(&converted.bytes);
     let m = mote_runtime::Model::from_bytes(&aligned).unwrap();
-    let inputs: Vec<(String, Vec<usize>)> = m
-        .inputs()
-        .iter()
-        .map(|&id| {
-            let t = m.tensor(id).unwrap();
-            (t.name.to_string(), t.shape.dims().iter().map(|&d| d as usize).collect())
-        })
-        .collect();
+    let inputs = mote_converter::calib::model_inputs(&m);
     let set = Dataset::load(&path, &inputs, None, eval).unwrap();
-    let labels = labels.then(|| {
-        let all = mote_converter::data::read_i64(&path, "y").unwrap();
-        set.rows.iter().map(|&r| all.data[r]).collect::<Vec<i64>>()
-    });
+    let labels = labels.then(|| mote_converter::calib::labels(&path, "y", &set).unwrap());
     let r = evaluate(&converted.bytes, &onnx, &set, labels.as_deref(), 0).unwrap();
     let pct = |v: f64| format!("{:.2} %", v * 100.0);
     let metric = match (&r.reconstruction, r.accuracy, r.accuracy_reference) {

@@ -25,6 +25,21 @@ pub struct Dataset {
     pub rows: Vec<usize>,
 }
 
+/// The graph inputs of a Mote model: names and shapes, as [`Dataset::load`] takes them.
+pub fn model_inputs(m: &Model<'_>) -> Vec<(String, Vec<usize>)> {
+    m.inputs()
+        .iter()
+        .filter_map(|&id| m.tensor(id))
+        .map(|t| (t.name.to_string(), t.shape.dims().iter().map(|&d| d as usize).collect()))
+        .collect()
+}
+
+/// Labels of the selected rows from integer array `key` (rows beyond it read -1, unlabelled).
+pub fn labels(path: &Path, key: &str, set: &Dataset) -> Result<Vec<i64>> {
+    let all = data::read_i64(path, key)?;
+    Ok(set.rows.iter().map(|&r| all.data.get(r).copied().unwrap_or(-1)).collect())
+}
+
 impl Dataset {
     /// Reads the arrays for `inputs` from the `.npz` at `path`. A single-input model reads
     /// array `key` (default: the input's name if the file has it, else `x`); a model with

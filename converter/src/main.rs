@@ -153,21 +153,11 @@ fn run() -> anyhow::Result<()> {
         }
         Command::Eval { model, reference, data, key, labels, index, layer_samples, json } => {
             let bytes = read_model(&model)?;
-            let m = mote_runtime::Model::from_bytes(&AlignedBytes::new(&bytes))?.inputs().len();
             let aligned = AlignedBytes::new(&bytes);
-            let mm = mote_runtime::Model::from_bytes(&aligned)?;
-            let inputs: Vec<(String, Vec<usize>)> = (0..m)
-                .map(|i| {
-                    let t = mm.tensor(mm.inputs()[i]).expect("validated");
-                    (t.name.to_string(), t.shape.dims().iter().map(|&d| d as usize).collect())
-                })
-                .collect();
+            let inputs = mote_converter::calib::model_inputs(&mote_runtime::Model::from_bytes(&aligned)?);
             let set = Dataset::load(&data, &inputs, key.as_deref(), index.as_deref())?;
             let labels = match &labels {
-                Some(k) => {
-                    let all = mote_converter::data::read_i64(&data, k)?;
-                    Some(set.rows.iter().map(|&r| all.data.get(r).copied().unwrap_or(-1)).collect::<Vec<i64>>())
-                }
+                Some(k) => Some(mote_converter::calib::labels(&data, k, &set)?),
                 None => None,
             };
             let report = mote_converter::eval::evaluate(&bytes, &reference, &set, labels.as_deref(), layer_samples)?;

@@ -19,20 +19,13 @@ fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_ind
     let converted = convert(&onnx, &opts).unwrap();
     let aligned = mote_runtime::format::writer::AlignedBytes::new(&converted.bytes);
     let m = mote_runtime::Model::from_bytes(&aligned).unwrap();
-    let inputs: Vec<(String, Vec<usize>)> = m
-        .inputs()
-        .iter()
-        .map(|&id| {
-            let t = m.tensor(id).unwrap();
-            assert_eq!(t.dtype, mote_runtime::DType::I8, "{model}: input {} should be int8", t.name);
-            (t.name.to_string(), t.shape.dims().iter().map(|&d| d as usize).collect())
-        })
-        .collect();
+    let inputs = mote_converter::calib::model_inputs(&m);
+    for &id in m.inputs() {
+        let t = m.tensor(id).unwrap();
+        assert_eq!(t.dtype, mote_runtime::DType::I8, "{model}: input {} should be int8", t.name);
+    }
     let set = Dataset::load(&data, &inputs, None, eval_index).unwrap();
-    let labels = labels.then(|| {
-        let all = mote_converter::data::read_i64(&data, "y").unwrap();
-        set.rows.iter().map(|&r| all.data[r]).collect::<Vec<i64>>()
-    });
+    let labels = labels.then(|| mote_converter::calib::labels(&data, "y", &set).unwrap());
     let report = evaluate(&converted.bytes, &onnx, &set, labels.as_deref(), 8).unwrap();
     eprintln!("{report}");
     assert!(!report.layers.is_empty(), "{model}: per-layer figures are missing");

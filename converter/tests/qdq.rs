@@ -15,7 +15,7 @@ fn qdq_model(test: &str, unsigned: bool) -> std::path::PathBuf {
     let mut g = Onnx::new(7);
     g.input("x", &[1, 2, 6, 6]);
     let shift = if unsigned { 128 } else { 0 };
-    let mut qdq = |g: &mut Onnx, x: &str, y: &str, scale: f32, zp: i32| {
+    let qdq = |g: &mut Onnx, x: &str, y: &str, scale: f32, zp: i32| {
         let s = g.constant(&format!("{y}.scale"), &[], vec![scale]);
         let z = g.scalar_8bit(&format!("{y}.zp"), zp + shift, unsigned);
         g.node("QuantizeLinear", &[x, &s, &z], &format!("{y}.q"), vec![]);
