@@ -30,7 +30,7 @@ fn classifier(model: &'static str, file: &str, data: &str, calib: Option<&str>, 
     let onnx = bench(&format!("models/{file}"));
     let path = bench(&format!("data/{data}"));
     let opts = Options {
-        calibration: Some(Calibration { path: path.clone(), key: None, index: calib.map(String::from), method: Method::Percentile(99.99) }),
+        calibration: Some(Calibration { path: path.clone(), key: None, index: calib.map(String::from), method: Method::default() }),
         ..Options::default()
     };
     let start = Instant::now();
@@ -48,7 +48,7 @@ fn classifier(model: &'static str, file: &str, data: &str, calib: Option<&str>, 
         (None, Some(a), Some(f)) => format!("top-1 {} (float {}) on {} labelled; agreement {}", pct(a), pct(f), r.labelled, pct(r.top1_agreement)),
         _ => format!("agreement {}", pct(r.top1_agreement)),
     };
-    Row { model, float_bytes: std::fs::metadata(&onnx).unwrap().len(), mote_bytes: r.file_bytes, arena: r.arena_bytes, metric, seconds, ort: ort }
+    Row { model, float_bytes: std::fs::metadata(&onnx).unwrap().len(), mote_bytes: r.file_bytes, arena: r.arena_bytes, metric, seconds, ort }
 }
 
 fn main() {

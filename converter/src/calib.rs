@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use mote_runtime::format::writer::AlignedBytes;
-use mote_runtime::{Interpreter, Model, OpHook, TensorId};
+use mote_runtime::tensor::TensorDesc;
+use mote_runtime::{DType, Interpreter, Model, OpHook, TensorId};
 
 use crate::data;
 use crate::error::{ConvertError, Result};
@@ -48,9 +49,6 @@ impl Dataset {
     /// array of row numbers to use (default: all rows).
     pub fn load(path: &Path, inputs: &[(String, Vec<usize>)], key: Option<&str>, index: Option<&str>) -> Result<Dataset> {
         let bad = |reason: String| ConvertError::Data { path: path.to_path_buf(), reason };
-        if !path.exists() {
-            return Err(ConvertError::Io { path: path.to_path_buf(), cause: std::io::Error::from(std::io::ErrorKind::NotFound) });
-        }
         if inputs.len() > 1 && key.is_some() {
             return Err(bad(format!("the model has {} inputs: name each array after its input instead of passing a key", inputs.len())));
         }
@@ -143,7 +141,19 @@ pub(crate) fn par_rows<S: Send>(
     })
 }
 
+/// A tensor's bytes as real values into `out`: f32 as is, int8 dequantized, int32 converted.
+pub(crate) fn real_values(t: &TensorDesc<'_>, bytes: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    let word = |c: &[u8]| [c[0], c[1], c[2], c[3]];
+    match (t.dtype, t.qparams()) {
+        (DType::I8, Some(q)) => out.extend(bytes.iter().map(|&b| q.dequantize(b as i8))),
+        (DType::I32, _) => out.extend(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(word(c)) as f32)),
+        _ => out.extend(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(word(c)))),
+    }
+}
+
 struct Observe<'a> {
+    model: &'a Model<'a>,
     tensors: &'a HashMap<TensorId, Tid>,
     stats: HashMap<Tid, Stats>,
     scratch: Vec<f32>,
@@ -151,9 +161,8 @@ struct Observe<'a> {
 
 impl OpHook for Observe<'_> {
     fn output(&mut self, _index: usize, output: TensorId, bytes: &[u8]) {
-        if let Some(&t) = self.tensors.get(&output) {
-            self.scratch.clear();
-            self.scratch.extend(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        if let (Some(&t), Some(desc)) = (self.tensors.get(&output), self.model.tensor(output)) {
+            real_values(&desc, bytes, &mut self.scratch);
             self.stats.entry(t).or_default().observe(&self.scratch);
         }
     }
@@ -169,7 +178,7 @@ pub fn calibrate(g: &Graph, float: &Lowered, data: &Dataset) -> Result<HashMap<T
     let states = par_rows(
         data.len(),
         &bar,
-        || Ok((Observe { tensors: &tensors, stats: HashMap::new(), scratch: vec![] }, vec![0u8; model.arena_bytes() + 16])),
+        || Ok((Observe { model: &model, tensors: &tensors, stats: HashMap::new(), scratch: vec![] }, vec![0u8; model.arena_bytes() + 16])),
         |row, (obs, arena)| {
             let mut it = Interpreter::new(&model, arena).map_err(|e| ConvertError::Build(e.to_string()))?;
             for (i, &t) in g.inputs.iter().enumerate() {

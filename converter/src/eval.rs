@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use mote_runtime::format::writer::AlignedBytes;
-use mote_runtime::{DType, Interpreter, Model, OpHook, TensorId};
+use mote_runtime::{Interpreter, Model, OpHook, TensorId};
 use serde::Serialize;
 
-use crate::calib::{par_rows, progress, Dataset};
+use crate::calib::{par_rows, progress, real_values, Dataset};
 use crate::error::{ConvertError, Result};
 use crate::reference::Reference;
 
@@ -95,11 +95,8 @@ struct Capture<'m> {
 impl OpHook for Capture<'_> {
     fn output(&mut self, _index: usize, output: TensorId, bytes: &[u8]) {
         let Some(t) = self.model.tensor(output) else { return };
-        let v: Vec<f32> = match (t.dtype, t.qparams()) {
-            (DType::I8, Some(q)) => bytes.iter().map(|&b| q.dequantize(b as i8)).collect(),
-            (DType::I32, _) => bytes.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
-            _ => bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        };
+        let mut v = vec![];
+        real_values(&t, bytes, &mut v);
         self.values.insert(output, v);
     }
 }
@@ -133,14 +130,17 @@ pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&
     let aligned = AlignedBytes::new(mote_bytes);
     let model = Model::from_bytes(&aligned).map_err(run_err)?;
     let reference = Reference::load(onnx, &data.inputs)?;
-    let float_bytes = crate::convert_float(onnx, model.name(), &data.inputs)?;
-    let float_aligned = AlignedBytes::new(&float_bytes);
-    let float_model = Model::from_bytes(&float_aligned).map_err(run_err)?;
-    let float_ids: HashMap<&str, TensorId> = (0..float_model.tensor_count() as TensorId)
-        .filter_map(|id| float_model.tensor(id).map(|t| (t.name, id)))
+    let layer_rows = layer_rows.min(data.len());
+    // The f32 model of the same file is the per-layer reference; without per-layer rows it is
+    // not needed.
+    let float_bytes = if layer_rows > 0 { Some(crate::convert_float(onnx, model.name(), &data.inputs)?) } else { None };
+    let float_aligned = float_bytes.as_deref().map(AlignedBytes::new);
+    let float_model = float_aligned.as_ref().map(|a| Model::from_bytes(a)).transpose().map_err(run_err)?;
+    let float_ids: HashMap<&str, TensorId> = float_model
+        .iter()
+        .flat_map(|fm| (0..fm.tensor_count() as TensorId).filter_map(|id| fm.tensor(id).map(|t| (t.name, id))))
         .collect();
     let n_out = model.outputs().len();
-    let layer_rows = layer_rows.min(data.len());
     let out0_len = model.outputs().first().and_then(|&id| model.tensor(id)).and_then(|t| t.shape.numel()).map(|n| n as usize);
     let reconstructs = out0_len == Some(data.inputs[0].1.iter().product());
 
@@ -148,7 +148,7 @@ pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&
     let states = par_rows(
         data.len(),
         &bar,
-        || Ok((Acc { outputs: vec![OutAcc::default(); n_out], ..Acc::default() }, vec![0u8; model.arena_bytes() + 16], vec![0u8; float_model.arena_bytes() + 16])),
+        || Ok((Acc { outputs: vec![OutAcc::default(); n_out], ..Acc::default() }, vec![0u8; model.arena_bytes() + 16], vec![0u8; float_model.as_ref().map_or(0, |fm| fm.arena_bytes() + 16)])),
         |row, (acc, arena, float_arena)| {
             let inputs: Vec<&[f32]> = (0..data.inputs.len()).map(|i| data.row(i, row)).collect();
             let want = reference.run(&inputs)?;
@@ -195,12 +195,12 @@ pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&
                 acc.score_reference += r;
                 acc.sample_drift += if r > 0.0 { (s - r).abs() / r } else { 0.0 };
             }
-            if row < layer_rows {
-                let mut fit = Interpreter::new(&float_model, float_arena).map_err(run_err)?;
+            if let Some(float_model) = float_model.as_ref().filter(|_| row < layer_rows) {
+                let mut fit = Interpreter::new(float_model, float_arena).map_err(run_err)?;
                 for (i, x) in inputs.iter().enumerate() {
                     fit.set_input_f32(i, x).map_err(run_err)?;
                 }
-                let mut fcap = Capture { model: &float_model, values: HashMap::new() };
+                let mut fcap = Capture { model: float_model, values: HashMap::new() };
                 fit.invoke_with(&mut fcap).map_err(run_err)?;
                 for (id, v) in &cap.values {
                     let Some(t) = model.tensor(*id) else { continue };

@@ -370,7 +370,7 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
             // become the tensor's int8 parameters (uint8 ones shifted by 128).
             "QuantizeLinear" | "DequantizeLinear" => {
                 let x = input_ids[0].ok_or_else(|| err("missing input"))?;
-                if !g.qdq.contains_key(&x) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = g.qdq.entry(x) {
                     let scale = konst(1).ok_or_else(|| err("the scale must be constant"))?;
                     if scale.len() != 1 {
                         return Err(err("per-axis quantization of an activation is not supported"));
@@ -382,10 +382,10 @@ pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Importe
                         None => (0, op_type == "QuantizeLinear"),
                     };
                     let zero_point = if unsigned { zero_point - 128 } else { zero_point };
-                    if !(scale.is_finite() && scale > 0.0) || !(-128..=127).contains(&zero_point) {
+                    if !(scale.is_finite() && scale > 0.0 && (-128..=127).contains(&zero_point)) {
                         return Err(err("invalid scale or zero point"));
                     }
-                    g.qdq.insert(x, mote_runtime::quant::QParams { scale, zero_point });
+                    slot.insert(mote_runtime::quant::QParams { scale, zero_point });
                 }
                 qdq_output = g.qdq.get(&x).copied();
                 Op::Identity

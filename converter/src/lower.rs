@@ -229,6 +229,21 @@ impl Lowering<'_> {
         self.b.op(kind, inputs, out).map_err(build_err)
     }
 
+    /// The operands of a Conv or FullyConnected after its input `x`: f32 weights (and bias) in
+    /// physical `order`, or for int8 [`weighted_i8`](Self::weighted_i8)'s three constants.
+    fn weighted(&mut self, node: &crate::ir::Node, x: TensorId, order: &[usize], int8: bool) -> Result<Vec<TensorId>> {
+        let bias = node.inputs.get(2).copied();
+        if int8 {
+            let [w, b, r] = self.weighted_i8(node.inputs[1], bias, node.inputs[0], node.output, order)?;
+            return Ok(vec![x, w, b, r]);
+        }
+        let mut ins = vec![x, self.constant(node.inputs[1], order.len(), order)?];
+        if let Some(b) = bias {
+            ins.push(self.constant(b, 1, &[0])?);
+        }
+        Ok(ins)
+    }
+
     /// Int8 weights (symmetric, axis 0 = output channel) in physical `order`, the int32 bias
     /// at scale `s_x · s_w[c]` and the requantization `s_x · s_w[c] / s_y` of a Conv or FC.
     fn weighted_i8(&mut self, w: Tid, bias: Option<Tid>, x: Tid, y: Tid, order: &[usize]) -> Result<[TensorId; 3]> {
@@ -273,6 +288,8 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
     let mut l = Lowering { g, plan, b: ModelBuilder::new(name), placed: HashMap::new(), produced: HashMap::new(), written: vec![], fresh: 0 };
     l.b.source_sha256(sha256).converter_version(concat!("mote-converter ", env!("CARGO_PKG_VERSION")));
     let int8 = |n: usize| plan.is_some_and(|p| p.int8_nodes.contains(&n));
+    // Tensors already bound to a graph input or output: an output that is one of them is copied.
+    let mut taken: Vec<TensorId> = vec![];
     for &t in &g.inputs {
         let shape = &g.tensors[t].shape;
         let dims: Vec<u32> = shape.iter().map(|&d| d as u32).collect();
@@ -280,6 +297,7 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
         let dtype = if !consumers.is_empty() && consumers.iter().all(|&n| int8(n)) { DType::I8 } else { DType::F32 };
         let quant = l.quant(t, dtype)?;
         let id = l.b.input(&g.tensors[t].name, dtype, &dims, quant).map_err(build_err)?;
+        taken.push(id);
         l.placed.insert((t, identity(shape.len()), dtype), id);
         l.produced.insert(t, (identity(shape.len()), dtype));
     }
@@ -291,16 +309,7 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
         match &node.op {
             Op::Conv { stride, dilation, pads, group, act } => {
                 let x = l.get(node.inputs[0], &NHWC, dt)?;
-                let ins = if i8 {
-                    let [w, b, r] = l.weighted_i8(node.inputs[1], node.inputs.get(2).copied(), node.inputs[0], node.output, &NHWC)?;
-                    vec![x, w, b, r]
-                } else {
-                    let mut ins = vec![x, l.constant(node.inputs[1], 4, &NHWC)?];
-                    if let Some(&b) = node.inputs.get(2) {
-                        ins.push(l.constant(b, 1, &[0])?);
-                    }
-                    ins
-                };
+                let ins = l.weighted(node, x, &NHWC, i8)?;
                 let y = l.output(node.output, NHWC.to_vec(), dt)?;
                 let p = |v: usize| v as u16;
                 let kind = OpKind::Conv2d {
@@ -314,16 +323,7 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
             }
             Op::FullyConnected { act } => {
                 let x = l.get(node.inputs[0], &identity(g.tensors[node.inputs[0]].shape.len()), dt)?;
-                let ins = if i8 {
-                    let [w, b, r] = l.weighted_i8(node.inputs[1], node.inputs.get(2).copied(), node.inputs[0], node.output, &[0, 1])?;
-                    vec![x, w, b, r]
-                } else {
-                    let mut ins = vec![x, l.constant(node.inputs[1], 2, &[0, 1])?];
-                    if let Some(&b) = node.inputs.get(2) {
-                        ins.push(l.constant(b, 1, &[0])?);
-                    }
-                    ins
-                };
+                let ins = l.weighted(node, x, &[0, 1], i8)?;
                 let y = l.output(node.output, identity(out_rank), dt)?;
                 l.emit(OpKind::FullyConnected { act: *act }, &ins, y)?;
             }
@@ -457,7 +457,6 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
     }
     // Every graph output is its own tensor, written by an op: an output that is a graph input
     // or another output is copied (a Reshape, which moves the bytes unchanged).
-    let mut taken: Vec<TensorId> = l.produced.iter().filter(|(t, _)| g.inputs.contains(t)).filter_map(|(t, (o, d))| l.placed.get(&(*t, o.clone(), *d)).copied()).collect();
     for (i, &t) in g.outputs.iter().enumerate() {
         let dtype = l.produced.get(&t).map(|p| p.1).unwrap_or(DType::F32);
         let order = identity(g.tensors[t].shape.len());

@@ -35,13 +35,20 @@ pub enum Method {
     Mse,
 }
 
+/// The 99.99th percentile: `mote convert`'s default.
+impl Default for Method {
+    fn default() -> Method {
+        Method::Percentile(99.99)
+    }
+}
+
 impl std::str::FromStr for Method {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Method, String> {
         match s {
             "minmax" => Ok(Method::MinMax),
             "mse" => Ok(Method::Mse),
-            "percentile" => Ok(Method::Percentile(99.99)),
+            "percentile" => Ok(Method::default()),
             _ => match s.strip_prefix("percentile=").map(str::parse::<f64>) {
                 Some(Ok(p)) if p > 50.0 && p <= 100.0 => Ok(Method::Percentile(p)),
                 _ => Err(format!("{s:?}: expected minmax, mse, percentile or percentile=P with 50 < P <= 100")),
@@ -86,10 +93,10 @@ impl Stats {
     }
 
     pub fn observe(&mut self, values: &[f32]) {
-        let (lo, hi) = values.iter().fold((self.min, self.max), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         if values.is_empty() {
             return;
         }
+        let (lo, hi) = values.iter().fold((self.min, self.max), |(lo, hi), &v| (lo.min(v), hi.max(v)));
         self.min = lo;
         self.max = hi;
         self.grow_to(lo.abs().max(hi.abs()));

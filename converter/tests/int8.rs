@@ -13,7 +13,7 @@ fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_ind
     let onnx = bench(&format!("models/{model}"));
     let data = bench(&format!("data/{data}"));
     let opts = Options {
-        calibration: Some(Calibration { path: data.clone(), key: None, index: calib_index.map(String::from), method: Method::Percentile(99.99) }),
+        calibration: Some(Calibration { path: data.clone(), key: None, index: calib_index.map(String::from), method: Method::default() }),
         ..Options::default()
     };
     let converted = convert(&onnx, &opts).unwrap();

@@ -26,6 +26,20 @@ pub fn crate_dir() -> PathBuf {
     repo_root().join("examples/hil-firmware")
 }
 
+/// `cargo build --release --locked` in a standalone firmware crate, without the outer
+/// `cargo test`'s settings, which are for the host.
+pub fn cargo_build(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(dir)
+        .args(["build", "--release", "--locked"])
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS");
+    cmd
+}
+
 /// Builds (or finds up to date) the firmware for `board` and copies it to `out_dir/<board>.elf`.
 pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -34,18 +48,10 @@ pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
     }
     let dir = crate_dir();
     let target_dir = dir.join("target");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(&dir)
-        .args(["build", "--release", "--locked", "--target", &board.rustc_target, "--features", &board.name])
+    let output = cargo_build(&dir)
+        .args(["--target", &board.rustc_target, "--features", &board.name])
         .arg("--target-dir")
         .arg(&target_dir)
-        // The outer `cargo test`'s settings are for the host, not for the firmware.
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
         .output()
         .map_err(|e| HilError::Build { board: board.name.clone(), log: format!("cannot start cargo: {e}") })?;
     if !output.status.success() {

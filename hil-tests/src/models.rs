@@ -59,7 +59,7 @@ fn int8(onnx: &Path, name: &str, data: &Path, key: &str, calib_index: Option<&st
         path: data.to_path_buf(),
         key: Some(key.to_string()),
         index: calib_index.map(str::to_string),
-        method: mote_converter::quantize::Method::Percentile(99.99),
+        method: mote_converter::quantize::Method::default(),
     };
     let opts = mote_converter::Options { name: Some(name.to_string()), calibration: Some(calibration), ..Default::default() };
     mote_converter::convert(onnx, &opts).map(|c| c.bytes).map_err(|source| HilError::Convert { path: onnx.to_path_buf(), source })

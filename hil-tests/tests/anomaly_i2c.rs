@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use mote_hil::{models, repo_root};
+use mote_hil::{firmware, models, repo_root};
 use mote_runtime::format::writer::AlignedBytes;
 use mote_runtime::{Interpreter, Model};
 
@@ -57,18 +57,7 @@ fn anomaly_example_scores_match_the_host_bit_for_bit() {
     std::fs::write(&windows_path, windows.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
 
     let example = repo_root().join("examples/anomaly-i2c");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = Command::new(cargo)
-        .current_dir(&example)
-        .args(["build", "--release", "--locked"])
-        .env("MOTE_MODEL", &model_path)
-        .env("MOTE_WINDOWS", &windows_path)
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
+    let build = firmware::cargo_build(&example).env("MOTE_MODEL", &model_path).env("MOTE_WINDOWS", &windows_path).output().unwrap();
     assert!(build.status.success(), "building the example failed:\n{}", String::from_utf8_lossy(&build.stderr));
     let elf = example.join("target/thumbv7em-none-eabihf/release/anomaly");
 

@@ -133,7 +133,7 @@ pub fn detection_f1(
             path: npz,
             key: None,
             index: Some("calib_idx".into()),
-            method: Method::Percentile(99.99),
+            method: Method::default(),
         }),
         ..Options::default()
     };
