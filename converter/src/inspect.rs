@@ -1,6 +1,5 @@
 //! `mote inspect`: what a `.mote` file holds, op by op.
 
-use mote_runtime::ops::OpKind;
 use mote_runtime::tensor::{Storage, TensorDesc};
 use mote_runtime::Model;
 use serde::Serialize;
@@ -27,26 +26,13 @@ pub struct Report {
     pub file_bytes: usize,
 }
 
-fn numel(t: &TensorDesc<'_>) -> u64 {
-    t.shape.numel().unwrap_or(0) as u64
-}
-
 pub fn inspect(m: &Model<'_>) -> Report {
     let mut ops = vec![];
     for (index, op) in m.ops().enumerate() {
         let ins: Vec<TensorDesc<'_>> = op.inputs.iter().filter_map(|&i| m.tensor(i)).collect();
         let Some(y) = m.tensor(op.output) else { continue };
         let param_bytes = ins.iter().filter(|t| matches!(t.storage, Storage::Const(_))).map(|t| t.byte_len().unwrap_or(0) as u64).sum();
-        let macs = match &op.kind {
-            OpKind::Conv2d { groups, .. } => {
-                let w = ins.get(1).map(|w| w.shape.dims().to_vec()).unwrap_or_default();
-                let per_out = w.get(1..).map(|d| d.iter().map(|&v| v as u64).product::<u64>()).unwrap_or(0);
-                let _ = groups;
-                numel(&y) * per_out
-            }
-            OpKind::FullyConnected { .. } => numel(&y) * ins.get(1).and_then(|w| w.shape.dims().get(1).copied()).unwrap_or(0) as u64,
-            _ => 0,
-        };
+        let macs = mote_runtime::ops::macs(m, &op);
         ops.push(OpReport {
             index,
             op: format!("{}", op.kind.code()),

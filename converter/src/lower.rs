@@ -23,8 +23,8 @@
 use std::collections::HashMap;
 
 use mote_runtime::format::writer::ModelBuilder;
-use mote_runtime::kernels::activation::build_lut_i8;
-use mote_runtime::kernels::elementwise::BinaryQuant;
+use mote_runtime::ops::unary::build_lut_i8;
+use mote_runtime::ops::BinaryQuant;
 use mote_runtime::ops::OpKind;
 use mote_runtime::quant::{quantize_multiplier, round_half_even, QParams, Requant};
 use mote_runtime::tensor::Quant;

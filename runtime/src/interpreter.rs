@@ -3,16 +3,18 @@
 //! The interpreter owns no memory: activations live in the arena at the offsets the plan fixed,
 //! constants are read in place from the model's bytes. `invoke` walks the ops in order, decodes
 //! each one, takes disjoint views of its operands (inputs never overlap the output except for
-//! the in-place ops the loader allowed) and calls the op's reference kernel.
+//! the in-place ops the loader allowed) and hands them to the op's family ([`ops::run`](crate::ops)),
+//! which calls its reference kernel.
 
 use bytemuck::Pod;
 
 use crate::error::RunError;
 use crate::format::{Model, ALIGN};
-use crate::kernels::{self, MAX_RANK};
-use crate::ops::{Activation, OpCode, OpDesc, OpKind, ResizeMode, MAX_OP_INPUTS};
-use crate::quant::{QParams, Requant};
-use crate::tensor::{DType, Shape, Storage, TensorDesc, TensorId};
+use crate::kernels;
+use crate::ops::operands::{arena_range, cast, cast_mut, Exec};
+use crate::ops::{self, OpCode, OpDesc, MAX_OP_INPUTS};
+use crate::quant::QParams;
+use crate::tensor::{DType, Shape, TensorDesc, TensorId};
 
 /// Called around every op, e.g. to record cycles or instructions per layer on a target.
 pub trait OpHook {
@@ -82,71 +84,6 @@ impl TensorInfo<'_> {
 pub struct Interpreter<'m, 'a> {
     model: &'m Model<'m>,
     arena: &'a mut [u8],
-}
-
-fn cast<T: Pod>(b: &[u8]) -> Result<&[T], RunError> {
-    bytemuck::try_cast_slice(b).map_err(|_| RunError::Internal)
-}
-
-fn cast_mut<T: Pod>(b: &mut [u8]) -> Result<&mut [T], RunError> {
-    bytemuck::try_cast_slice_mut(b).map_err(|_| RunError::Internal)
-}
-
-fn arena_range(t: &TensorDesc<'_>) -> Option<(usize, usize)> {
-    match t.storage {
-        Storage::Arena { offset, .. } => Some((offset as usize, t.byte_len()? as usize)),
-        Storage::Const(_) => None,
-    }
-}
-
-/// Read-only access to everything but the output of the op being run.
-struct Operands<'s> {
-    model: &'s Model<'s>,
-    below: &'s [u8],
-    above: &'s [u8],
-    out_start: usize,
-    out_end: usize,
-}
-
-impl<'s> Operands<'s> {
-    /// The bytes of an input, or `None` if it is the output's own buffer (in-place op).
-    fn bytes(&self, t: &TensorDesc<'_>) -> Result<Option<&'s [u8]>, RunError> {
-        let slice = match t.storage {
-            Storage::Const(region) => self.model.weights(region),
-            Storage::Arena { .. } => {
-                let (start, len) = arena_range(t).ok_or(RunError::Internal)?;
-                if start + len <= self.out_start {
-                    self.below.get(start..start + len)
-                } else if start >= self.out_end {
-                    self.above.get(start - self.out_end..start - self.out_end + len)
-                } else {
-                    return Ok(None);
-                }
-            }
-        };
-        slice.map(Some).ok_or(RunError::Internal)
-    }
-
-    fn get<T: Pod>(&self, t: &TensorDesc<'_>) -> Result<&'s [T], RunError> {
-        cast(self.bytes(t)?.ok_or(RunError::Internal)?)
-    }
-}
-
-fn qparams(t: &TensorDesc<'_>) -> Result<QParams, RunError> {
-    t.qparams().ok_or(RunError::Internal)
-}
-
-fn act_f32(a: Activation) -> (f32, f32) {
-    a.bounds()
-}
-
-fn act_i8(a: Activation, out: &TensorDesc<'_>) -> Result<(i8, i8), RunError> {
-    Ok(a.bounds_i8(qparams(out)?))
-}
-
-fn dims(t: &TensorDesc<'_>) -> ([usize; MAX_RANK], usize) {
-    let r = t.shape.rank();
-    (t.shape.padded(r), r)
 }
 
 impl<'m, 'a> Interpreter<'m, 'a> {
@@ -288,16 +225,15 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let op = self.model.op(index).ok_or(RunError::Internal)?;
             let code = op.kind.code();
             hook.before_op(index, code);
-            self.run_op(&op)?;
+            let (start, len) = self.run_op(&op)?;
             hook.after_op(index, code);
-            let y = self.model.tensor(op.output).ok_or(RunError::Internal)?;
-            let (start, len) = arena_range(&y).ok_or(RunError::Internal)?;
             hook.output(index, op.output, self.arena.get(start..start + len).ok_or(RunError::Internal)?);
         }
         Ok(())
     }
 
-    fn run_op(&mut self, op: &OpDesc) -> Result<(), RunError> {
+    /// Runs one op; returns where its output lies in the arena.
+    fn run_op(&mut self, op: &OpDesc) -> Result<(usize, usize), RunError> {
         let model = self.model;
         let y = model.tensor(op.output).ok_or(RunError::Internal)?;
         let mut ins: heapless::Vec<TensorDesc<'m>, MAX_OP_INPUTS> = heapless::Vec::new();
@@ -307,208 +243,9 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         let (out_start, out_len) = arena_range(&y).ok_or(RunError::Internal)?;
         let (below, rest) = self.arena.split_at_mut(out_start);
         let (out, above) = rest.split_at_mut(out_len);
-        let src = Operands { model, below, above, out_start, out_end: out_start + out_len };
-        execute(&op.kind, &ins, &y, &src, out)
+        let x = ins.first().ok_or(RunError::Internal)?;
+        let exec = Exec { model, ins: &ins, x, y: &y, below, above, out_start, out_end: out_start + out_len };
+        ops::run(&op.kind, &exec, out)?;
+        Ok((out_start, out_len))
     }
-}
-
-/// Calls a data-movement kernel for the element size of `dtype`: f32 and i32 both move as u32,
-/// so each kernel is instantiated twice, not three times.
-macro_rules! by_dtype {
-    ($dtype:expr, $f:ident ( $($arg:expr),* )) => {
-        match $dtype {
-            DType::I8 => $f::<i8>($($arg),*),
-            DType::F32 | DType::I32 => $f::<u32>($($arg),*),
-        }
-    };
-}
-
-fn execute(kind: &OpKind, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, src: &Operands<'_>, out: &mut [u8]) -> Result<(), RunError> {
-    use kernels::*;
-    let x = ins.first().ok_or(RunError::Internal)?;
-    let input = |slot: usize| ins.get(slot).ok_or(RunError::Internal);
-    let is_i8 = y.dtype == DType::I8;
-    match *kind {
-        OpKind::Conv2d { stride, dilation, pad, groups, act } => {
-            let w = input(1)?;
-            let wd = w.shape.nhwc();
-            let p = conv::Conv2dParams {
-                input: x.shape.nhwc(),
-                output: y.shape.nhwc(),
-                kernel: [wd[1], wd[2]],
-                stride: [stride[0] as usize, stride[1] as usize],
-                dilation: [dilation[0] as usize, dilation[1] as usize],
-                pad: [pad[0] as usize, pad[1] as usize],
-                groups: groups as usize,
-            };
-            if is_i8 {
-                let (xq, yq) = (qparams(x)?, qparams(y)?);
-                let requant: &[Requant] = src.get(input(3)?)?;
-                let bias = Some(src.get::<i32>(input(2)?)?);
-                conv::conv2d_i8(&p, src.get(x)?, xq.zero_point, src.get(w)?, bias, requant, yq.zero_point, cast_mut(out)?, act_i8(act, y)?);
-            } else {
-                let bias = match ins.get(2) { Some(b) => Some(src.get::<f32>(b)?), None => None };
-                conv::conv2d_f32(&p, src.get(x)?, src.get(w)?, bias, cast_mut(out)?, act_f32(act));
-            }
-        }
-        OpKind::FullyConnected { act } => {
-            let w = input(1)?;
-            let wd = w.shape.dims();
-            let (outputs, inputs) = (wd[0] as usize, wd[1] as usize);
-            let rows = x.shape.numel().unwrap_or(0) as usize / inputs.max(1);
-            let p = fully_connected::FcParams { rows, inputs, outputs };
-            if is_i8 {
-                let (xq, yq) = (qparams(x)?, qparams(y)?);
-                let requant: &[Requant] = src.get(input(3)?)?;
-                let bias = Some(src.get::<i32>(input(2)?)?);
-                fully_connected::fully_connected_i8(&p, src.get(x)?, xq.zero_point, src.get(w)?, bias, requant, yq.zero_point, cast_mut(out)?, act_i8(act, y)?);
-            } else {
-                let bias = match ins.get(2) { Some(b) => Some(src.get::<f32>(b)?), None => None };
-                fully_connected::fully_connected_f32(&p, src.get(x)?, src.get(w)?, bias, cast_mut(out)?, act_f32(act));
-            }
-        }
-        OpKind::Binary { op, act, quant } => {
-            let b = input(1)?;
-            let r = y.shape.rank();
-            let (sa, sb, so) = (x.shape.padded(r), b.shape.padded(r), y.shape.padded(r));
-            let (sa, sb, so) = (&sa[..r], &sb[..r], &so[..r]);
-            let (a_bytes, b_bytes) = (src.bytes(x)?, src.bytes(b)?);
-            match (quant, a_bytes, b_bytes) {
-                (None, Some(a), Some(bb)) => elementwise::binary_f32(op, sa, cast(a)?, sb, cast(bb)?, so, cast_mut(out)?, act_f32(act)),
-                (None, None, Some(bb)) => elementwise::binary_inplace_f32(op, true, cast_mut(out)?, sb, cast(bb)?, so, act_f32(act)),
-                (None, Some(a), None) => elementwise::binary_inplace_f32(op, false, cast_mut(out)?, sa, cast(a)?, so, act_f32(act)),
-                (Some(q), Some(a), Some(bb)) => elementwise::binary_i8(op, &q, sa, cast(a)?, sb, cast(bb)?, so, cast_mut(out)?, act_i8(act, y)?),
-                (Some(q), None, Some(bb)) => elementwise::binary_inplace_i8(op, &q, true, cast_mut(out)?, sb, cast(bb)?, so, act_i8(act, y)?),
-                (Some(q), Some(a), None) => elementwise::binary_inplace_i8(op, &q, false, cast_mut(out)?, sa, cast(a)?, so, act_i8(act, y)?),
-                (_, None, None) => return Err(RunError::Internal),
-            }
-        }
-        OpKind::Pool2d { kind, kernel, stride, pad, count_include_pad, act } => {
-            let p = pool::Pool2dParams {
-                input: x.shape.nhwc(),
-                output: y.shape.nhwc(),
-                kernel: [kernel[0] as usize, kernel[1] as usize],
-                stride: [stride[0] as usize, stride[1] as usize],
-                pad: [pad[0] as usize, pad[1] as usize],
-                count_include_pad,
-            };
-            match (kind, is_i8) {
-                (crate::ops::PoolKind::Avg, false) => pool::avg_pool2d_f32(&p, src.get(x)?, cast_mut(out)?, act_f32(act)),
-                (crate::ops::PoolKind::Avg, true) => pool::avg_pool2d_i8(&p, src.get(x)?, cast_mut(out)?, act_i8(act, y)?),
-                (crate::ops::PoolKind::Max, false) => pool::max_pool2d_f32(&p, src.get(x)?, cast_mut(out)?, act_f32(act)),
-                (crate::ops::PoolKind::Max, true) => pool::max_pool2d_i8(&p, src.get(x)?, cast_mut(out)?, act_i8(act, y)?),
-            }
-        }
-        OpKind::GlobalAvgPool { act } => {
-            let [n, h, w, c] = x.shape.nhwc();
-            if is_i8 {
-                pool::global_avg_pool_i8(n, h * w, c, src.get(x)?, cast_mut(out)?, act_i8(act, y)?);
-            } else {
-                pool::global_avg_pool_f32(n, h * w, c, src.get(x)?, cast_mut(out)?, act_f32(act));
-            }
-        }
-        OpKind::Unary { op } => {
-            let data = src.bytes(x)?;
-            if is_i8 {
-                let lut: &[i8; 256] = src.get::<i8>(input(1)?)?.try_into().map_err(|_| RunError::Internal)?;
-                match data {
-                    Some(d) => activation::lut_i8(lut, cast(d)?, cast_mut(out)?),
-                    None => activation::lut_inplace_i8(lut, cast_mut(out)?),
-                }
-            } else {
-                match data {
-                    Some(d) => activation::unary_f32(op, cast(d)?, cast_mut(out)?),
-                    None => activation::unary_inplace_f32(op, cast_mut(out)?),
-                }
-            }
-        }
-        OpKind::Softmax { beta, out_inv_q16 } => {
-            let n = *x.shape.dims().last().ok_or(RunError::Internal)? as usize;
-            let rows = x.shape.numel().unwrap_or(0) as usize / n.max(1);
-            if is_i8 {
-                let table: &[i32; 256] = src.get::<i32>(input(1)?)?.try_into().map_err(|_| RunError::Internal)?;
-                let zp = qparams(y)?.zero_point;
-                softmax::softmax_i8(rows, n, table, zp, out_inv_q16, src.get(x)?, cast_mut(out)?);
-            } else {
-                softmax::softmax_f32(rows, n, beta, src.get(x)?, cast_mut(out)?);
-            }
-        }
-        OpKind::Concat { axis } => by_dtype!(y.dtype, run_concat(axis as usize, ins, y, src, out))?,
-        OpKind::Slice { ref begin, ref step } => {
-            let (sx, r) = dims(x);
-            let (sy, _) = dims(y);
-            let mut b = [0usize; MAX_RANK];
-            let mut s = [1usize; MAX_RANK];
-            for i in 0..r {
-                b[i] = begin[i] as usize;
-                s[i] = step[i] as usize;
-            }
-            by_dtype!(y.dtype, run_slice(&sx[..r], src.bytes(x)?, &b[..r], &s[..r], &sy[..r], out))?;
-        }
-        OpKind::Reshape => {
-            if let Some(data) = src.bytes(x)? {
-                out.copy_from_slice(data);
-            }
-        }
-        OpKind::Transpose { ref perm } => {
-            let (sx, r) = dims(x);
-            let mut p = [0usize; MAX_RANK];
-            for (d, &s) in p.iter_mut().zip(perm) {
-                *d = s as usize;
-            }
-            by_dtype!(y.dtype, run_transpose(&sx[..r], src.bytes(x)?, &p[..r], out))?;
-        }
-        OpKind::Pad { ref before, value, .. } => {
-            let (sx, r) = dims(x);
-            let (sy, _) = dims(y);
-            let mut b = [0usize; MAX_RANK];
-            for (d, &s) in b.iter_mut().zip(before) {
-                *d = s as usize;
-            }
-            let data = src.bytes(x)?.ok_or(RunError::Internal)?;
-            match y.dtype {
-                DType::I8 => shape::pad(&sx[..r], cast(data)?, &b[..r], &sy[..r], qparams(y)?.quantize(value), cast_mut(out)?),
-                DType::F32 => shape::pad(&sx[..r], cast(data)?, &b[..r], &sy[..r], value.to_bits(), cast_mut(out)?),
-                DType::I32 => shape::pad(&sx[..r], cast(data)?, &b[..r], &sy[..r], value as i32 as u32, cast_mut(out)?),
-            }
-        }
-        OpKind::Resize { mode, coord } => {
-            let p = resize::ResizeParams { input: x.shape.nhwc(), output: y.shape.nhwc(), coord };
-            let data = src.bytes(x)?.ok_or(RunError::Internal)?;
-            match (mode, y.dtype) {
-                (ResizeMode::Nearest(r), DType::I8) => resize::resize_nearest(&p, r, cast::<i8>(data)?, cast_mut(out)?),
-                (ResizeMode::Nearest(r), _) => resize::resize_nearest(&p, r, cast::<u32>(data)?, cast_mut(out)?),
-                (ResizeMode::Bilinear, DType::F32) => resize::resize_bilinear_f32(&p, cast(data)?, cast_mut(out)?),
-                (ResizeMode::Bilinear, DType::I8) => resize::resize_bilinear_i8(&p, cast(data)?, cast_mut(out)?),
-                (ResizeMode::Bilinear, DType::I32) => return Err(RunError::Internal),
-            }
-        }
-        OpKind::Quantize => quantize::quantize_f32_i8(qparams(y)?, src.get(x)?, cast_mut(out)?),
-        OpKind::Dequantize => quantize::dequantize_i8_f32(qparams(x)?, src.get(x)?, cast_mut(out)?),
-    }
-    Ok(())
-}
-
-fn run_concat<T: Pod>(axis: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, src: &Operands<'_>, out: &mut [u8]) -> Result<(), RunError> {
-    let r = y.shape.rank();
-    let mut shapes = [[1usize; MAX_RANK]; MAX_OP_INPUTS];
-    for (s, t) in shapes.iter_mut().zip(ins) {
-        *s = t.shape.padded(r);
-    }
-    let mut parts: heapless::Vec<(&[usize], &[T]), MAX_OP_INPUTS> = heapless::Vec::new();
-    for (s, t) in shapes.iter().zip(ins) {
-        parts.push((&s[..r], src.get::<T>(t)?)).map_err(|_| RunError::Internal)?;
-    }
-    kernels::shape::concat(axis, &parts, cast_mut(out)?);
-    Ok(())
-}
-
-fn run_slice<T: Pod>(sx: &[usize], x: Option<&[u8]>, begin: &[usize], step: &[usize], sy: &[usize], out: &mut [u8]) -> Result<(), RunError> {
-    kernels::shape::slice::<T>(sx, cast(x.ok_or(RunError::Internal)?)?, begin, step, sy, cast_mut(out)?);
-    Ok(())
-}
-
-fn run_transpose<T: Pod>(sx: &[usize], x: Option<&[u8]>, perm: &[usize], out: &mut [u8]) -> Result<(), RunError> {
-    kernels::shape::transpose::<T>(sx, cast(x.ok_or(RunError::Internal)?)?, perm, cast_mut(out)?);
-    Ok(())
 }

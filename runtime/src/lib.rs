@@ -21,13 +21,19 @@
 //! - **The same bytes everywhere.** int8 kernels are integer-only with TFLite's requantization
 //!   rounding ([`quant`]); f32 kernels use IEEE operations in a fixed order and `libm`. A
 //!   Cortex-M0, a RISC-V core and the host produce identical outputs.
-//! - **One kernel contract** ([`kernels`]): a portable reference for every op, with fast
-//!   variants to come beside them under the same test suites.
+//! - **One op, one place** ([`ops`]): a module per op family holds its attributes, load-time
+//!   check, run and MAC count; the loader and the interpreter keep only graph-level work and a
+//!   one-line `match`.
+//! - **One kernel contract** ([`kernels`]): a portable reference for every op, knowing nothing of
+//!   the file format, with one output stage; fast variants sit beside them and must pass the
+//!   same conformance suites (`conformance`, feature `conformance`).
 //!
 //! ## Features
 //! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and
 //!   `std::error::Error` on the error types. Host tools only.
 //! - `defmt`: `defmt::Format` on public types, for firmware logging.
+//! - `conformance`: the kernel conformance suites, `no_std` and without heap, so that a kernel
+//!   variant runs them on the host or in firmware.
 //!
 //! The format is specified in `FORMAT.md` beside this crate.
 
@@ -38,6 +44,8 @@ extern crate std;
 #[cfg(target_endian = "big")]
 compile_error!("mote-runtime reads little-endian model files in place and needs a little-endian target");
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod error;
 pub mod format;
 pub mod interpreter;

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::kernels::MAX_RANK;
+/// Highest tensor rank the format and every kernel accept.
+pub const MAX_RANK: usize = 6;
 
 /// Index of a tensor in the model's tensor table.
 pub type TensorId = u16;

@@ -17,8 +17,8 @@
 use std::path::PathBuf;
 
 use mote_runtime::format::writer::{AlignedBytes, ModelBuilder};
-use mote_runtime::kernels::activation::build_lut_i8;
 use mote_runtime::kernels::softmax::{softmax_exp_table, softmax_out_inv_q16};
+use mote_runtime::ops::unary::build_lut_i8;
 use mote_runtime::ops::*;
 use mote_runtime::quant::{quantize_multiplier, QParams};
 use mote_runtime::tensor::Quant;

@@ -162,7 +162,7 @@ fn int8_pipeline_is_bit_exact_with_direct_kernel_calls() {
     let mut conv = vec![0i8; 36];
     kernels::conv::conv2d_i8(&p, &xq, qx.zero_point, &w, Some(&cbias), &requant, qc.zero_point, &mut conv, Activation::Relu6.bounds_i8(qc));
     let mut add = vec![0i8; 36];
-    kernels::elementwise::binary_i8(BinaryOp::Add, &addq, &[1, 3, 3, 4], &conv, &[1, 1, 1, 4], &addc, &[1, 3, 3, 4], &mut add, (-128, 127));
+    kernels::elementwise::binary_i8(BinaryOp::Add.into(), &addq.into(), &[1, 3, 3, 4], &conv, &[1, 1, 1, 4], &addc, &[1, 3, 3, 4], &mut add, (-128, 127));
     let mut gap = vec![0i8; 4];
     kernels::pool::global_avg_pool_i8(1, 9, 4, &add, &mut gap, (-128, 127));
     let mut fc = vec![0i8; 2];
@@ -274,7 +274,7 @@ fn int8_softmax_and_lut_track_float() {
     let s = b.activation("s", DType::I8, &[2, 10], Quant::PerTensor { scale: qs.scale, zero_point: qs.zero_point }).unwrap();
     let inv = kernels::softmax::softmax_out_inv_q16(qs.scale).unwrap();
     b.op(OpKind::Softmax { beta: 1.0, out_inv_q16: inv }, &[xi, ti], s).unwrap();
-    let lut = kernels::activation::build_lut_i8(UnaryOp::Sigmoid, qx, qg);
+    let lut = mote_runtime::ops::unary::build_lut_i8(UnaryOp::Sigmoid, qx, qg);
     let li = b.constant_i8("lut", &[256], Quant::PerTensor { scale: 1.0, zero_point: 0 }, &lut).unwrap();
     let g = b.activation("g", DType::I8, &[2, 10], Quant::PerTensor { scale: qg.scale, zero_point: qg.zero_point }).unwrap();
     b.op(OpKind::Unary { op: UnaryOp::Sigmoid }, &[xi, li], g).unwrap();

@@ -311,6 +311,15 @@ impl<'a> Model<'a> {
         self.weights.len()
     }
 
+    /// The descriptor of tensor `id`, or why it cannot be had: an id beyond the table, a
+    /// record that does not decode.
+    pub(crate) fn checked_tensor(&self, id: TensorId) -> Result<TensorDesc<'a>, FormatError> {
+        if id as usize >= self.tensor_count() {
+            return Err(FormatError::TensorIdOutOfRange { tensor: id as u32 });
+        }
+        self.raw_tensor(id as usize)
+    }
+
     fn raw_tensor(&self, index: usize) -> Result<TensorDesc<'a>, FormatError> {
         self.tensors.decode(index, Section::Tensors, DType::COUNT, |code| FormatError::UnknownDType { tensor: index as TensorId, code })
     }

@@ -110,7 +110,7 @@ pub enum BuildError {
 impl core::fmt::Display for BuildError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
-            BuildError::RankTooLarge { tensor } => write!(f, "tensor {tensor:?} has more than {} dimensions", crate::kernels::MAX_RANK),
+            BuildError::RankTooLarge { tensor } => write!(f, "tensor {tensor:?} has more than {} dimensions", crate::tensor::MAX_RANK),
             BuildError::TooMany { what } => write!(f, "too many {what} for the Mote format"),
             BuildError::Invalid(e) => write!(f, "the model is inconsistent: {e}"),
         }
@@ -284,14 +284,11 @@ impl ModelBuilder {
             let out = &self.tensors[op.output as usize];
             for (slot, &i) in op.inputs.iter().enumerate() {
                 let t = &self.tensors[i as usize];
-                let eligible = op.kind.may_alias_input(slot)
+                let eligible = op.may_alias(slot, (t.dtype, &t.shape), (out.dtype, &out.shape))
                     && life[i as usize].is_some_and(|l| l.1 == k)
                     && !self.inputs.contains(&i)
                     && !self.outputs.contains(&i)
-                    && !aliased_from[i as usize]
-                    && op.inputs.iter().filter(|&&j| j == i).count() == 1
-                    && size(t) == size(out)
-                    && (!matches!(op.kind, OpKind::Binary { .. }) || t.shape == out.shape);
+                    && !aliased_from[i as usize];
                 if let (true, Some(a), Some(b)) = (eligible, buffer_of(i as usize), buffer_of(op.output as usize)) {
                     aliases.push((a, b));
                     aliased_from[i as usize] = true;

@@ -1,5 +1,6 @@
 //! 2-D convolution in NHWC: regular, depthwise and grouped, with stride, dilation and padding.
 
+use super::output::{clamp_f32, requantize_i8};
 use crate::quant::Requant;
 
 /// Geometry of a 2-D convolution, NHWC activations, OHWI weights `[out_c, kh, kw, in_c / groups]`.
@@ -102,9 +103,9 @@ fn fold_taps<T, A>(
 /// Float 2-D convolution (regular, depthwise or grouped).
 ///
 /// `x`: `[n, h, w, c]`; `w`: `[oc, kh, kw, c / groups]`; `bias`: `[oc]` or `None` (zero);
-/// `out`: `[n, oh, ow, oc]`. `out = clamp(bias[o] + sum x * w, act.0, act.1)` with the clamp
-/// `v.max(lo).min(hi)`. Per output element the sum starts from the bias and adds the in-image
-/// taps in `(ky, kx, input channel)` order, one IEEE multiply and one add each.
+/// `out`: `[n, oh, ow, oc]`. `out = clamp_f32(bias[o] + sum x * w, act.0, act.1)` (the output
+/// stage's clamp: NaN passes through). Per output element the sum starts from the bias and adds
+/// the in-image taps in `(ky, kx, input channel)` order, one IEEE multiply and one add each.
 pub fn conv2d_f32(
     p: &Conv2dParams,
     x: &[f32],
@@ -121,7 +122,7 @@ pub fn conv2d_f32(
             }
             acc
         });
-        *dst = acc.max(act.0).min(act.1);
+        *dst = clamp_f32(acc, act.0, act.1);
     }
 }
 
@@ -133,11 +134,10 @@ pub fn conv2d_f32(
 ///
 /// `acc = bias[o] + sum (x - x_zero_point) * w` over the in-image taps, in i32 with
 /// two's-complement wrap (reaching it takes more than 65 000 taps per output);
-/// `out = clamp(requant[o].apply(acc) + out_zero_point, act.0, act.1)`, where `apply` is TFLite
+/// `out = requantize_i8(acc, requant[o], out_zero_point, act)`, the output stage: TFLite
 /// `MultiplyByQuantizedMultiplier` (rounding as in [`crate::quant`]: the doubling high-mul rounds
-/// ties up, the power-of-two shift rounds ties away from zero), the zero-point add saturates and
-/// the clamp is `v.max(lo).min(hi)`. Padded taps contribute nothing, i.e. they read
-/// `x_zero_point`.
+/// ties up, the power-of-two shift rounds ties away from zero), a saturating zero-point add and
+/// the clamp `max(lo).min(hi)`. Padded taps contribute nothing, i.e. they read `x_zero_point`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_i8(
     p: &Conv2dParams,
@@ -165,224 +165,15 @@ pub fn conv2d_i8(
         } else {
             requant[o]
         };
-        *dst = requantize(acc, rq, out_zero_point, act);
+        *dst = requantize_i8(acc, rq, out_zero_point, act);
     }
-}
-
-/// `clamp(rq.apply(acc) + zero_point, act.0, act.1)` as int8 (the add saturates).
-#[inline]
-fn requantize(acc: i32, rq: Requant, zero_point: i32, act: (i8, i8)) -> i8 {
-    // max-then-min keeps the result inside [min(lo, hi), hi], a subset of the i8 range.
-    rq.apply(acc)
-        .saturating_add(zero_point)
-        .max(act.0 as i32)
-        .min(act.1 as i32) as i8
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::quant::quantize_multiplier;
-    use proptest::prelude::*;
-    use std::vec;
     use std::vec::Vec;
-
-    type ConvF32 = fn(&Conv2dParams, &[f32], &[f32], Option<&[f32]>, &mut [f32], (f32, f32));
-    type ConvI8 =
-        fn(&Conv2dParams, &[i8], i32, &[i8], Option<&[i32]>, &[Requant], i32, &mut [i8], (i8, i8));
-
-    use crate::kernels::test_rng::Rng;
-
-    fn numel(d: [usize; 4]) -> usize {
-        d.iter().product()
-    }
-
-    fn weight_len(p: &Conv2dParams) -> usize {
-        p.output[3] * p.kernel[0] * p.kernel[1] * (p.input[3] / p.groups)
-    }
-
-    /// `(x index, w index)` of every product that output element `i` sums, from the definition:
-    /// signed input coordinates, padded taps dropped.
-    fn reference_pairs(p: &Conv2dParams, i: usize) -> Vec<(usize, usize)> {
-        let [_, h, w, c] = p.input;
-        let [_, oh, ow, oc] = p.output;
-        let [kh, kw] = p.kernel;
-        let (o, ox, oy, b) = (
-            i % oc,
-            (i / oc) % ow,
-            (i / (oc * ow)) % oh,
-            i / (oc * ow * oh),
-        );
-        let cpg = c / p.groups;
-        let g = o / (oc / p.groups);
-        let mut pairs = Vec::new();
-        for ky in 0..kh {
-            for kx in 0..kw {
-                let iy = (oy * p.stride[0] + ky * p.dilation[0]) as i64 - p.pad[0] as i64;
-                let ix = (ox * p.stride[1] + kx * p.dilation[1]) as i64 - p.pad[1] as i64;
-                if iy < 0 || ix < 0 || iy >= h as i64 || ix >= w as i64 {
-                    continue;
-                }
-                let (iy, ix) = (iy as usize, ix as usize);
-                for ci in 0..cpg {
-                    let xi = b * h * w * c + iy * w * c + ix * c + g * cpg + ci;
-                    let wi = o * kh * kw * cpg + ky * kw * cpg + kx * cpg + ci;
-                    pairs.push((xi, wi));
-                }
-            }
-        }
-        pairs
-    }
-
-    /// Requants for `x_scale * w_scale / out_scale` drawn log-uniformly in `1e-4..1e-1`.
-    fn random_requants(rng: &mut Rng, channels: usize) -> Vec<Requant> {
-        let n = if rng.int(0, 1) == 0 { 1 } else { channels };
-        (0..n)
-            .map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit())))
-            .collect()
-    }
-
-    /// Every output within `1e-5 * (1 + |bias| + sum |x * w|)` of the f64 reference.
-    fn check_conv_f32(kernel: ConvF32, p: &Conv2dParams, seed: u64) -> Result<(), TestCaseError> {
-        let mut rng = Rng(seed);
-        let x: Vec<f32> = (0..numel(p.input)).map(|_| rng.f32_in(-2.0, 2.0)).collect();
-        let w: Vec<f32> = (0..weight_len(p)).map(|_| rng.f32_in(-2.0, 2.0)).collect();
-        let bias: Option<Vec<f32>> =
-            (rng.int(0, 1) == 1).then(|| (0..p.output[3]).map(|_| rng.f32_in(-3.0, 3.0)).collect());
-        let act = rng.act_f32();
-        let mut out = vec![f32::NAN; numel(p.output)];
-        kernel(p, &x, &w, bias.as_deref(), &mut out, act);
-        for (i, &got) in out.iter().enumerate() {
-            let b = bias.as_ref().map_or(0.0, |b| b[i % p.output[3]] as f64);
-            let (mut want, mut mag) = (b, b.abs());
-            for (xi, wi) in reference_pairs(p, i) {
-                let t = x[xi] as f64 * w[wi] as f64;
-                want += t;
-                mag += t.abs();
-            }
-            let want = want.max(act.0 as f64).min(act.1 as f64);
-            prop_assert!(
-                (got as f64 - want).abs() <= 1e-5 * (1.0 + mag),
-                "{p:?} act {act:?}: out[{i}] = {got}, want {want}"
-            );
-        }
-        Ok(())
-    }
-
-    /// Whole output equal to the i64 reference followed by `Requant::apply`.
-    fn check_conv_i8(kernel: ConvI8, p: &Conv2dParams, seed: u64) -> Result<(), TestCaseError> {
-        let mut rng = Rng(seed);
-        let x: Vec<i8> = (0..numel(p.input))
-            .map(|_| rng.int(-128, 127) as i8)
-            .collect();
-        let w: Vec<i8> = (0..weight_len(p))
-            .map(|_| rng.int(-127, 127) as i8)
-            .collect();
-        let bias: Option<Vec<i32>> = (rng.int(0, 1) == 1).then(|| {
-            (0..p.output[3])
-                .map(|_| rng.int(-40_000, 40_000) as i32)
-                .collect()
-        });
-        let x_zp = rng.int(-128, 127) as i32;
-        let out_zp = rng.int(-128, 127) as i32;
-        let requant = random_requants(&mut rng, p.output[3]);
-        let act = rng.act_i8(out_zp);
-        let mut out = vec![0i8; numel(p.output)];
-        kernel(
-            p,
-            &x,
-            x_zp,
-            &w,
-            bias.as_deref(),
-            &requant,
-            out_zp,
-            &mut out,
-            act,
-        );
-        let want: Vec<i8> = (0..out.len())
-            .map(|i| {
-                let o = i % p.output[3];
-                let mut acc = bias.as_ref().map_or(0i64, |b| b[o] as i64);
-                for (xi, wi) in reference_pairs(p, i) {
-                    acc += (x[xi] as i64 - x_zp as i64) * w[wi] as i64;
-                }
-                let rq = requant[if requant.len() == 1 { 0 } else { o }];
-                let v = rq.apply(i32::try_from(acc).unwrap()) as i64 + out_zp as i64;
-                v.clamp(act.0 as i64, act.1 as i64) as i8
-            })
-            .collect();
-        prop_assert_eq!(
-            out,
-            want,
-            "{:?} x_zp {} out_zp {} act {:?}",
-            p,
-            x_zp,
-            out_zp,
-            act
-        );
-        Ok(())
-    }
-
-    fn out_size(
-        size: usize,
-        k: usize,
-        stride: usize,
-        dilation: usize,
-        pad0: usize,
-        pad1: usize,
-    ) -> usize {
-        let eff = (k - 1) * dilation + 1;
-        ((size + pad0 + pad1).max(eff) - eff) / stride + 1
-    }
-
-    /// Shapes: batch 1..2, 1..7 pixels a side, kernel 1..3, stride 1..3, dilation 1..2, padding
-    /// 0..2 on every side (windows lying wholly in the padding included); groups: regular,
-    /// depthwise with multiplier 1 and 2, and two groups.
-    fn conv_case() -> impl Strategy<Value = (Conv2dParams, u64)> {
-        use proptest::array::{uniform2, uniform4};
-        let geometry = (
-            1usize..=2,
-            uniform2(1usize..=7),
-            uniform2(1usize..=3),
-            uniform2(1usize..=3),
-            uniform2(1usize..=2),
-            uniform4(0usize..=2),
-        );
-        (geometry, 0u8..4, 1usize..=4, 1usize..=4, any::<u64>()).prop_map(
-            |((n, [h, w], kernel, stride, dilation, pad), mode, cb, ob, seed)| {
-                let (c, oc, groups) = match mode {
-                    0 => (cb, ob, 1),
-                    1 => (cb, cb, cb),
-                    2 => (cb, 2 * cb, cb),
-                    _ => (2 * cb, 2 * ob, 2),
-                };
-                let oh = out_size(h, kernel[0], stride[0], dilation[0], pad[0], pad[2]);
-                let ow = out_size(w, kernel[1], stride[1], dilation[1], pad[1], pad[3]);
-                let p = Conv2dParams {
-                    input: [n, h, w, c],
-                    output: [n, oh, ow, oc],
-                    kernel,
-                    stride,
-                    dilation,
-                    pad: [pad[0], pad[1]],
-                    groups,
-                };
-                (p, seed)
-            },
-        )
-    }
-
-    proptest! {
-        #[test]
-        fn conv2d_f32_matches_reference((p, seed) in conv_case()) {
-            check_conv_f32(conv2d_f32, &p, seed)?;
-        }
-
-        #[test]
-        fn conv2d_i8_matches_reference((p, seed) in conv_case()) {
-            check_conv_i8(conv2d_i8, &p, seed)?;
-        }
-    }
 
     fn params(input: [usize; 4], output: [usize; 4], kernel: [usize; 2]) -> Conv2dParams {
         Conv2dParams {
@@ -538,43 +329,5 @@ mod tests {
             ..params([2, 5, 5, 4], [2, 3, 3, 6], [3, 2])
         };
         assert_eq!(p.macs(), 2 * 3 * 3 * 6 * 3 * 2 * 2);
-    }
-
-    #[test]
-    fn checks_reject_a_wrong_kernel() {
-        fn off_by_one_f32(
-            p: &Conv2dParams,
-            x: &[f32],
-            w: &[f32],
-            b: Option<&[f32]>,
-            o: &mut [f32],
-            a: (f32, f32),
-        ) {
-            conv2d_f32(p, x, w, b, o, a);
-            o[0] += 0.01;
-        }
-        #[allow(clippy::too_many_arguments)]
-        fn off_by_one_i8(
-            p: &Conv2dParams,
-            x: &[i8],
-            xz: i32,
-            w: &[i8],
-            b: Option<&[i32]>,
-            r: &[Requant],
-            oz: i32,
-            o: &mut [i8],
-            a: (i8, i8),
-        ) {
-            conv2d_i8(p, x, xz, w, b, r, oz, o, a);
-            o[0] ^= 1;
-        }
-        let p = Conv2dParams {
-            pad: [1, 1],
-            ..params([1, 4, 4, 2], [1, 4, 4, 3], [3, 3])
-        };
-        assert!(check_conv_f32(conv2d_f32, &p, 7).is_ok());
-        assert!(check_conv_f32(off_by_one_f32, &p, 7).is_err());
-        assert!(check_conv_i8(conv2d_i8, &p, 7).is_ok());
-        assert!(check_conv_i8(off_by_one_i8, &p, 7).is_err());
     }
 }

@@ -5,6 +5,8 @@
 //! quantized value 0, a sum of 0 over a count of 1) and max pooling yields the clamp's lower
 //! bound.
 
+use super::output::{clamp_f32, clamp_i8};
+
 /// Geometry of a 2-D pooling window over NHWC tensors.
 ///
 /// Output pixel `(oy, ox)` covers input rows `oy * sh - top .. oy * sh - top + kh` and columns
@@ -96,7 +98,7 @@ fn div_round_half_away(sum: i32, count: i32) -> i32 {
 /// `x`: `[n, h, w, c]`, `out`: `[n, oh, ow, c]`. `out = clamp(sum / count, act.0, act.1)`, the sum
 /// over the window's in-image taps in row-major order (f32 adds), `count` = `kh * kw` when
 /// `count_include_pad`, else the number of in-image taps; one IEEE division. A window with no
-/// taps gives 0 (see the module docs). Clamp: `v.max(lo).min(hi)`.
+/// taps gives 0 (see the module docs). The clamp is the output stage's (NaN passes through).
 pub fn avg_pool2d_f32(p: &Pool2dParams, x: &[f32], out: &mut [f32], act: (f32, f32)) {
     let full = p.kernel[0] * p.kernel[1];
     let c = p.input[3];
@@ -109,7 +111,7 @@ pub fn avg_pool2d_f32(p: &Pool2dParams, x: &[f32], out: &mut [f32], act: (f32, f
         for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
             let sum = win.values(p, x, ch).fold(0.0f32, |s, v| s + v);
             let avg = if count == 0 { 0.0 } else { sum / count as f32 };
-            *dst = avg.max(act.0).min(act.1);
+            *dst = clamp_f32(avg, act.0, act.1);
         }
     }
 }
@@ -135,7 +137,7 @@ pub fn avg_pool2d_i8(p: &Pool2dParams, x: &[i8], out: &mut [i8], act: (i8, i8)) 
         for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
             let sum = win.values(p, x, ch).fold(0i32, |s, v| s + v as i32);
             let avg = div_round_half_away(sum, count as i32);
-            *dst = avg.max(act.0 as i32).min(act.1 as i32) as i8;
+            *dst = clamp_i8(avg, act);
         }
     }
 }
@@ -144,13 +146,13 @@ pub fn avg_pool2d_i8(p: &Pool2dParams, x: &[i8], out: &mut [i8], act: (i8, i8)) 
 ///
 /// Layouts as [`avg_pool2d_f32`]. `out = clamp(max over the in-image taps, act.0, act.1)`;
 /// padded taps are ignored, so a window with no taps gives `act.0`. The max is `f32::max`
-/// folded from `-inf` (a NaN tap is skipped unless every tap is NaN).
+/// folded from `-inf`, so NaN taps are skipped (a window of NaN taps only gives `-inf`).
 pub fn max_pool2d_f32(p: &Pool2dParams, x: &[f32], out: &mut [f32], act: (f32, f32)) {
     let c = p.input[3];
     for (pixel, win) in windows(p).enumerate() {
         for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
             let m = win.values(p, x, ch).fold(f32::NEG_INFINITY, f32::max);
-            *dst = m.max(act.0).min(act.1);
+            *dst = clamp_f32(m, act.0, act.1);
         }
     }
 }
@@ -164,14 +166,15 @@ pub fn max_pool2d_i8(p: &Pool2dParams, x: &[i8], out: &mut [i8], act: (i8, i8)) 
     for (pixel, win) in windows(p).enumerate() {
         for (ch, dst) in out[pixel * c..(pixel + 1) * c].iter_mut().enumerate() {
             let m = win.values(p, x, ch).fold(i8::MIN, i8::max);
-            *dst = m.max(act.0).min(act.1);
+            *dst = clamp_i8(m as i32, act);
         }
     }
 }
 
 /// Float global average pooling: `x` `[n, hw, c]` → `out` `[n, c]`,
 /// `out[b][ch] = clamp(sum_i x[b][i][ch] / hw, act.0, act.1)`; the sum runs in increasing `i`
-/// (f32 adds), then one IEEE division. `hw == 0` gives 0 before the clamp.
+/// (f32 adds), then one IEEE division and the output stage's clamp. `hw == 0` gives 0 before
+/// the clamp.
 pub fn global_avg_pool_f32(
     n: usize,
     hw: usize,
@@ -187,7 +190,7 @@ pub fn global_avg_pool_f32(
                 sum += x[(b * hw + i) * c + ch];
             }
             let avg = if hw == 0 { 0.0 } else { sum / hw as f32 };
-            *dst = avg.max(act.0).min(act.1);
+            *dst = clamp_f32(avg, act.0, act.1);
         }
     }
 }
@@ -205,7 +208,7 @@ pub fn global_avg_pool_i8(n: usize, hw: usize, c: usize, x: &[i8], out: &mut [i8
                 sum += x[(b * hw + i) * c + ch] as i32;
             }
             let avg = div_round_half_away(sum, hw as i32);
-            *dst = avg.max(act.0 as i32).min(act.1 as i32) as i8;
+            *dst = clamp_i8(avg, act);
         }
     }
 }
@@ -213,267 +216,6 @@ pub fn global_avg_pool_i8(n: usize, hw: usize, c: usize, x: &[i8], out: &mut [i8
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-    use std::vec;
-    use std::vec::Vec;
-
-    type PoolF32 = fn(&Pool2dParams, &[f32], &mut [f32], (f32, f32));
-    type PoolI8 = fn(&Pool2dParams, &[i8], &mut [i8], (i8, i8));
-    type GlobalF32 = fn(usize, usize, usize, &[f32], &mut [f32], (f32, f32));
-    type GlobalI8 = fn(usize, usize, usize, &[i8], &mut [i8], (i8, i8));
-
-    use crate::kernels::test_rng::Rng;
-
-    fn random_act_f32(rng: &mut Rng) -> (f32, f32) {
-        match rng.int(0, 2) {
-            0 => (f32::NEG_INFINITY, f32::INFINITY),
-            1 => (0.0, 6.0),
-            _ => {
-                let (a, b) = (rng.f32_in(-8.0, 8.0), rng.f32_in(-8.0, 8.0));
-                (a.min(b), a.max(b))
-            }
-        }
-    }
-
-    fn random_act_i8(rng: &mut Rng) -> (i8, i8) {
-        if rng.int(0, 1) == 0 {
-            (-128, 127)
-        } else {
-            let (a, b) = (rng.int(-128, 127) as i8, rng.int(-128, 127) as i8);
-            (a.min(b), a.max(b))
-        }
-    }
-
-    /// Input values under the window of output element `i` (NHWC index), from the definition.
-    fn reference_window<T: Copy>(p: &Pool2dParams, x: &[T], i: usize) -> Vec<T> {
-        let [_, h, w, c] = p.input;
-        let [_, oh, ow, _] = p.output;
-        let (ch, ox, oy, b) = (i % c, (i / c) % ow, (i / (c * ow)) % oh, i / (c * ow * oh));
-        let mut v = Vec::new();
-        for ky in 0..p.kernel[0] {
-            for kx in 0..p.kernel[1] {
-                let iy = (oy * p.stride[0] + ky) as i64 - p.pad[0] as i64;
-                let ix = (ox * p.stride[1] + kx) as i64 - p.pad[1] as i64;
-                if (0..h as i64).contains(&iy) && (0..w as i64).contains(&ix) {
-                    v.push(x[b * h * w * c + iy as usize * w * c + ix as usize * c + ch]);
-                }
-            }
-        }
-        v
-    }
-
-    fn reference_count(p: &Pool2dParams, taps: usize) -> usize {
-        if p.count_include_pad {
-            p.kernel[0] * p.kernel[1]
-        } else {
-            taps
-        }
-    }
-
-    /// Average within `1e-5 * (1 + mean |x|)` of the f64 reference; max exact.
-    fn check_pool_f32(
-        avg: PoolF32,
-        max: PoolF32,
-        p: &Pool2dParams,
-        seed: u64,
-    ) -> Result<(), TestCaseError> {
-        let mut rng = Rng(seed);
-        let x: Vec<f32> = (0..p.input.iter().product())
-            .map(|_| rng.f32_in(-4.0, 4.0))
-            .collect();
-        let act = random_act_f32(&mut rng);
-        let len = p.output.iter().product();
-        let (mut got_avg, mut got_max) = (vec![f32::NAN; len], vec![f32::NAN; len]);
-        avg(p, &x, &mut got_avg, act);
-        max(p, &x, &mut got_max, act);
-        for i in 0..len {
-            let win = reference_window(p, &x, i);
-            let count = reference_count(p, win.len()) as f64;
-            let (sum, mag) = win.iter().fold((0.0f64, 0.0f64), |(s, m), &v| {
-                (s + v as f64, m + (v as f64).abs())
-            });
-            let (want, mag) = if count == 0.0 {
-                (0.0, 0.0)
-            } else {
-                (sum / count, mag / count)
-            };
-            let want = want.max(act.0 as f64).min(act.1 as f64);
-            prop_assert!(
-                (got_avg[i] as f64 - want).abs() <= 1e-5 * (1.0 + mag),
-                "avg {p:?} act {act:?}: out[{i}] = {}, want {want}",
-                got_avg[i]
-            );
-            let want_max = win
-                .iter()
-                .copied()
-                .reduce(f32::max)
-                .map_or(act.0, |m| m.max(act.0).min(act.1));
-            prop_assert_eq!(
-                got_max[i],
-                want_max,
-                "max {:?} act {:?}: out[{}]",
-                p,
-                act,
-                i
-            );
-        }
-        Ok(())
-    }
-
-    /// `sum / count` rounded half away from zero via f64 (exact: ties are exactly representable).
-    fn round_avg(sum: i64, count: usize) -> i64 {
-        if count == 0 {
-            0
-        } else {
-            (sum as f64 / count as f64).round() as i64
-        }
-    }
-
-    /// Whole outputs equal to the reference (average rounded half away from zero, exact max).
-    fn check_pool_i8(
-        avg: PoolI8,
-        max: PoolI8,
-        p: &Pool2dParams,
-        seed: u64,
-    ) -> Result<(), TestCaseError> {
-        let mut rng = Rng(seed);
-        let x: Vec<i8> = (0..p.input.iter().product())
-            .map(|_| rng.int(-128, 127) as i8)
-            .collect();
-        let act = random_act_i8(&mut rng);
-        let len = p.output.iter().product();
-        let (mut got_avg, mut got_max) = (vec![0i8; len], vec![0i8; len]);
-        avg(p, &x, &mut got_avg, act);
-        max(p, &x, &mut got_max, act);
-        let (mut want_avg, mut want_max) = (Vec::new(), Vec::new());
-        for i in 0..len {
-            let win = reference_window(p, &x, i);
-            let sum: i64 = win.iter().map(|&v| v as i64).sum();
-            let a = round_avg(sum, reference_count(p, win.len()));
-            want_avg.push(a.clamp(act.0 as i64, act.1 as i64) as i8);
-            want_max.push(
-                win.iter()
-                    .copied()
-                    .max()
-                    .map_or(act.0, |m| m.clamp(act.0, act.1)),
-            );
-        }
-        prop_assert_eq!(got_avg, want_avg, "avg {:?} act {:?}", p, act);
-        prop_assert_eq!(got_max, want_max, "max {:?} act {:?}", p, act);
-        Ok(())
-    }
-
-    fn check_global_f32(
-        kernel: GlobalF32,
-        [n, hw, c]: [usize; 3],
-        seed: u64,
-    ) -> Result<(), TestCaseError> {
-        let mut rng = Rng(seed);
-        let x: Vec<f32> = (0..n * hw * c).map(|_| rng.f32_in(-4.0, 4.0)).collect();
-        let act = random_act_f32(&mut rng);
-        let mut out = vec![f32::NAN; n * c];
-        kernel(n, hw, c, &x, &mut out, act);
-        for b in 0..n {
-            for ch in 0..c {
-                let vals: Vec<f64> = (0..hw).map(|i| x[b * hw * c + i * c + ch] as f64).collect();
-                let mean = if hw == 0 {
-                    0.0
-                } else {
-                    vals.iter().sum::<f64>() / hw as f64
-                };
-                let mag = if hw == 0 {
-                    0.0
-                } else {
-                    vals.iter().map(|v| v.abs()).sum::<f64>() / hw as f64
-                };
-                let want = mean.max(act.0 as f64).min(act.1 as f64);
-                let got = out[b * c + ch] as f64;
-                prop_assert!(
-                    (got - want).abs() <= 1e-5 * (1.0 + mag),
-                    "[{b}][{ch}] = {got}, want {want}"
-                );
-            }
-        }
-        Ok(())
-    }
-
-    fn check_global_i8(
-        kernel: GlobalI8,
-        [n, hw, c]: [usize; 3],
-        seed: u64,
-    ) -> Result<(), TestCaseError> {
-        let mut rng = Rng(seed);
-        let x: Vec<i8> = (0..n * hw * c).map(|_| rng.int(-128, 127) as i8).collect();
-        let act = random_act_i8(&mut rng);
-        let mut out = vec![0i8; n * c];
-        kernel(n, hw, c, &x, &mut out, act);
-        let mut want = Vec::new();
-        for b in 0..n {
-            for ch in 0..c {
-                let sum: i64 = (0..hw).map(|i| x[b * hw * c + i * c + ch] as i64).sum();
-                want.push(round_avg(sum, hw).clamp(act.0 as i64, act.1 as i64) as i8);
-            }
-        }
-        prop_assert_eq!(out, want, "act {:?}", act);
-        Ok(())
-    }
-
-    fn out_size(size: usize, k: usize, stride: usize, pad0: usize, pad1: usize) -> usize {
-        ((size + pad0 + pad1).max(k) - k) / stride + 1
-    }
-
-    /// Batch 1..2, 1..7 pixels a side, 1..4 channels, kernel 1..3, stride 1..3, padding 0..2 on
-    /// every side (windows wholly in the padding included).
-    fn pool_case() -> impl Strategy<Value = (Pool2dParams, u64)> {
-        use proptest::array::{uniform2, uniform4};
-        (
-            1usize..=2,
-            uniform2(1usize..=7),
-            1usize..=4,
-            uniform2(1usize..=3),
-            uniform2(1usize..=3),
-            uniform4(0usize..=2),
-            any::<bool>(),
-            any::<u64>(),
-        )
-            .prop_map(
-                |(n, [h, w], c, kernel, stride, pad, count_include_pad, seed)| {
-                    let oh = out_size(h, kernel[0], stride[0], pad[0], pad[2]);
-                    let ow = out_size(w, kernel[1], stride[1], pad[1], pad[3]);
-                    let p = Pool2dParams {
-                        input: [n, h, w, c],
-                        output: [n, oh, ow, c],
-                        kernel,
-                        stride,
-                        pad: [pad[0], pad[1]],
-                        count_include_pad,
-                    };
-                    (p, seed)
-                },
-            )
-    }
-
-    proptest! {
-        #[test]
-        fn pool2d_f32_matches_reference((p, seed) in pool_case()) {
-            check_pool_f32(avg_pool2d_f32, max_pool2d_f32, &p, seed)?;
-        }
-
-        #[test]
-        fn pool2d_i8_matches_reference((p, seed) in pool_case()) {
-            check_pool_i8(avg_pool2d_i8, max_pool2d_i8, &p, seed)?;
-        }
-
-        #[test]
-        fn global_avg_pool_f32_matches_reference(n in 1usize..=2, hw in 0usize..=40, c in 1usize..=5, seed in any::<u64>()) {
-            check_global_f32(global_avg_pool_f32, [n, hw, c], seed)?;
-        }
-
-        #[test]
-        fn global_avg_pool_i8_matches_reference(n in 1usize..=2, hw in 0usize..=40, c in 1usize..=5, seed in any::<u64>()) {
-            check_global_i8(global_avg_pool_i8, [n, hw, c], seed)?;
-        }
-    }
 
     fn params(
         input: [usize; 4],
@@ -595,40 +337,5 @@ mod tests {
         assert_eq!(q, [2, -2]);
         global_avg_pool_i8(1, 2, 2, &[1, -1, 2, -2], &mut q, (0, 1));
         assert_eq!(q, [1, 0]);
-    }
-
-    #[test]
-    fn checks_reject_a_wrong_kernel() {
-        fn avg_no_pad_count(p: &Pool2dParams, x: &[f32], o: &mut [f32], a: (f32, f32)) {
-            avg_pool2d_f32(
-                &Pool2dParams {
-                    count_include_pad: !p.count_include_pad,
-                    ..*p
-                },
-                x,
-                o,
-                a,
-            );
-        }
-        fn avg_off_by_one(p: &Pool2dParams, x: &[i8], o: &mut [i8], a: (i8, i8)) {
-            avg_pool2d_i8(p, x, o, a);
-            o[0] = o[0].wrapping_add(1);
-        }
-        fn max_off(p: &Pool2dParams, x: &[i8], o: &mut [i8], a: (i8, i8)) {
-            max_pool2d_i8(p, x, o, a);
-            o[0] ^= 1;
-        }
-        fn global_off(n: usize, hw: usize, c: usize, x: &[i8], o: &mut [i8], a: (i8, i8)) {
-            global_avg_pool_i8(n, hw, c, x, o, a);
-            o[0] ^= 1;
-        }
-        let p = params([1, 4, 4, 2], [1, 3, 3, 2], [3, 3], [2, 2], [1, 1]);
-        assert!(check_pool_f32(avg_pool2d_f32, max_pool2d_f32, &p, 1).is_ok());
-        assert!(check_pool_f32(avg_no_pad_count, max_pool2d_f32, &p, 1).is_err());
-        assert!(check_pool_i8(avg_pool2d_i8, max_pool2d_i8, &p, 1).is_ok());
-        assert!(check_pool_i8(avg_off_by_one, max_pool2d_i8, &p, 1).is_err());
-        assert!(check_pool_i8(avg_pool2d_i8, max_off, &p, 1).is_err());
-        assert!(check_global_i8(global_avg_pool_i8, [1, 9, 3], 1).is_ok());
-        assert!(check_global_i8(global_off, [1, 9, 3], 1).is_err());
     }
 }

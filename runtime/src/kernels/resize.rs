@@ -1,10 +1,8 @@
 //! Spatial resize of NHWC tensors: nearest and bilinear (ONNX `Resize`).
 
-use serde::{Deserialize, Serialize};
-
 /// How a source coordinate is computed from a destination one (ONNX
-/// `coordinate_transformation_mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `coordinate_transformation_mode`; the file stores `ops::CoordTransform`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CoordTransform {
     HalfPixel,
@@ -13,22 +11,15 @@ pub enum CoordTransform {
     Asymmetric,
 }
 
-/// How a fractional source coordinate picks a pixel in nearest mode (ONNX `nearest_mode`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How a fractional source coordinate picks a pixel in nearest mode (ONNX `nearest_mode`; the
+/// file stores `ops::NearestRound`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum NearestRound {
     RoundPreferFloor,
     RoundPreferCeil,
     Floor,
     Ceil,
-}
-
-/// Interpolation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ResizeMode {
-    Nearest(NearestRound),
-    Bilinear,
 }
 
 /// Shapes of a resize: `input` and `output` are NHWC with equal `n` and `c`; only H and W change.
@@ -208,26 +199,8 @@ pub fn resize_bilinear_i8(p: &ResizeParams, x: &[i8], out: &mut [i8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
     use std::vec;
     use std::vec::Vec;
-
-    type NearestFn = fn(&ResizeParams, NearestRound, &[i32], &mut [i32]);
-    type BilinearF32Fn = fn(&ResizeParams, &[f32], &mut [f32]);
-    type BilinearI8Fn = fn(&ResizeParams, &[i8], &mut [i8]);
-
-    const COORDS: [CoordTransform; 4] = [
-        CoordTransform::HalfPixel,
-        CoordTransform::PytorchHalfPixel,
-        CoordTransform::AlignCorners,
-        CoordTransform::Asymmetric,
-    ];
-    const ROUNDS: [NearestRound; 4] = [
-        NearestRound::RoundPreferFloor,
-        NearestRound::RoundPreferCeil,
-        NearestRound::Floor,
-        NearestRound::Ceil,
-    ];
 
     fn params(
         n: usize,
@@ -243,211 +216,6 @@ mod tests {
             output: [n, oh, ow, c],
             coord,
         }
-    }
-
-    /// ONNX source coordinate as an exact rational `num / den` (`den > 0`, `num` may be negative).
-    fn src_rational(coord: CoordTransform, d: usize, in_len: usize, out_len: usize) -> (i64, i64) {
-        let (d, i, o) = (d as i64, in_len as i64, out_len as i64);
-        match coord {
-            CoordTransform::PytorchHalfPixel if o == 1 => (0, 1),
-            // (d + 1/2) / (o / i) - 1/2
-            CoordTransform::HalfPixel | CoordTransform::PytorchHalfPixel => {
-                ((2 * d + 1) * i - o, 2 * o)
-            }
-            CoordTransform::AlignCorners if o == 1 => (0, 1),
-            CoordTransform::AlignCorners => (d * (i - 1), o - 1),
-            CoordTransform::Asymmetric => (d * i, o),
-        }
-    }
-
-    /// ONNX source coordinate in f64, straight from the spec formulas with `scale = out / in`.
-    fn src_f64(coord: CoordTransform, d: usize, in_len: usize, out_len: usize) -> f64 {
-        let (d, i, o) = (d as f64, in_len as f64, out_len as f64);
-        let scale = o / i;
-        match coord {
-            CoordTransform::HalfPixel => (d + 0.5) / scale - 0.5,
-            CoordTransform::PytorchHalfPixel => {
-                if out_len > 1 {
-                    (d + 0.5) / scale - 0.5
-                } else {
-                    0.0
-                }
-            }
-            CoordTransform::AlignCorners => {
-                if out_len == 1 {
-                    0.0
-                } else {
-                    d * (i - 1.0) / (o - 1.0)
-                }
-            }
-            CoordTransform::Asymmetric => d / scale,
-        }
-    }
-
-    /// Nearest index from an exact rational coordinate, ties resolved exactly.
-    fn nearest_ref_index(
-        coord: CoordTransform,
-        round: NearestRound,
-        d: usize,
-        in_len: usize,
-        out_len: usize,
-    ) -> usize {
-        let (num, den) = src_rational(coord, d, in_len, out_len);
-        let fl = num.div_euclid(den);
-        let rem = num.rem_euclid(den);
-        let idx = match round {
-            NearestRound::RoundPreferFloor => fl + (2 * rem > den) as i64,
-            NearestRound::RoundPreferCeil => fl + (2 * rem >= den) as i64,
-            NearestRound::Floor => fl,
-            NearestRound::Ceil => fl + (rem > 0) as i64,
-        };
-        idx.clamp(0, in_len as i64 - 1) as usize
-    }
-
-    fn at(p: &ResizeParams, b: usize, y: usize, x: usize, ch: usize) -> usize {
-        let [_, h, w, c] = p.input;
-        ((b * h + y) * w + x) * c + ch
-    }
-
-    /// Bilinear in f64 from the f64 coordinates; returns (value, sum of |neighbour differences|).
-    fn bilinear_ref(p: &ResizeParams, x: &[f64]) -> Vec<(f64, f64)> {
-        let [n, ih, iw, c] = p.input;
-        let [_, oh, ow, _] = p.output;
-        let taps = |s: f64, len: usize| {
-            let s = s.clamp(0.0, (len - 1) as f64);
-            let i0 = s.floor() as usize;
-            (i0, (i0 + 1).min(len - 1), s - i0 as f64)
-        };
-        let mut out = Vec::new();
-        for b in 0..n {
-            for oy in 0..oh {
-                let (y0, y1, fy) = taps(src_f64(p.coord, oy, ih, oh), ih);
-                for ox in 0..ow {
-                    let (x0, x1, fx) = taps(src_f64(p.coord, ox, iw, ow), iw);
-                    for ch in 0..c {
-                        let v00 = x[at(p, b, y0, x0, ch)];
-                        let v01 = x[at(p, b, y0, x1, ch)];
-                        let v10 = x[at(p, b, y1, x0, ch)];
-                        let v11 = x[at(p, b, y1, x1, ch)];
-                        let top = v00 * (1.0 - fx) + v01 * fx;
-                        let bottom = v10 * (1.0 - fx) + v11 * fx;
-                        let spread = (v01 - v00).abs()
-                            + (v11 - v10).abs()
-                            + (v10 - v00).abs()
-                            + (v11 - v01).abs();
-                        out.push((top * (1.0 - fy) + bottom * fy, spread));
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Independent integer reference for int8: Q16 coordinate as the floor of the exact rational,
-    /// separable two-stage interpolation, explicit remainder-based rounding half away from zero.
-    fn bilinear_i8_int_ref(p: &ResizeParams, x: &[i8]) -> Vec<i8> {
-        let [n, ih, iw, c] = p.input;
-        let [_, oh, ow, _] = p.output;
-        let taps = |d: usize, len: usize, olen: usize| {
-            let (num, den) = src_rational(p.coord, d, len, olen);
-            let q = (num * 65536)
-                .div_euclid(den)
-                .max(0)
-                .min((len as i64 - 1) * 65536);
-            let i0 = (q / 65536) as usize;
-            (i0, (i0 + 1).min(len - 1), q % 65536)
-        };
-        let mut out = Vec::new();
-        for b in 0..n {
-            for oy in 0..oh {
-                let (y0, y1, fy) = taps(oy, ih, oh);
-                for ox in 0..ow {
-                    let (x0, x1, fx) = taps(ox, iw, ow);
-                    for ch in 0..c {
-                        let g = |y, xx| x[at(p, b, y, xx, ch)] as i64;
-                        let top = g(y0, x0) * (65536 - fx) + g(y0, x1) * fx;
-                        let bottom = g(y1, x0) * (65536 - fx) + g(y1, x1) * fx;
-                        let v = top * (65536 - fy) + bottom * fy;
-                        let (quot, rem) = (v / (1i64 << 32), v % (1i64 << 32));
-                        let r = if 2 * rem.abs() >= 1i64 << 32 {
-                            quot + v.signum()
-                        } else {
-                            quot
-                        };
-                        out.push(r.clamp(-128, 127) as i8);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    fn check_nearest(kernel: NearestFn, p: &ResizeParams, round: NearestRound) {
-        let [n, ih, iw, c] = p.input;
-        let [_, oh, ow, _] = p.output;
-        let x: Vec<i32> = (0..(n * ih * iw * c) as i32).collect();
-        let mut want = Vec::new();
-        for b in 0..n {
-            for oy in 0..oh {
-                let y = nearest_ref_index(p.coord, round, oy, ih, oh);
-                for ox in 0..ow {
-                    let xi = nearest_ref_index(p.coord, round, ox, iw, ow);
-                    for ch in 0..c {
-                        want.push(x[at(p, b, y, xi, ch)]);
-                    }
-                }
-            }
-        }
-        let mut got = vec![-1; want.len()];
-        kernel(p, round, &x, &mut got);
-        assert_eq!(got, want, "{:?} {:?}", p, round);
-    }
-
-    /// `exact_coords`: the shapes make every Q16 coordinate exact, so the only error is f32
-    /// rounding: `|got - want| <= 1e-5` for values in [-10, 10]. Otherwise the Q16 truncation
-    /// (< 2^-16 per axis) adds at most `2^-16 * spread`.
-    fn check_bilinear_f32(kernel: BilinearF32Fn, p: &ResizeParams, x: &[f32], exact_coords: bool) {
-        let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        let want = bilinear_ref(p, &xf);
-        let mut got = vec![f32::NAN; want.len()];
-        kernel(p, x, &mut got);
-        for (i, (&g, &(w, spread))) in got.iter().zip(&want).enumerate() {
-            let bound = if exact_coords {
-                1e-5
-            } else {
-                1e-5 + spread / 65536.0
-            };
-            assert!(
-                (g as f64 - w).abs() <= bound,
-                "{:?} at {}: got {} want {} bound {}",
-                p,
-                i,
-                g,
-                w,
-                bound
-            );
-        }
-    }
-
-    fn check_bilinear_i8(kernel: BilinearI8Fn, p: &ResizeParams, x: &[i8]) {
-        let mut got = vec![0i8; p.output.iter().product()];
-        kernel(p, x, &mut got);
-        assert_eq!(got, bilinear_i8_int_ref(p, x), "{:?}", p);
-        let xf: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        for (&g, &(w, _)) in got.iter().zip(&bilinear_ref(p, &xf)) {
-            assert!((g as f64 - w).abs() <= 1.0, "{:?}: got {} want {}", p, g, w);
-        }
-    }
-
-    /// Deterministic pseudo-random values in [-10, 10] / full int8 range.
-    fn lcg(n: usize, seed: u64) -> impl Iterator<Item = u32> {
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        (0..n).map(move |_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) as u32
-        })
     }
 
     #[test]
@@ -526,80 +294,5 @@ mod tests {
         resize_bilinear_i8(&p, &[0, 10, 20, 31], &mut out);
         // centre (0 + 10 + 20 + 31) / 4 = 15.25
         assert_eq!(out, [0, 5, 10, 10, 15, 21, 20, 26, 31]);
-    }
-
-    #[test]
-    fn all_modes_up_and_down_sampling() {
-        // (in_h, in_w, out_h, out_w): x2 upsampling, downsampling, mixed, to and from 1.
-        let shapes = [
-            (3, 4, 6, 8),
-            (5, 2, 10, 4),
-            (8, 6, 4, 3),
-            (7, 9, 3, 2),
-            (6, 5, 2, 10),
-            (1, 4, 3, 1),
-            (4, 1, 1, 5),
-        ];
-        for (k, &(ih, iw, oh, ow)) in shapes.iter().enumerate() {
-            for coord in COORDS {
-                let p = params(2, ih, iw, oh, ow, 3, coord);
-                for round in ROUNDS {
-                    check_nearest(resize_nearest, &p, round);
-                }
-                let len = 2 * ih * iw * 3;
-                let xf: Vec<f32> = lcg(len, k as u64)
-                    .map(|v| (v % 20001) as f32 / 1000.0 - 10.0)
-                    .collect();
-                check_bilinear_f32(resize_bilinear_f32, &p, &xf, false);
-                let xq: Vec<i8> = lcg(len, k as u64 + 100).map(|v| v as u8 as i8).collect();
-                check_bilinear_i8(resize_bilinear_i8, &p, &xq);
-            }
-        }
-    }
-
-    fn coord_strategy() -> impl Strategy<Value = CoordTransform> {
-        proptest::sample::select(COORDS.to_vec())
-    }
-
-    proptest! {
-        #[test]
-        fn nearest_matches_exact_reference(
-            n in 1usize..=2, ih in 1usize..=7, iw in 1usize..=7, oh in 1usize..=16, ow in 1usize..=16,
-            c in 1usize..=3, coord in coord_strategy(), round in proptest::sample::select(ROUNDS.to_vec()),
-        ) {
-            check_nearest(resize_nearest, &params(n, ih, iw, oh, ow, c, coord), round);
-        }
-
-        #[test]
-        fn bilinear_f32_matches_f64_reference(
-            n in 1usize..=2, ih in 1usize..=7, iw in 1usize..=7, oh in 1usize..=16, ow in 1usize..=16,
-            c in 1usize..=3, coord in coord_strategy(),
-            xs in proptest::collection::vec(-10f32..=10.0, 2 * 7 * 7 * 3),
-        ) {
-            let p = params(n, ih, iw, oh, ow, c, coord);
-            check_bilinear_f32(resize_bilinear_f32, &p, &xs[..n * ih * iw * c], false);
-        }
-
-        /// Output sizes whose Q16 coordinates are exact (power-of-two denominators): 1e-5 bound.
-        #[test]
-        fn bilinear_f32_exact_coords_within_1e5(
-            n in 1usize..=2, ih in 1usize..=9, iw in 1usize..=9, ohe in 0u32..=4, owe in 0u32..=4,
-            c in 1usize..=3, coord in coord_strategy(),
-            xs in proptest::collection::vec(-10f32..=10.0, 2 * 9 * 9 * 3),
-        ) {
-            let size = |e: u32| if coord == CoordTransform::AlignCorners && e > 0 { (1usize << (e - 1)) + 1 } else { 1usize << e };
-            let p = params(n, ih, iw, size(ohe), size(owe), c, coord);
-            check_bilinear_f32(resize_bilinear_f32, &p, &xs[..n * ih * iw * c], true);
-        }
-
-        #[test]
-        fn bilinear_i8_matches_references(
-            n in 1usize..=2, ih in 1usize..=7, iw in 1usize..=7, oh in 1usize..=16, ow in 1usize..=16,
-            c in 1usize..=3, coord in coord_strategy(),
-            xs in proptest::collection::vec(any::<i8>(), 2 * 7 * 7 * 3),
-        ) {
-            let p = params(n, ih, iw, oh, ow, c, coord);
-            check_bilinear_i8(resize_bilinear_i8, &p, &xs[..n * ih * iw * c]);
-        }
     }
 }

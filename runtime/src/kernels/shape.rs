@@ -5,7 +5,7 @@
 //! `&[usize]` of rank `r <= MAX_RANK`; all shapes passed to one call have the same rank.
 //! Contiguous innermost runs are moved with `copy_from_slice`.
 
-use super::MAX_RANK;
+use crate::tensor::MAX_RANK;
 
 /// Row-major strides of `shape` (`strides[r - 1] == 1`); entries past the rank are 0.
 fn strides(shape: &[usize]) -> [usize; MAX_RANK] {
@@ -158,129 +158,7 @@ pub fn pad<T: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-    use std::vec;
     use std::vec::Vec;
-
-    type ConcatFn = fn(usize, &[(&[usize], &[i32])], &mut [i32]);
-    type SliceFn = fn(&[usize], &[i32], &[usize], &[usize], &[usize], &mut [i32]);
-    type TransposeFn = fn(&[usize], &[i32], &[usize], &mut [i32]);
-    type PadFn = fn(&[usize], &[i32], &[usize], &[usize], i32, &mut [i32]);
-
-    /// Multi-index of linear index `i` in row-major `shape`.
-    fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
-        let mut idx = vec![0; shape.len()];
-        for k in (0..shape.len()).rev() {
-            idx[k] = i % shape[k];
-            i /= shape[k];
-        }
-        idx
-    }
-
-    fn ravel(idx: &[usize], shape: &[usize]) -> usize {
-        idx.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
-    }
-
-    fn numel(shape: &[usize]) -> usize {
-        shape.iter().product()
-    }
-
-    /// Distinct values so that any misplaced element is detected.
-    fn iota(n: usize, salt: i32) -> Vec<i32> {
-        (0..n as i32).map(|v| v * 7 + salt * 100_003 + 1).collect()
-    }
-
-    fn check_concat(kernel: ConcatFn, axis: usize, shapes: &[Vec<usize>]) {
-        let datas: Vec<Vec<i32>> = shapes
-            .iter()
-            .enumerate()
-            .map(|(j, s)| iota(numel(s), j as i32 + 1))
-            .collect();
-        let mut out_shape = shapes[0].clone();
-        out_shape[axis] = shapes.iter().map(|s| s[axis]).sum();
-        let mut want = vec![0; numel(&out_shape)];
-        for (i, w) in want.iter_mut().enumerate() {
-            let mut idx = unravel(i, &out_shape);
-            let mut j = 0;
-            while idx[axis] >= shapes[j][axis] {
-                idx[axis] -= shapes[j][axis];
-                j += 1;
-            }
-            *w = datas[j][ravel(&idx, &shapes[j])];
-        }
-        let inputs: Vec<(&[usize], &[i32])> = shapes
-            .iter()
-            .zip(&datas)
-            .map(|(s, d)| (s.as_slice(), d.as_slice()))
-            .collect();
-        let mut got = vec![-1; want.len()];
-        kernel(axis, &inputs, &mut got);
-        assert_eq!(got, want);
-    }
-
-    fn check_slice(
-        kernel: SliceFn,
-        in_shape: &[usize],
-        begin: &[usize],
-        step: &[usize],
-        out_shape: &[usize],
-    ) {
-        let x = iota(numel(in_shape), 0);
-        let mut want = vec![0; numel(out_shape)];
-        for (i, w) in want.iter_mut().enumerate() {
-            let idx = unravel(i, out_shape);
-            let src: Vec<usize> = (0..idx.len())
-                .map(|k| begin[k] + idx[k] * step[k])
-                .collect();
-            *w = x[ravel(&src, in_shape)];
-        }
-        let mut got = vec![-1; want.len()];
-        kernel(in_shape, &x, begin, step, out_shape, &mut got);
-        assert_eq!(got, want);
-    }
-
-    fn check_transpose(kernel: TransposeFn, in_shape: &[usize], perm: &[usize]) {
-        let x = iota(numel(in_shape), 0);
-        let out_shape: Vec<usize> = perm.iter().map(|&p| in_shape[p]).collect();
-        let mut want = vec![0; x.len()];
-        for (i, w) in want.iter_mut().enumerate() {
-            let idx = unravel(i, &out_shape);
-            let mut src = vec![0; idx.len()];
-            for k in 0..idx.len() {
-                src[perm[k]] = idx[k];
-            }
-            *w = x[ravel(&src, in_shape)];
-        }
-        let mut got = vec![-1; want.len()];
-        kernel(in_shape, &x, perm, &mut got);
-        assert_eq!(got, want);
-    }
-
-    fn check_pad(kernel: PadFn, in_shape: &[usize], before: &[usize], after: &[usize], value: i32) {
-        let x = iota(numel(in_shape), 0);
-        let out_shape: Vec<usize> = (0..in_shape.len())
-            .map(|k| before[k] + in_shape[k] + after[k])
-            .collect();
-        let mut want = vec![0; numel(&out_shape)];
-        for (i, w) in want.iter_mut().enumerate() {
-            let idx = unravel(i, &out_shape);
-            let inside =
-                (0..idx.len()).all(|k| idx[k] >= before[k] && idx[k] < before[k] + in_shape[k]);
-            *w = if inside {
-                let src: Vec<usize> = (0..idx.len()).map(|k| idx[k] - before[k]).collect();
-                x[ravel(&src, in_shape)]
-            } else {
-                value
-            };
-        }
-        let mut got = vec![-1; want.len()];
-        kernel(in_shape, &x, before, &out_shape, value, &mut got);
-        assert_eq!(got, want);
-    }
-
-    fn shape_strategy(max_dim: usize) -> impl Strategy<Value = Vec<usize>> {
-        proptest::collection::vec(0..=max_dim, 1..=MAX_RANK)
-    }
 
     #[test]
     fn concat_tiny() {
@@ -350,66 +228,5 @@ mod tests {
         let mut out = [0; 4];
         pad(&[0, 2], &[], &[1, 0], &[2, 2], 3, &mut out);
         assert_eq!(out, [3; 4]);
-    }
-
-    proptest! {
-        #[test]
-        fn concat_matches_reference(
-            (axis, shapes) in shape_strategy(4).prop_flat_map(|base| {
-                let r = base.len();
-                (0..r, proptest::collection::vec(0usize..=4, 1..=4)).prop_map(move |(axis, dims)| {
-                    let shapes: Vec<Vec<usize>> = dims.iter().map(|&d| {
-                        let mut s = base.clone();
-                        s[axis] = d;
-                        s
-                    }).collect();
-                    (axis, shapes)
-                })
-            })
-        ) {
-            check_concat(concat, axis, &shapes);
-        }
-
-        #[test]
-        fn slice_matches_reference(
-            in_shape in shape_strategy(5),
-            seeds in proptest::collection::vec((any::<u32>(), 0usize..3, any::<u32>()), MAX_RANK),
-        ) {
-            let r = in_shape.len();
-            let (mut begin, mut step, mut out_shape) = (vec![0; r], vec![1; r], vec![0; r]);
-            for k in 0..r {
-                let d = in_shape[k];
-                let (b, s, l) = seeds[k];
-                step[k] = 1 + s;
-                if d > 0 {
-                    begin[k] = b as usize % d;
-                    let max = (d - begin[k]).div_ceil(step[k]);
-                    // Mostly non-empty slices.
-                    out_shape[k] = if l % 8 == 0 { l as usize % (max + 1) } else { 1 + l as usize % max };
-                }
-            }
-            check_slice(slice, &in_shape, &begin, &step, &out_shape);
-        }
-
-        #[test]
-        fn transpose_matches_reference(
-            (in_shape, perm) in shape_strategy(4).prop_flat_map(|s| {
-                let r = s.len();
-                (Just(s), Just((0..r).collect::<Vec<usize>>()).prop_shuffle())
-            })
-        ) {
-            check_transpose(transpose, &in_shape, &perm);
-        }
-
-        #[test]
-        fn pad_matches_reference(
-            (in_shape, before, after) in shape_strategy(4).prop_flat_map(|s| {
-                let r = s.len();
-                (Just(s), proptest::collection::vec(0usize..3, r), proptest::collection::vec(0usize..3, r))
-            }),
-            value in any::<i32>(),
-        ) {
-            check_pad(pad, &in_shape, &before, &after, value);
-        }
     }
 }

@@ -3,6 +3,9 @@
 //! The input is viewed as `[rows, n]` (row-major, `n` the innermost axis); each row is
 //! normalised independently.
 
+/// The longest row [`softmax_i8`] computes exactly: below it, its u64 sums cannot overflow.
+pub const SOFTMAX_I8_MAX_N: usize = 1 << 17;
+
 /// `out[r][i] = exp(beta * (x[r][i] - m)) / sum_j exp(beta * (x[r][j] - m))`, `m` the row maximum.
 ///
 /// `x` and `out` hold `rows * n` values. Per row: `m` by a left-to-right `max`, `e_i =
@@ -59,8 +62,8 @@ pub fn softmax_out_inv_q16(out_scale: f32) -> Option<u32> {
 /// Per row, all in u64: `m` = row maximum, `e_i = table[m - x_i]` (entries clamped to
 /// `0..=2^30`), `s = sum e_i`, and
 /// `out_i = clamp(out_zero_point + floor((e_i * inv_q16 + (s << 16) / 2) / (s << 16)), -128, 127)`:
-/// `e_i / s / out_scale` rounded half up. Exact (no overflow) for `n <= 2^17`; the input zero
-/// point cancels out.
+/// `e_i / s / out_scale` rounded half up. Exact (no overflow) for `n <=`
+/// [`SOFTMAX_I8_MAX_N`]; the input zero point cancels out.
 pub fn softmax_i8(
     rows: usize,
     n: usize,
@@ -95,155 +98,6 @@ pub fn softmax_i8(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quant::QParams;
-    use proptest::prelude::*;
-    use std::vec;
-    use std::vec::Vec;
-
-    type SoftmaxF32 = fn(usize, usize, f32, &[f32], &mut [f32]);
-    type SoftmaxI8 = fn(usize, usize, &[i32; 256], i32, u32, &[i8], &mut [i8]);
-
-    fn reference_f64(rows: usize, n: usize, beta: f64, x: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; rows * n];
-        for r in 0..rows {
-            let row = &x[r * n..(r + 1) * n];
-            let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let sum: f64 = row.iter().map(|&v| libm::exp(beta * (v - m))).sum();
-            for i in 0..n {
-                out[r * n + i] = libm::exp(beta * (row[i] - m)) / sum;
-            }
-        }
-        out
-    }
-
-    /// `|got - want| <= 1e-6 + 1e-5 * want` element-wise against the f64 softmax.
-    fn check_softmax_f32(kernel: SoftmaxF32, rows: usize, n: usize, beta: f32, x: &[f32]) {
-        let mut out = vec![f32::NAN; rows * n];
-        kernel(rows, n, beta, x, &mut out);
-        let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        let want = reference_f64(rows, n, beta as f64, &x64);
-        for (i, (&g, &w)) in out.iter().zip(&want).enumerate() {
-            assert!(
-                (g as f64 - w).abs() <= 1e-6 + 1e-5 * w,
-                "[{i}] got {g}, want {w}"
-            );
-        }
-    }
-
-    /// Naive integer reference: i64 / i128 arithmetic, round half up as `(2a + b) div 2b`.
-    fn reference_i8(
-        rows: usize,
-        n: usize,
-        table: &[i32; 256],
-        zo: i32,
-        inv: u32,
-        x: &[i8],
-    ) -> Vec<i8> {
-        let mut out = vec![0i8; rows * n];
-        for r in 0..rows {
-            let mut m = -128i64;
-            for i in 0..n {
-                m = m.max(x[r * n + i] as i64);
-            }
-            let e = |i: usize| table[(m - x[r * n + i] as i64) as usize] as i128;
-            let s: i128 = (0..n).map(e).sum();
-            let den = s * 65536;
-            for i in 0..n {
-                let q = (2 * e(i) * inv as i128 + den) / (2 * den);
-                out[r * n + i] = (zo as i128 + q).clamp(-128, 127) as i8;
-            }
-        }
-        out
-    }
-
-    fn check_softmax_i8(
-        kernel: SoftmaxI8,
-        rows: usize,
-        n: usize,
-        table: &[i32; 256],
-        zo: i32,
-        inv: u32,
-        x: &[i8],
-    ) {
-        let mut out = vec![0x55i8; rows * n];
-        kernel(rows, n, table, zo, inv, x, &mut out);
-        assert_eq!(out, reference_i8(rows, n, table, zo, inv, x));
-    }
-
-    /// With the usual output parameters (scale 1/256, zero point -128) the int8 result is within
-    /// one quantum of the f64 softmax of the dequantized input.
-    fn check_softmax_i8_real(
-        kernel: SoftmaxI8,
-        rows: usize,
-        n: usize,
-        beta: f32,
-        input: QParams,
-        x: &[i8],
-    ) {
-        let output = QParams {
-            scale: 1.0 / 256.0,
-            zero_point: -128,
-        };
-        let table = softmax_exp_table(beta, input.scale);
-        let inv = softmax_out_inv_q16(output.scale).unwrap();
-        let mut out = vec![0i8; rows * n];
-        kernel(rows, n, &table, output.zero_point, inv, x, &mut out);
-        let real: Vec<f64> = x
-            .iter()
-            .map(|&q| (q as i32 - input.zero_point) as f64 * input.scale as f64)
-            .collect();
-        let p = reference_f64(rows, n, beta as f64, &real);
-        for (i, (&g, &w)) in out.iter().zip(&p).enumerate() {
-            let want = (w * 256.0 - 128.0).clamp(-128.0, 127.0);
-            assert!((g as f64 - want).abs() <= 1.0, "[{i}] got {g}, want {want}");
-        }
-    }
-
-    fn shape() -> impl Strategy<Value = (usize, usize)> {
-        (0usize..4, 1usize..128)
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(128))]
-
-        #[test]
-        fn softmax_f32_matches_f64_reference(
-            (rows, n) in shape(), beta in 0.05f32..3.0,
-            seed in prop::collection::vec(-30.0f32..30.0, 1..512),
-        ) {
-            let x: Vec<f32> = (0..rows * n).map(|i| seed[i % seed.len()]).collect();
-            check_softmax_f32(softmax_f32, rows, n, beta, &x);
-        }
-
-        #[test]
-        fn softmax_i8_matches_integer_reference(
-            (rows, n) in shape(), beta in 0.05f32..4.0, in_scale_log2 in -8.0f64..0.0,
-            out_scale_log2 in -10.0f64..2.0, zo in -128i32..=127,
-            seed in prop::collection::vec(any::<i8>(), 1..512),
-            arbitrary_table in prop::option::of(prop::collection::vec(0i32..=1 << 30, 256)),
-        ) {
-            let x: Vec<i8> = (0..rows * n).map(|i| seed[i % seed.len()]).collect();
-            let mut table = softmax_exp_table(beta, libm::exp2(in_scale_log2) as f32);
-            // Any table with entries in 0..=2^30 and table[0] > 0 is valid; an arbitrary one
-            // catches indexing errors that an exponential table would hide.
-            if let Some(t) = arbitrary_table {
-                table.copy_from_slice(&t);
-                table[0] = 1 << 30;
-            }
-            let inv = softmax_out_inv_q16(libm::exp2(out_scale_log2) as f32).unwrap();
-            check_softmax_i8(softmax_i8, rows, n, &table, zo, inv, &x);
-        }
-
-        #[test]
-        fn softmax_i8_within_one_quantum_of_f64(
-            (rows, n) in shape(), beta in 0.05f32..4.0, in_scale_log2 in -8.0f64..0.0,
-            zi in -128i32..=127, seed in prop::collection::vec(any::<i8>(), 1..512),
-        ) {
-            let x: Vec<i8> = (0..rows * n).map(|i| seed[i % seed.len()]).collect();
-            let input = QParams { scale: libm::exp2(in_scale_log2) as f32, zero_point: zi };
-            check_softmax_i8_real(softmax_i8, rows, n, beta, input, &x);
-        }
-    }
 
     #[test]
     fn softmax_f32_known_values() {

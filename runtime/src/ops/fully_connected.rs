@@ -1,0 +1,56 @@
+//! FullyConnected: `x [.., k] · w[n, k]ᵀ + bias` over the innermost axis (ONNX `Gemm` /
+//! `MatMul` + `Add`, TFLite `FULLY_CONNECTED`).
+//!
+//! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see
+//! [`Check::weighted`](super::operands::Check::weighted)). Kernels:
+//! [`crate::kernels::fully_connected`].
+
+use super::operands::{cast_mut, qparams, Check, Exec};
+use super::Activation;
+use crate::error::{FormatError, RunError};
+use crate::kernels::fully_connected::{self as kernel, FcParams};
+use crate::quant::Requant;
+use crate::tensor::TensorDesc;
+
+/// Load-time checks: operand types, `w` of `[n, k]` with `k` the input's innermost size, an
+/// output of `[.., n]` with the input's row count.
+pub(crate) fn check(c: &Check<'_, '_>) -> Result<(), FormatError> {
+    let w_id = c.id(1)?;
+    let w = c.input(1)?;
+    c.weighted(w_id, &w)?;
+    let (xd, wd, yd) = (c.x.shape.dims(), w.shape.dims(), c.y.shape.dims());
+    let (Some(&kx), Some(&ky)) = (xd.last(), yd.last()) else { return Err(c.shape_err(c.x_id())) };
+    if wd.len() != 2 || wd[1] != kx {
+        return Err(c.shape_err(w_id));
+    }
+    let rows = |d: &[u32]| d[..d.len() - 1].iter().map(|&v| v as u64).product::<u64>();
+    if ky != wd[0] || rows(xd) != rows(yd) {
+        return Err(c.shape_err(c.y_id()));
+    }
+    Ok(())
+}
+
+fn params(ins: &[TensorDesc<'_>]) -> Option<FcParams> {
+    let wd = ins.get(1)?.shape.dims();
+    let (outputs, inputs) = (*wd.first()? as usize, *wd.get(1)? as usize);
+    let rows = ins.first()?.shape.numel()? as usize / inputs.max(1);
+    Some(FcParams { rows, inputs, outputs })
+}
+
+pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], act: Activation) -> Result<(), RunError> {
+    let p = params(e.ins).ok_or(RunError::Internal)?;
+    let (x, w) = (e.x, e.input(1)?);
+    if e.is_i8() {
+        let requant: &[Requant] = e.get(e.input(3)?)?;
+        let bias = Some(e.get::<i32>(e.input(2)?)?);
+        kernel::fully_connected_i8(&p, e.get(x)?, qparams(x)?.zero_point, e.get(w)?, bias, requant, qparams(e.y)?.zero_point, cast_mut(out)?, e.act_i8(act)?);
+    } else {
+        kernel::fully_connected_f32(&p, e.get(x)?, e.get(w)?, e.optional(2)?, cast_mut(out)?, e.act_f32(act));
+    }
+    Ok(())
+}
+
+/// `rows * k * n`.
+pub(crate) fn macs(ins: &[TensorDesc<'_>]) -> u64 {
+    params(ins).map_or(0, |p| p.macs())
+}

@@ -1,0 +1,320 @@
+//! The closed set of operators a Mote model can contain: one module per op family.
+//!
+//! A family's module holds everything about it: its attributes (the wire types, as the file
+//! stores them), `check` (the load-time validation of one op: arity, dtypes, shapes,
+//! attributes), `run` (operand decoding and the kernel call) and, where it has one, its in-place
+//! rule. This module keeps the closed [`OpKind`] enum and one exhaustive `match` per question,
+//! each arm a one-line call into the family ([`check`], [`run`], [`macs`], [`OpDesc::may_alias`]);
+//! a new variant fails to compile until every question has its answer. There are no
+//! registration tables: the `match` is the dispatch.
+//!
+//! Operands are tensor ids; the attributes are everything else an op needs. int8 ops carry the
+//! fixed-point parameters the host computed ([`BinaryQuant`]) or take them as constant tensors
+//! (Conv2d / FullyConnected requantization, lookup tables), so the device does no float math to
+//! prepare an op.
+//!
+//! | op | family | inputs (f32) | inputs (int8) |
+//! |---|---|---|---|
+//! | `Conv2d` | [`conv`] | x, w, \[bias\] | x, w, bias (i32 `[oc]`), requant (i32 `[1 or oc, 2]`) |
+//! | `FullyConnected` | [`fully_connected`] | x, w, \[bias\] | x, w, bias, requant |
+//! | `Binary` | [`binary`] | a, b | a, b |
+//! | `Pool2d`, `GlobalAvgPool` | [`pool`] | x | x |
+//! | `Unary` | [`unary`] | x | x, lut (i8 `[256]`) |
+//! | `Softmax` | [`softmax`] | x | x, exp table (i32 `[256]`) |
+//! | `Concat`, `Slice`, `Reshape`, `Transpose`, `Pad` | [`shape`] | x1 … xk / x | x1 … xk / x |
+//! | `Resize` | [`resize`] | x | x |
+//! | `Quantize`, `Dequantize` | [`quantize`] | x | x |
+//!
+//! # Adding an op
+//! A variant of an existing family (a new `UnaryOp`, say) is appended to the family's wire enum
+//! and handled in its module and kernel. A new family is a new module here with its attributes,
+//! `check` and `run`, a variant appended to [`OpKind`] and [`OpCode`], and one arm in each match
+//! of this file. Either is a format change that old readers reject by discriminant (see
+//! `FORMAT.md`, "Versioning").
+
+pub mod binary;
+pub mod conv;
+pub mod fully_connected;
+pub(crate) mod operands;
+pub mod pool;
+pub mod quantize;
+pub mod resize;
+pub mod shape;
+pub mod softmax;
+pub mod unary;
+
+use serde::{Deserialize, Serialize};
+
+pub use binary::{BinaryOp, BinaryQuant};
+pub use pool::PoolKind;
+pub use resize::{CoordTransform, NearestRound, ResizeMode};
+pub use unary::UnaryOp;
+
+use crate::error::{FormatError, RunError};
+use crate::format::Model;
+use crate::quant::QParams;
+use crate::tensor::{DType, Shape, TensorDesc, TensorId, MAX_RANK};
+use operands::{Check, Exec};
+
+/// Most inputs one op takes (Concat of more is split by the converter).
+pub const MAX_OP_INPUTS: usize = 8;
+
+/// A clamp fused into the op that produces a tensor (Relu, Relu6 and Clip folded by the
+/// converter), as stored (discriminants in `FORMAT.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Activation {
+    #[default]
+    None,
+    Relu,
+    Relu6,
+    Clip {
+        lo: f32,
+        hi: f32,
+    },
+}
+
+impl Activation {
+    /// Real-domain clamp bounds `(lo, hi)`: None `(-inf, inf)`, Relu `(0, inf)`, Relu6 `(0, 6)`,
+    /// Clip `(lo, hi)`.
+    pub fn bounds(self) -> (f32, f32) {
+        match self {
+            Activation::None => (f32::NEG_INFINITY, f32::INFINITY),
+            Activation::Relu => (0.0, f32::INFINITY),
+            Activation::Relu6 => (0.0, 6.0),
+            Activation::Clip { lo, hi } => (lo, hi),
+        }
+    }
+
+    /// Quantized clamp bounds for an int8 output with parameters `out`:
+    /// `out.quantize_range(lo, hi)` of [`Activation::bounds`] (infinite sides stay open).
+    pub fn bounds_i8(self, out: QParams) -> (i8, i8) {
+        let (lo, hi) = self.bounds();
+        out.quantize_range(lo, hi)
+    }
+}
+
+/// An operator and its attributes. The discriminant order is part of the file format: append
+/// new variants at the end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OpKind {
+    /// NHWC convolution. `pad` is `[top, left, bottom, right]`; `groups` is 1 (regular), the input
+    /// channel count (depthwise) or any divisor of it (grouped).
+    Conv2d { stride: [u16; 2], dilation: [u16; 2], pad: [u16; 4], groups: u32, act: Activation },
+    /// `x [.., k] · w[n, k]ᵀ + bias` over the innermost axis.
+    FullyConnected { act: Activation },
+    /// Add, Sub, Mul, Div with broadcasting; `quant` is present exactly for int8.
+    Binary { op: BinaryOp, act: Activation, quant: Option<BinaryQuant> },
+    /// Average or max pooling. `pad` is `[top, left, bottom, right]`.
+    Pool2d { kind: PoolKind, kernel: [u16; 2], stride: [u16; 2], pad: [u16; 4], count_include_pad: bool, act: Activation },
+    /// Mean over H and W of an NHWC tensor.
+    GlobalAvgPool { act: Activation },
+    /// Elementwise function; int8 through a lookup table input.
+    Unary { op: UnaryOp },
+    /// Softmax over the innermost axis. `out_inv_q16` is `round(65536 / out_scale)` (int8 only).
+    Softmax { beta: f32, out_inv_q16: u32 },
+    Concat { axis: u8 },
+    /// Strided slice with positive steps; the output shape gives the element count per axis.
+    Slice { begin: heapless::Vec<u32, MAX_RANK>, step: heapless::Vec<u32, MAX_RANK> },
+    /// Reshape or Flatten: the bytes are unchanged; the planner places the output on the input.
+    Reshape,
+    Transpose { perm: heapless::Vec<u8, MAX_RANK> },
+    /// Constant padding with `value` (a real value; int8 pads with its quantized form).
+    Pad { before: heapless::Vec<u32, MAX_RANK>, after: heapless::Vec<u32, MAX_RANK>, value: f32 },
+    /// Spatial resize of an NHWC tensor to the output's H and W.
+    Resize { mode: ResizeMode, coord: CoordTransform },
+    Quantize,
+    Dequantize,
+}
+
+/// The operator type without attributes: for hooks, logs and reports. Same order as [`OpKind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum OpCode {
+    Conv2d,
+    FullyConnected,
+    Binary,
+    Pool2d,
+    GlobalAvgPool,
+    Unary,
+    Softmax,
+    Concat,
+    Slice,
+    Reshape,
+    Transpose,
+    Pad,
+    Resize,
+    Quantize,
+    Dequantize,
+}
+
+impl OpCode {
+    /// Number of op codes; a stored discriminant at or above this is an unknown op.
+    pub const COUNT: u32 = 15;
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            OpCode::Conv2d => "Conv2d",
+            OpCode::FullyConnected => "FullyConnected",
+            OpCode::Binary => "Binary",
+            OpCode::Pool2d => "Pool2d",
+            OpCode::GlobalAvgPool => "GlobalAvgPool",
+            OpCode::Unary => "Unary",
+            OpCode::Softmax => "Softmax",
+            OpCode::Concat => "Concat",
+            OpCode::Slice => "Slice",
+            OpCode::Reshape => "Reshape",
+            OpCode::Transpose => "Transpose",
+            OpCode::Pad => "Pad",
+            OpCode::Resize => "Resize",
+            OpCode::Quantize => "Quantize",
+            OpCode::Dequantize => "Dequantize",
+        }
+    }
+}
+
+impl core::fmt::Display for OpCode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl OpKind {
+    pub const fn code(&self) -> OpCode {
+        match self {
+            OpKind::Conv2d { .. } => OpCode::Conv2d,
+            OpKind::FullyConnected { .. } => OpCode::FullyConnected,
+            OpKind::Binary { .. } => OpCode::Binary,
+            OpKind::Pool2d { .. } => OpCode::Pool2d,
+            OpKind::GlobalAvgPool { .. } => OpCode::GlobalAvgPool,
+            OpKind::Unary { .. } => OpCode::Unary,
+            OpKind::Softmax { .. } => OpCode::Softmax,
+            OpKind::Concat { .. } => OpCode::Concat,
+            OpKind::Slice { .. } => OpCode::Slice,
+            OpKind::Reshape => OpCode::Reshape,
+            OpKind::Transpose { .. } => OpCode::Transpose,
+            OpKind::Pad { .. } => OpCode::Pad,
+            OpKind::Resize { .. } => OpCode::Resize,
+            OpKind::Quantize => OpCode::Quantize,
+            OpKind::Dequantize => OpCode::Dequantize,
+        }
+    }
+}
+
+/// One entry of the op table: the op, its input tensors and its output tensor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OpDesc {
+    pub kind: OpKind,
+    pub inputs: heapless::Vec<TensorId, MAX_OP_INPUTS>,
+    pub output: TensorId,
+}
+
+impl OpDesc {
+    /// The in-place rule: whether the output may occupy exactly the bytes of the input in `slot`,
+    /// given the input's and the output's dtype and shape. It holds when that input appears once
+    /// among the op's inputs, has the output's byte size, and the op's family allows the slot:
+    /// Binary either operand of the output's full shape, Unary and Reshape their input.
+    ///
+    /// The writer's planner places an output over an input only where this holds (and the input
+    /// dies at this op and is no graph input or output); the loader accepts two live tensors
+    /// sharing bytes only where this holds. The lifetimes are the graph's business, checked by
+    /// the loader for every file.
+    pub fn may_alias(&self, slot: usize, input: (DType, &Shape), output: (DType, &Shape)) -> bool {
+        let Some(&id) = self.inputs.get(slot) else { return false };
+        let bytes = |(dtype, shape): (DType, &Shape)| shape.numel().map(|n| n as u64 * dtype.size() as u64);
+        let family = match &self.kind {
+            OpKind::Binary { .. } => binary::may_alias(slot, input.1, output.1),
+            OpKind::Unary { .. } => unary::may_alias(slot),
+            OpKind::Reshape => shape::reshape_may_alias(slot),
+            OpKind::Conv2d { .. }
+            | OpKind::FullyConnected { .. }
+            | OpKind::Pool2d { .. }
+            | OpKind::GlobalAvgPool { .. }
+            | OpKind::Softmax { .. }
+            | OpKind::Concat { .. }
+            | OpKind::Slice { .. }
+            | OpKind::Transpose { .. }
+            | OpKind::Pad { .. }
+            | OpKind::Resize { .. }
+            | OpKind::Quantize
+            | OpKind::Dequantize => false,
+        };
+        family && self.inputs.iter().filter(|&&i| i == id).count() == 1 && bytes(input) == bytes(output)
+    }
+}
+
+/// Load-time validation of op `index`: arity, dtypes, shapes and attributes. The graph-level
+/// checks (ids, lifetimes, memory plan) are the loader's.
+pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), FormatError> {
+    let c = &Check::new(model, index, op)?;
+    match op.kind {
+        OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::check(c, stride, dilation, pad, groups),
+        OpKind::FullyConnected { .. } => fully_connected::check(c),
+        OpKind::Binary { ref quant, .. } => binary::check(c, quant),
+        OpKind::Pool2d { kernel, stride, pad, count_include_pad, .. } => pool::check_pool2d(c, kernel, stride, pad, count_include_pad),
+        OpKind::GlobalAvgPool { .. } => pool::check_global(c),
+        OpKind::Unary { op } => unary::check(c, op),
+        OpKind::Softmax { beta, out_inv_q16 } => softmax::check(c, beta, out_inv_q16),
+        OpKind::Concat { axis } => shape::check_concat(c, axis),
+        OpKind::Slice { ref begin, ref step } => shape::check_slice(c, begin, step),
+        OpKind::Reshape => shape::check_reshape(c),
+        OpKind::Transpose { ref perm } => shape::check_transpose(c, perm),
+        OpKind::Pad { ref before, ref after, value } => shape::check_pad(c, before, after, value),
+        OpKind::Resize { mode, .. } => resize::check(c, mode),
+        OpKind::Quantize => quantize::check(c, DType::F32, DType::I8),
+        OpKind::Dequantize => quantize::check(c, DType::I8, DType::F32),
+    }
+}
+
+/// Runs one validated op, writing `out` (the output's bytes in the arena).
+pub(crate) fn run(kind: &OpKind, e: &Exec<'_, '_>, out: &mut [u8]) -> Result<(), RunError> {
+    match *kind {
+        OpKind::Conv2d { stride, dilation, pad, groups, act } => conv::run(e, out, stride, dilation, pad, groups, act),
+        OpKind::FullyConnected { act } => fully_connected::run(e, out, act),
+        OpKind::Binary { op, act, quant } => binary::run(e, out, op, act, quant),
+        OpKind::Pool2d { kind, kernel, stride, pad, count_include_pad, act } => pool::run_pool2d(e, out, kind, kernel, stride, pad, count_include_pad, act),
+        OpKind::GlobalAvgPool { act } => pool::run_global(e, out, act),
+        OpKind::Unary { op } => unary::run(e, out, op),
+        OpKind::Softmax { beta, out_inv_q16 } => softmax::run(e, out, beta, out_inv_q16),
+        OpKind::Concat { axis } => shape::run_concat(e, out, axis),
+        OpKind::Slice { ref begin, ref step } => shape::run_slice(e, out, begin, step),
+        OpKind::Reshape => shape::run_reshape(e, out),
+        OpKind::Transpose { ref perm } => shape::run_transpose(e, out, perm),
+        OpKind::Pad { ref before, value, .. } => shape::run_pad(e, out, before, value),
+        OpKind::Resize { mode, coord } => resize::run(e, out, mode, coord),
+        OpKind::Quantize => quantize::run_quantize(e, out),
+        OpKind::Dequantize => quantize::run_dequantize(e, out),
+    }
+}
+
+/// Multiply-accumulates of one op of a validated model, as model cards and MLPerf count them:
+/// Conv2d `n·oh·ow·oc·kh·kw·(c/groups)` (padded taps included), FullyConnected `rows·k·n`, and
+/// 0 for every other op (elementwise, pooling, data movement: no multiply-accumulate). For host
+/// tools (`mote inspect`); 0 for an op that does not belong to `model`.
+pub fn macs(model: &Model<'_>, op: &OpDesc) -> u64 {
+    let mut ins: heapless::Vec<TensorDesc<'_>, MAX_OP_INPUTS> = heapless::Vec::new();
+    for &id in &op.inputs {
+        let Some(t) = model.tensor(id) else { return 0 };
+        let _ = ins.push(t);
+    }
+    let Some(y) = model.tensor(op.output) else { return 0 };
+    match op.kind {
+        OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::macs(&ins, &y, stride, dilation, pad, groups),
+        OpKind::FullyConnected { .. } => fully_connected::macs(&ins),
+        OpKind::Binary { .. }
+        | OpKind::Pool2d { .. }
+        | OpKind::GlobalAvgPool { .. }
+        | OpKind::Unary { .. }
+        | OpKind::Softmax { .. }
+        | OpKind::Concat { .. }
+        | OpKind::Slice { .. }
+        | OpKind::Reshape
+        | OpKind::Transpose { .. }
+        | OpKind::Pad { .. }
+        | OpKind::Resize { .. }
+        | OpKind::Quantize
+        | OpKind::Dequantize => 0,
+    }
+}

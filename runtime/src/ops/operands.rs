@@ -1,0 +1,289 @@
+//! What an op family sees of one op: [`Check`] at load time, [`Exec`] at run time.
+//!
+//! Both hold the op's decoded tensor descriptors; `Check` turns every inconsistency into the
+//! [`FormatError`] naming the op and tensor at fault, `Exec` hands out the operands' bytes as
+//! typed slices (constants in place from the model, activations from the arena).
+
+use bytemuck::Pod;
+
+use super::{Activation, OpCode, OpDesc};
+use crate::error::{FormatError, RunError};
+use crate::format::Model;
+use crate::quant::{QParams, Requant};
+use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId, MAX_RANK};
+
+/// One op under load-time validation. `x` is its first input, `y` its output.
+pub(crate) struct Check<'c, 'm> {
+    pub model: &'c Model<'m>,
+    pub index: u32,
+    pub op: &'c OpDesc,
+    code: OpCode,
+    x_id: TensorId,
+    pub x: TensorDesc<'m>,
+    pub y: TensorDesc<'m>,
+}
+
+impl<'c, 'm> Check<'c, 'm> {
+    /// Decodes the first input and the output; an op without inputs is an arity error.
+    pub fn new(model: &'c Model<'m>, index: u32, op: &'c OpDesc) -> Result<Self, FormatError> {
+        let code = op.kind.code();
+        let &x_id = op.inputs.first().ok_or(FormatError::Arity { op: index, code, found: 0 })?;
+        let x = model.checked_tensor(x_id)?;
+        let y = model.checked_tensor(op.output)?;
+        Ok(Check { model, index, op, code, x_id, x, y })
+    }
+
+    pub fn n_in(&self) -> usize {
+        self.op.inputs.len()
+    }
+
+    pub fn x_id(&self) -> TensorId {
+        self.x_id
+    }
+
+    pub fn y_id(&self) -> TensorId {
+        self.op.output
+    }
+
+    pub fn is_i8(&self) -> bool {
+        self.x.dtype == DType::I8
+    }
+
+    pub fn arity(&self) -> FormatError {
+        FormatError::Arity { op: self.index, code: self.code, found: self.n_in() as u8 }
+    }
+
+    /// `Ok` when the op has exactly `n` inputs.
+    pub fn arity_is(&self, n: usize) -> Result<(), FormatError> {
+        if self.n_in() == n { Ok(()) } else { Err(self.arity()) }
+    }
+
+    pub fn attr(&self) -> FormatError {
+        FormatError::InvalidAttribute { op: self.index, code: self.code }
+    }
+
+    pub fn dtype_err(&self, tensor: TensorId) -> FormatError {
+        FormatError::DTypeMismatch { op: self.index, tensor }
+    }
+
+    pub fn shape_err(&self, tensor: TensorId) -> FormatError {
+        FormatError::ShapeMismatch { op: self.index, tensor }
+    }
+
+    /// The id of input `slot`; an arity error when the op has fewer inputs.
+    pub fn id(&self, slot: usize) -> Result<TensorId, FormatError> {
+        self.op.inputs.get(slot).copied().ok_or(self.arity())
+    }
+
+    /// The descriptor of input `slot`.
+    pub fn input(&self, slot: usize) -> Result<TensorDesc<'m>, FormatError> {
+        self.model.checked_tensor(self.id(slot)?)
+    }
+
+    pub fn expect_dtype(&self, t: &TensorDesc<'_>, id: TensorId, want: DType) -> Result<(), FormatError> {
+        if t.dtype == want { Ok(()) } else { Err(self.dtype_err(id)) }
+    }
+
+    /// For ops whose output keeps the input's dtype and (int8) its quantization.
+    pub fn same_type(&self, t: &TensorDesc<'_>, id: TensorId) -> Result<(), FormatError> {
+        if t.dtype != self.y.dtype {
+            return Err(self.dtype_err(id));
+        }
+        if t.dtype == DType::I8 && t.qparams() != self.y.qparams() {
+            return Err(FormatError::InvalidQuantization { tensor: self.op.output });
+        }
+        Ok(())
+    }
+
+    pub fn float_or_i8(&self, t: &TensorDesc<'_>, id: TensorId) -> Result<(), FormatError> {
+        match t.dtype {
+            DType::F32 | DType::I8 => Ok(()),
+            DType::I32 => Err(self.dtype_err(id)),
+        }
+    }
+
+    /// Input `slot` is a constant lookup table of 256 entries of `dtype`.
+    pub fn table(&self, slot: usize, dtype: DType) -> Result<(), FormatError> {
+        let id = self.id(slot)?;
+        let t = self.model.checked_tensor(id)?;
+        if t.dtype != dtype {
+            return Err(self.dtype_err(id));
+        }
+        if !matches!(t.storage, Storage::Const(_)) || t.shape.numel() != Some(256) {
+            return Err(self.shape_err(id));
+        }
+        Ok(())
+    }
+
+    /// The operands of a weighted op (Conv2d, FullyConnected) whose weights `w` are input 1:
+    /// f32 `[x, w, bias?]`, or int8 `[x, w, bias, requant]` with symmetric weights (per tensor, or
+    /// per channel on axis 0), an int32 bias of `[out_channels]` and a constant int32 requant of
+    /// `[1 or out_channels, 2]` whose pairs are valid [`Requant`]s.
+    pub fn weighted(&self, w_id: TensorId, w: &TensorDesc<'_>) -> Result<(), FormatError> {
+        let (x, y, op) = (&self.x, &self.y, self.op);
+        let out_channels = *w.shape.dims().first().unwrap_or(&0);
+        let is_i8 = self.is_i8();
+        let (bias_dtype, n) = match x.dtype {
+            DType::F32 => (DType::F32, self.n_in()),
+            DType::I8 => (DType::I32, self.n_in()),
+            DType::I32 => return Err(self.dtype_err(self.x_id)),
+        };
+        if (is_i8 && n != 4) || (!is_i8 && !(2..=3).contains(&n)) {
+            return Err(self.arity());
+        }
+        if w.dtype != x.dtype {
+            return Err(self.dtype_err(w_id));
+        }
+        if y.dtype != x.dtype {
+            return Err(self.dtype_err(op.output));
+        }
+        if let Some(&b_id) = op.inputs.get(2) {
+            let b = self.model.checked_tensor(b_id)?;
+            if b.dtype != bias_dtype {
+                return Err(self.dtype_err(b_id));
+            }
+            if b.shape.dims() != [out_channels] {
+                return Err(self.shape_err(b_id));
+            }
+        }
+        if is_i8 {
+            match w.quant {
+                Quant::PerTensor { zero_point: 0, .. } => {}
+                Quant::PerChannel { axis: 0, .. } => {}
+                _ => return Err(FormatError::InvalidQuantization { tensor: w_id }),
+            }
+            let q_id = op.inputs[3];
+            let q = self.model.checked_tensor(q_id)?;
+            let Storage::Const(region) = q.storage else { return Err(self.dtype_err(q_id)) };
+            let rows = q.shape.dims().first().copied().unwrap_or(0);
+            if q.dtype != DType::I32 || q.shape.dims().len() != 2 || q.shape.dims()[1] != 2 || (rows != 1 && rows != out_channels) {
+                return Err(self.shape_err(q_id));
+            }
+            let data = self.model.weights(region).ok_or(FormatError::DataOutOfBounds { tensor: q_id })?;
+            let valid = data.chunks_exact(8).all(|c| {
+                Requant {
+                    multiplier: i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                    shift: i32::from_le_bytes([c[4], c[5], c[6], c[7]]),
+                }
+                .is_valid()
+            });
+            if !valid {
+                return Err(self.attr());
+            }
+            if x.qparams().is_none() {
+                return Err(FormatError::InvalidQuantization { tensor: self.x_id });
+            }
+            if y.qparams().is_none() {
+                return Err(FormatError::InvalidQuantization { tensor: op.output });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `(len + pad_a + pad_b - dilation*(kernel-1) - 1) / stride + 1`, `None` if the window does not fit.
+pub(crate) fn window_out(len: u32, kernel: u32, stride: u16, dilation: u16, pad_a: u16, pad_b: u16) -> Option<u32> {
+    let span = (dilation as u64) * (kernel as u64 - 1) + 1;
+    let padded = len as u64 + pad_a as u64 + pad_b as u64;
+    if padded < span {
+        return None;
+    }
+    Some(((padded - span) / stride as u64 + 1) as u32)
+}
+
+/// One op being run: its decoded tensors and read-only views of everything but its output.
+///
+/// The arena is split around the output's bytes (`below`, `above`), so inputs and output are
+/// disjoint borrows; an input that shares the output's bytes (an in-place op the loader allowed)
+/// has no separate view ([`Exec::bytes`] gives `None`).
+pub(crate) struct Exec<'s, 'm: 's> {
+    pub model: &'m Model<'m>,
+    /// The op's inputs, in slot order.
+    pub ins: &'s [TensorDesc<'m>],
+    /// Its first input, `ins[0]`.
+    pub x: &'s TensorDesc<'m>,
+    /// The op's output.
+    pub y: &'s TensorDesc<'m>,
+    pub below: &'s [u8],
+    pub above: &'s [u8],
+    pub out_start: usize,
+    pub out_end: usize,
+}
+
+impl<'s, 'm: 's> Exec<'s, 'm> {
+    /// Input `slot`.
+    pub fn input(&self, slot: usize) -> Result<&'s TensorDesc<'m>, RunError> {
+        self.ins.get(slot).ok_or(RunError::Internal)
+    }
+
+    pub fn is_i8(&self) -> bool {
+        self.y.dtype == DType::I8
+    }
+
+    /// The bytes of an input, or `None` if it is the output's own buffer (in-place op).
+    pub fn bytes(&self, t: &TensorDesc<'_>) -> Result<Option<&'s [u8]>, RunError> {
+        let slice = match t.storage {
+            Storage::Const(region) => self.model.weights(region),
+            Storage::Arena { .. } => {
+                let (start, len) = arena_range(t).ok_or(RunError::Internal)?;
+                if start + len <= self.out_start {
+                    self.below.get(start..start + len)
+                } else if start >= self.out_end {
+                    self.above.get(start - self.out_end..start - self.out_end + len)
+                } else {
+                    return Ok(None);
+                }
+            }
+        };
+        slice.map(Some).ok_or(RunError::Internal)
+    }
+
+    /// The elements of an input that is not the output's buffer.
+    pub fn get<T: Pod>(&self, t: &TensorDesc<'_>) -> Result<&'s [T], RunError> {
+        cast(self.bytes(t)?.ok_or(RunError::Internal)?)
+    }
+
+    /// The optional input `slot` (e.g. an f32 bias).
+    pub fn optional<T: Pod>(&self, slot: usize) -> Result<Option<&'s [T]>, RunError> {
+        match self.ins.get(slot) {
+            Some(t) => Ok(Some(self.get(t)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The fused activation as an f32 clamp.
+    pub fn act_f32(&self, a: Activation) -> (f32, f32) {
+        a.bounds()
+    }
+
+    /// The fused activation as an int8 clamp in the output's quantization.
+    pub fn act_i8(&self, a: Activation) -> Result<(i8, i8), RunError> {
+        Ok(a.bounds_i8(qparams(self.y)?))
+    }
+}
+
+/// The byte range of an activation in the arena: `(offset, length)`.
+pub(crate) fn arena_range(t: &TensorDesc<'_>) -> Option<(usize, usize)> {
+    match t.storage {
+        Storage::Arena { offset, .. } => Some((offset as usize, t.byte_len()? as usize)),
+        Storage::Const(_) => None,
+    }
+}
+
+pub(crate) fn cast<T: Pod>(b: &[u8]) -> Result<&[T], RunError> {
+    bytemuck::try_cast_slice(b).map_err(|_| RunError::Internal)
+}
+
+pub(crate) fn cast_mut<T: Pod>(b: &mut [u8]) -> Result<&mut [T], RunError> {
+    bytemuck::try_cast_slice_mut(b).map_err(|_| RunError::Internal)
+}
+
+pub(crate) fn qparams(t: &TensorDesc<'_>) -> Result<QParams, RunError> {
+    t.qparams().ok_or(RunError::Internal)
+}
+
+/// The dimensions of `t` as `usize` and its rank.
+pub(crate) fn dims(t: &TensorDesc<'_>) -> ([usize; MAX_RANK], usize) {
+    let r = t.shape.rank();
+    (t.shape.padded(r), r)
+}
