@@ -421,3 +421,118 @@ fn golden_covers_every_op_and_attribute_variant() {
         assert!(in_place.contains(&code), "no in-place {code}: {in_place:?}");
     }
 }
+
+/// The discriminant tables of `FORMAT.md`, `(enum, number, variant)`.
+fn format_md_discriminants() -> Vec<(String, u32, String)> {
+    let text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("FORMAT.md")).unwrap();
+    let mut table = String::new();
+    let mut rows = vec![];
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("#### ") {
+            table = name.trim().to_string();
+        } else if line.starts_with("## ") {
+            table.clear();
+        } else if !table.is_empty() {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            if let (Some(n), Some(v)) = (cells.get(1).and_then(|c| c.parse::<u32>().ok()), cells.get(2)) {
+                rows.push((table.clone(), n, v.trim_matches('`').to_string()));
+            }
+        }
+    }
+    rows
+}
+
+/// Every variant's stored discriminant (postcard's first varint) is the one `FORMAT.md` lists.
+#[test]
+fn format_md_lists_every_discriminant() {
+    use mote_runtime::tensor::{Region, Storage};
+    fn first<T: serde::Serialize>(v: &T) -> u32 {
+        let bytes = postcard::to_stdvec(v).unwrap();
+        postcard::take_from_bytes::<u32>(&bytes).unwrap().0
+    }
+    let v = |s: &[u32]| heapless::Vec::from_slice(s).unwrap();
+    let act = Activation::None;
+    let region = Region { offset: 0, len: 4 };
+    let mut got: Vec<(String, u32, String)> = vec![];
+    let mut add = |table: &str, n: u32, variant: &str| got.push((table.to_string(), n, variant.to_string()));
+    let ops = [
+        OpKind::Conv2d { stride: [1, 1], dilation: [1, 1], pad: [0; 4], groups: 1, act },
+        OpKind::FullyConnected { act },
+        OpKind::Binary { op: BinaryOp::Add, act, quant: None },
+        OpKind::Pool2d { kind: PoolKind::Avg, kernel: [1, 1], stride: [1, 1], pad: [0; 4], count_include_pad: false, act },
+        OpKind::GlobalAvgPool { act },
+        OpKind::Unary { op: UnaryOp::Relu },
+        OpKind::Softmax { beta: 1.0, out_inv_q16: 0 },
+        OpKind::Concat { axis: 0 },
+        OpKind::Slice { begin: v(&[0]), step: v(&[1]) },
+        OpKind::Reshape,
+        OpKind::Transpose { perm: heapless::Vec::from_slice(&[0]).unwrap() },
+        OpKind::Pad { before: v(&[0]), after: v(&[0]), value: 0.0 },
+        OpKind::Resize { mode: ResizeMode::Bilinear, coord: CoordTransform::HalfPixel },
+        OpKind::Quantize,
+        OpKind::Dequantize,
+    ];
+    assert_eq!(ops.len() as u32, OpCode::COUNT);
+    for op in &ops {
+        add("OpKind", first(op), op.code().name());
+    }
+    for a in [Activation::None, Activation::Relu, Activation::Relu6, Activation::Clip { lo: 0.0, hi: 1.0 }] {
+        add("Activation", first(&a), format!("{a:?}").split(' ').next().unwrap());
+    }
+    for b in [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div] {
+        add("BinaryOp", first(&b), &format!("{b:?}"));
+    }
+    for p in [PoolKind::Avg, PoolKind::Max] {
+        add("PoolKind", first(&p), &format!("{p:?}"));
+    }
+    for u in [UnaryOp::Relu, UnaryOp::Relu6, UnaryOp::Clip { lo: 0.0, hi: 1.0 }, UnaryOp::Sigmoid, UnaryOp::Exp] {
+        add("UnaryOp", first(&u), format!("{u:?}").split(' ').next().unwrap());
+    }
+    for m in [ResizeMode::Nearest(NearestRound::Floor), ResizeMode::Bilinear] {
+        add("ResizeMode", first(&m), format!("{m:?}").split('(').next().unwrap());
+    }
+    for r in [NearestRound::RoundPreferFloor, NearestRound::RoundPreferCeil, NearestRound::Floor, NearestRound::Ceil] {
+        add("NearestRound", first(&r), &format!("{r:?}"));
+    }
+    for c in [CoordTransform::HalfPixel, CoordTransform::PytorchHalfPixel, CoordTransform::AlignCorners, CoordTransform::Asymmetric] {
+        add("CoordTransform", first(&c), &format!("{c:?}"));
+    }
+    for d in [DType::F32, DType::I8, DType::I32] {
+        add("DType", first(&d), &format!("{d:?}"));
+    }
+    assert_eq!(DType::COUNT, 3);
+    for q in [Quant::None, Quant::PerTensor { scale: 1.0, zero_point: 0 }, Quant::PerChannel { axis: 0, scales: region }] {
+        add("Quant", first(&q), format!("{q:?}").split(' ').next().unwrap());
+    }
+    for s in [Storage::Const(region), Storage::Arena { offset: 0, first: 0, last: 0 }] {
+        add("Storage", first(&s), format!("{s:?}").split(['(', ' ']).next().unwrap());
+    }
+    let mut want = format_md_discriminants();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
+
+/// `ops::macs`: Conv2d and FullyConnected count their multiply-accumulates, every other op 0.
+#[test]
+fn macs_of_the_golden_model() {
+    let file = std::fs::read(golden_path("mote")).unwrap();
+    let aligned = AlignedBytes::new(&file);
+    let model = Model::from_bytes(&aligned).unwrap();
+    let macs: Vec<(String, u64)> = model
+        .ops()
+        .map(|op| (model.tensor(op.output).unwrap().name.to_string(), mote_runtime::ops::macs(&model, &op)))
+        .filter(|&(_, m)| m != 0)
+        .collect();
+    // Conv: n·oh·ow·oc · kh·kw·(c / groups); FC: rows · k · n.
+    let want = [
+        ("c1", 4 * 4 * 4 * (3 * 3 * 3)),
+        ("c2", 2 * 2 * 8 * (3 * 3)),
+        ("c3", 2 * 3 * 4 * (2 * 2 * 2)),
+        ("fc", 8 * 5),
+        ("qc1", 4 * 4 * 4 * (3 * 3 * 3)),
+        ("qc2", 2 * 2 * 8 * (3 * 3)),
+        ("qfc", 8 * 5),
+    ];
+    assert_eq!(macs, want.map(|(n, m)| (n.to_string(), m)));
+}

@@ -108,7 +108,7 @@ pub fn conv2d_f32(kernel: Conv2dF32, cases: Cases) -> Result<(), Mismatch> {
 }
 
 /// The whole output exactly: the i64 sum from the definition, TFLite's requantization
-/// ([`requant_ref`]), the zero point and the clamp. Cycles through zero points of both signs,
+/// (`MultiplyByQuantizedMultiplier` from its definition), the zero point and the clamp. Cycles through zero points of both signs,
 /// requant multipliers below 1, from 1 up (saturating) and mixed, per-tensor and per-channel
 /// requantization, bias or not, and every kind of activation.
 pub fn conv2d_i8(kernel: Conv2dI8, cases: Cases) -> Result<(), Mismatch> {

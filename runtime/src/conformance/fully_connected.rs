@@ -51,7 +51,7 @@ pub fn fully_connected_f32(kernel: FullyConnectedF32, cases: Cases) -> Result<()
     })
 }
 
-/// The whole output exactly: the i64 sum, TFLite's requantization ([`requant_ref`]), the zero
+/// The whole output exactly: the i64 sum, TFLite's requantization (from its definition), the zero
 /// point and the clamp. Cycles as the `conv2d_i8` suite: zero-point signs, multipliers below 1,
 /// from 1 up and mixed, per-tensor and per-channel, bias or not, every kind of activation.
 pub fn fully_connected_i8(kernel: FullyConnectedI8, cases: Cases) -> Result<(), Mismatch> {

@@ -1,4 +1,4 @@
-//! Writing model files (host only): a low-level [`write`] of already planned tables, and the
+//! Writing model files (host only): a low-level [`write()`] of already planned tables, and the
 //! [`ModelBuilder`] that the converter and the tests use, which plans memory and validates its
 //! own output by loading it back.
 

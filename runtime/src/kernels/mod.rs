@@ -2,8 +2,8 @@
 //!
 //! # The kernel contract
 //! A kernel is a plain function over typed slices and a small parameter struct. It knows nothing
-//! of the model file, the graph or the arena (this module imports neither [`crate::ops`] nor
-//! [`crate::format`]): the op modules validate every shape and length once, at load, map the
+//! of the model file, the graph or the arena (nothing here uses the op or format modules, or
+//! serde): the op modules validate every shape and length once, at load, map the
 //! file's attributes to the kernel's parameters and call kernels with slices whose lengths match
 //! them. Kernels never allocate and never fail. Layout is NHWC for every 4-D activation;
 //! convolution weights are `[out_channels, kernel_h, kernel_w, in_channels / groups]` (OHWI).

@@ -1,8 +1,7 @@
 //! Conv2d: NHWC 2-D convolution, regular, depthwise and grouped, with stride, dilation and
 //! padding (ONNX `Conv`, TFLite `CONV_2D` / `DEPTHWISE_CONV_2D`).
 //!
-//! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see
-//! [`Check::weighted`](super::operands::Check::weighted)); weights OHWI
+//! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see `Check::weighted`); weights OHWI
 //! `[out_channels, kh, kw, in_channels / groups]`. Kernels: [`crate::kernels::conv`].
 
 use super::operands::{cast_mut, qparams, window_out, Check, Exec};

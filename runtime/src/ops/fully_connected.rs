@@ -1,8 +1,7 @@
 //! FullyConnected: `x [.., k] · w[n, k]ᵀ + bias` over the innermost axis (ONNX `Gemm` /
 //! `MatMul` + `Add`, TFLite `FULLY_CONNECTED`).
 //!
-//! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see
-//! [`Check::weighted`](super::operands::Check::weighted)). Kernels:
+//! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see `Check::weighted`). Kernels:
 //! [`crate::kernels::fully_connected`].
 
 use super::operands::{cast_mut, qparams, Check, Exec};

@@ -4,7 +4,7 @@
 //! stores them), `check` (the load-time validation of one op: arity, dtypes, shapes,
 //! attributes), `run` (operand decoding and the kernel call) and, where it has one, its in-place
 //! rule. This module keeps the closed [`OpKind`] enum and one exhaustive `match` per question,
-//! each arm a one-line call into the family ([`check`], [`run`], [`macs`], [`OpDesc::may_alias`]);
+//! each arm a one-line call into the family (`check`, `run`, [`macs`], [`OpDesc::may_alias`]);
 //! a new variant fails to compile until every question has its answer. There are no
 //! registration tables: the `match` is the dispatch.
 //!
