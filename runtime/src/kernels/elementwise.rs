@@ -216,7 +216,10 @@ fn add_sub_i8(q: &BinaryQuant, sub: bool, x: i8, y: i8, act: (i8, i8)) -> i8 {
     } else {
         xs.saturating_add(ys)
     };
-    requantize_i8(s, q.out, q.out_zero_point, act)
+    // `requantize_i8(s, q.out, q.out_zero_point, act)` written out: as an argument the zero
+    // point is read before the multiply, whose 64-bit product is a library call on ARMv6-M, and
+    // keeping it live across that call costs two instructions per element there.
+    clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act)
 }
 
 #[inline]

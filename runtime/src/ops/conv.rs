@@ -36,6 +36,7 @@ pub(crate) fn check(c: &Check<'_, '_>, stride: [u16; 2], dilation: [u16; 2], pad
 }
 
 /// The kernel's geometry from the shapes of `x`, `w` and `y` and the attributes.
+#[inline]
 fn params(x: &TensorDesc<'_>, w: &TensorDesc<'_>, y: &TensorDesc<'_>, stride: [u16; 2], dilation: [u16; 2], pad: [u16; 4], groups: u32) -> Conv2dParams {
     let wd = w.shape.nhwc();
     Conv2dParams {
