@@ -1,6 +1,11 @@
-//! Reading `.npz` data sets (calibration, evaluation) with npyz.
+//! Data sets of real inputs (calibration, evaluation): reading `.npz` arrays with npyz, selecting
+//! rows, and running a Mote model over the rows on every core.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mote_runtime::tensor::TensorDesc;
+use mote_runtime::{DType, Model};
 
 use crate::error::{ConvertError, Result};
 
@@ -52,4 +57,140 @@ pub fn read_i64(path: &Path, key: &str) -> Result<Array<i64>> {
 pub fn array_names(path: &Path) -> Result<Vec<String>> {
     let npz = open(path)?;
     Ok(npz.array_names().map(|s| s.to_string()).collect())
+}
+
+/// Rows of real input data for every graph input, selected by an optional index array.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub path: PathBuf,
+    /// Graph inputs' names and shapes (batch 1), in graph order.
+    pub inputs: Vec<(String, Vec<usize>)>,
+    arrays: Vec<Vec<f32>>,
+    /// Selected row numbers of the arrays.
+    pub rows: Vec<usize>,
+}
+
+/// The graph inputs of a Mote model: names and shapes, as [`Dataset::load`] takes them.
+pub fn model_inputs(m: &Model<'_>) -> Vec<(String, Vec<usize>)> {
+    m.inputs()
+        .iter()
+        .filter_map(|&id| m.tensor(id))
+        .map(|t| (t.name.to_string(), t.shape.dims().iter().map(|&d| d as usize).collect()))
+        .collect()
+}
+
+/// Labels of the selected rows from integer array `key` (rows beyond it read -1, unlabelled).
+pub fn labels(path: &Path, key: &str, set: &Dataset) -> Result<Vec<i64>> {
+    let all = read_i64(path, key)?;
+    Ok(set.rows.iter().map(|&r| all.data.get(r).copied().unwrap_or(-1)).collect())
+}
+
+impl Dataset {
+    /// Reads the arrays for `inputs` from the `.npz` at `path`. A single-input model reads
+    /// array `key` (default: the input's name if the file has it, else `x`); a model with
+    /// several inputs reads one array per input, named as the input. Each array is
+    /// `[N, d1, d2, ...]` where the input is `[1, d1, d2, ...]`. `index` names an integer
+    /// array of row numbers to use (default: all rows).
+    pub fn load(path: &Path, inputs: &[(String, Vec<usize>)], key: Option<&str>, index: Option<&str>) -> Result<Dataset> {
+        if inputs.len() > 1 && key.is_some() {
+            return Err(bad(path, format!("the model has {} inputs: name each array after its input instead of passing a key", inputs.len())));
+        }
+        let names = array_names(path)?;
+        let mut arrays = vec![];
+        let mut count = None;
+        for (name, shape) in inputs {
+            let k = match key {
+                Some(k) => k.to_string(),
+                None if names.contains(name) || inputs.len() > 1 => name.clone(),
+                None => "x".to_string(),
+            };
+            if !names.contains(&k) {
+                return Err(bad(path, format!("no array named {k:?} for input {name:?} (arrays: {})", names.join(", "))));
+            }
+            let a = read_f32(path, &k)?;
+            let want: Vec<String> = std::iter::once("N".to_string()).chain(shape[1..].iter().map(|d| d.to_string())).collect();
+            if shape.first() != Some(&1) || a.shape.len() != shape.len() || a.shape[1..] != shape[1..] {
+                return Err(bad(path, format!("array {k:?} has shape {:?}; input {name:?} takes [{}]", a.shape, want.join(", "))));
+            }
+            if count.is_some_and(|c| c != a.shape[0]) {
+                return Err(bad(path, format!("array {k:?} has {} rows, the other inputs' arrays {}", a.shape[0], count.unwrap_or(0))));
+            }
+            count = Some(a.shape[0]);
+            arrays.push(a.data);
+        }
+        let n = count.unwrap_or(0);
+        let rows: Vec<usize> = match index {
+            None => (0..n).collect(),
+            Some(ix) => {
+                let idx = read_i64(path, ix)?;
+                if let Some(&r) = idx.data.iter().find(|&&r| r < 0 || r as usize >= n) {
+                    return Err(bad(path, format!("index array {ix:?} holds row {r}, outside 0..{n}")));
+                }
+                idx.data.iter().map(|&r| r as usize).collect()
+            }
+        };
+        if rows.is_empty() {
+            return Err(bad(path, "the data set is empty (no rows selected)".into()));
+        }
+        Ok(Dataset { path: path.to_path_buf(), inputs: inputs.to_vec(), arrays, rows })
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Input `input` of selected row `i`.
+    pub fn row(&self, input: usize, i: usize) -> &[f32] {
+        let len: usize = self.inputs[input].1.iter().product();
+        let r = self.rows[i];
+        &self.arrays[input][r * len..(r + 1) * len]
+    }
+}
+
+pub(crate) fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64).with_message(what.to_string());
+    bar.set_style(ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+/// Runs `work(row, state)` for rows `0..n` on every core, each thread with its own state from
+/// `init`; returns the states, in thread order.
+pub(crate) fn par_rows<S: Send>(
+    n: usize,
+    bar: &ProgressBar,
+    init: impl Fn() -> Result<S> + Sync,
+    work: impl Fn(usize, &mut S) -> Result<()> + Sync,
+) -> Result<Vec<S>> {
+    let threads = std::thread::available_parallelism().map(|p| p.get()).unwrap_or(1).clamp(1, 8).min(n.max(1));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|k| {
+                let (init, work) = (&init, &work);
+                scope.spawn(move || -> Result<S> {
+                    let mut state = init()?;
+                    for row in (k..n).step_by(threads) {
+                        work(row, &mut state)?;
+                        bar.inc(1);
+                    }
+                    Ok(state)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(ConvertError::Build("a worker thread panicked".into())))).collect()
+    })
+}
+
+/// A tensor's bytes as real values into `out`: f32 as is, int8 dequantized, int32 converted.
+pub(crate) fn real_values(t: &TensorDesc<'_>, bytes: &[u8], out: &mut Vec<f32>) {
+    out.clear();
+    let word = |c: &[u8]| [c[0], c[1], c[2], c[3]];
+    match (t.dtype, t.qparams()) {
+        (DType::I8, Some(q)) => out.extend(bytes.iter().map(|&b| q.dequantize(b as i8))),
+        (DType::I32, _) => out.extend(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(word(c)) as f32)),
+        _ => out.extend(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(word(c)))),
+    }
 }

@@ -31,3 +31,8 @@ pub type Result<T> = std::result::Result<T, ConvertError>;
 pub(crate) fn node_err(node: &str, op: &str, reason: impl Into<String>) -> ConvertError {
     ConvertError::Node { node: node.to_string(), op: op.to_string(), reason: reason.into() }
 }
+
+/// A failure while building, running or writing a model (`ConvertError::Build`).
+pub(crate) fn build_err(e: impl std::fmt::Display) -> ConvertError {
+    ConvertError::Build(e.to_string())
+}

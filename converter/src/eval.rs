@@ -9,8 +9,8 @@ use mote_runtime::format::writer::AlignedBytes;
 use mote_runtime::{Interpreter, Model, OpHook, TensorId};
 use serde::Serialize;
 
-use crate::calib::{par_rows, progress, real_values, Dataset};
-use crate::error::{ConvertError, Result};
+use crate::data::{par_rows, progress, real_values, Dataset};
+use crate::error::{build_err, Result};
 use crate::reference::Reference;
 
 /// Error figures of one output over all samples.
@@ -82,10 +82,6 @@ fn snr_db(signal: f64, noise: f64) -> f64 {
     }
 }
 
-fn run_err(e: impl std::fmt::Display) -> ConvertError {
-    ConvertError::Build(e.to_string())
-}
-
 /// Every op output of one run, as f32 (dequantized when int8), by tensor name.
 struct Capture<'m> {
     model: &'m Model<'m>,
@@ -128,14 +124,14 @@ struct Acc {
 /// selected rows), computing per-layer figures on the first `layer_rows` samples.
 pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&[i64]>, layer_rows: usize) -> Result<EvalReport> {
     let aligned = AlignedBytes::new(mote_bytes);
-    let model = Model::from_bytes(&aligned).map_err(run_err)?;
+    let model = Model::from_bytes(&aligned).map_err(build_err)?;
     let reference = Reference::load(onnx, &data.inputs)?;
     let layer_rows = layer_rows.min(data.len());
     // The f32 model of the same file is the per-layer reference; without per-layer rows it is
     // not needed.
-    let float_bytes = if layer_rows > 0 { Some(crate::convert_float(onnx, model.name(), &data.inputs)?) } else { None };
+    let float_bytes = if layer_rows > 0 { Some(crate::pipeline::convert_float(onnx, model.name(), &data.inputs)?) } else { None };
     let float_aligned = float_bytes.as_deref().map(AlignedBytes::new);
-    let float_model = float_aligned.as_ref().map(|a| Model::from_bytes(a)).transpose().map_err(run_err)?;
+    let float_model = float_aligned.as_ref().map(|a| Model::from_bytes(a)).transpose().map_err(build_err)?;
     let float_ids: HashMap<&str, TensorId> = float_model
         .iter()
         .flat_map(|fm| (0..fm.tensor_count() as TensorId).filter_map(|id| fm.tensor(id).map(|t| (t.name, id))))
@@ -152,20 +148,20 @@ pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&
         |row, (acc, arena, float_arena)| {
             let inputs: Vec<&[f32]> = (0..data.inputs.len()).map(|i| data.row(i, row)).collect();
             let want = reference.run(&inputs)?;
-            let mut it = Interpreter::new(&model, arena).map_err(run_err)?;
+            let mut it = Interpreter::new(&model, arena).map_err(build_err)?;
             for (i, x) in inputs.iter().enumerate() {
-                it.set_input_f32(i, x).map_err(run_err)?;
+                it.set_input_f32(i, x).map_err(build_err)?;
             }
             let mut cap = Capture { model: &model, values: HashMap::new() };
             if row < layer_rows {
-                it.invoke_with(&mut cap).map_err(run_err)?;
+                it.invoke_with(&mut cap).map_err(build_err)?;
             } else {
-                it.invoke().map_err(run_err)?;
+                it.invoke().map_err(build_err)?;
             }
             let mut got = vec![];
             for (o, w) in want.iter().enumerate().take(n_out) {
                 let mut v = vec![0f32; w.len()];
-                it.output_to_f32(o, &mut v).map_err(run_err)?;
+                it.output_to_f32(o, &mut v).map_err(build_err)?;
                 got.push(v);
             }
             for (o, (g, w)) in got.iter().zip(&want).enumerate() {
@@ -196,12 +192,12 @@ pub fn evaluate(mote_bytes: &[u8], onnx: &Path, data: &Dataset, labels: Option<&
                 acc.sample_drift += if r > 0.0 { (s - r).abs() / r } else { 0.0 };
             }
             if let Some(float_model) = float_model.as_ref().filter(|_| row < layer_rows) {
-                let mut fit = Interpreter::new(float_model, float_arena).map_err(run_err)?;
+                let mut fit = Interpreter::new(float_model, float_arena).map_err(build_err)?;
                 for (i, x) in inputs.iter().enumerate() {
-                    fit.set_input_f32(i, x).map_err(run_err)?;
+                    fit.set_input_f32(i, x).map_err(build_err)?;
                 }
                 let mut fcap = Capture { model: float_model, values: HashMap::new() };
-                fit.invoke_with(&mut fcap).map_err(run_err)?;
+                fit.invoke_with(&mut fcap).map_err(build_err)?;
                 for (id, v) in &cap.values {
                     let Some(t) = model.tensor(*id) else { continue };
                     let Some(fv) = float_ids.get(t.name).and_then(|fid| fcap.values.get(fid)) else { continue };

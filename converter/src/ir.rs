@@ -1,13 +1,13 @@
 //! The converter's graph: ONNX semantics (logical NCHW layouts, ONNX attribute meanings) after
 //! constant folding, before layout assignment and lowering to the Mote format.
 
-use mote_runtime::ops::{Activation, BinaryOp, CoordTransform, PoolKind, ResizeMode, UnaryOp};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use mote_runtime::ops::{Activation, BinaryOp, CoordTransform, PoolKind, ResizeMode, UnaryOp};
 use mote_runtime::quant::QParams;
-
-use tract_onnx::prelude::Tensor as TractTensor;
+use tract_onnx::prelude::tract_ndarray::ArrayD;
+use tract_onnx::prelude::{IntoTensor, Tensor as TractTensor, TractResult};
 
 /// Index of a tensor in [`Graph::tensors`].
 pub type Tid = usize;
@@ -73,6 +73,18 @@ impl Graph {
         self.tensors.len() - 1
     }
 
+    /// A constant holding `value` (f32).
+    pub fn add_const(&mut self, name: &str, value: ArrayD<f32>) -> Tid {
+        let shape = value.shape().to_vec();
+        self.add_tensor(name, shape, Some(Arc::new(value.into_tensor())))
+    }
+
+    /// Constant `t`'s values as f32.
+    pub fn const_f32(&self, t: Tid) -> TractResult<ArrayD<f32>> {
+        let v = self.tensors[t].value.as_ref().ok_or_else(|| anyhow::anyhow!("tensor {} is not constant", self.tensors[t].name))?;
+        to_f32(v)
+    }
+
     pub fn is_const(&self, t: Tid) -> bool {
         self.tensors[t].value.is_some()
     }
@@ -87,4 +99,9 @@ impl Graph {
     pub fn producer(&self, t: Tid) -> Option<usize> {
         self.nodes.iter().position(|n| n.output == t)
     }
+}
+
+/// A tract tensor's values converted to f32.
+pub fn to_f32(t: &TractTensor) -> TractResult<ArrayD<f32>> {
+    Ok(t.cast_to::<f32>()?.to_plain_array_view::<f32>()?.to_owned())
 }

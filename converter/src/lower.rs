@@ -11,14 +11,16 @@
 //! makes its bytes equal to its input's. A real transpose is emitted only where an op needs
 //! another order than it gets (Reshape and FullyConnected need row-major). The NHWC↔NCHW pairs
 //! that exporters like tf2onnx insert therefore cost nothing.
-
 //!
 //! # int8
 //! With a [`QuantPlan`], every node the plan marks int8 runs Mote's int8 kernel: weights become
 //! symmetric int8 (per output channel unless the plan asks per tensor), biases int32 at scale
 //! `s_x · s_w[c]`, and the requantization multipliers, lookup tables and binary-op constants
-//! are computed here in f64, once, so the device does no float math. Where an int8 tensor
-//! meets a float node (or the reverse) a Dequantize (Quantize) is inserted, once per tensor.
+//! are computed here, once, so the device does no float math. Every one of those numbers comes
+//! from a function of `mote_runtime` (`quant`, the kernels' `BinaryQuant` and `build_lut_i8`),
+//! which states its rounding: the converter only decides which tensor gets which. Where an
+//! int8 tensor meets a float node (or the reverse) a Dequantize (Quantize) is inserted, once
+//! per tensor.
 
 use std::collections::HashMap;
 
@@ -26,12 +28,12 @@ use mote_runtime::format::writer::ModelBuilder;
 use mote_runtime::ops::unary::build_lut_i8;
 use mote_runtime::ops::BinaryQuant;
 use mote_runtime::ops::OpKind;
-use mote_runtime::quant::{quantize_multiplier, round_half_even, QParams, Requant};
+use mote_runtime::quant::{activation_qparams, quantize_bias, quantize_weights, requant_multiplier, QParams};
 use mote_runtime::tensor::Quant;
 use mote_runtime::{DType, TensorId};
-use tract_onnx::prelude::tract_ndarray::{ArrayD, IxDyn};
+use tract_onnx::prelude::tract_ndarray::IxDyn;
 
-use crate::error::{node_err, ConvertError, Result};
+use crate::error::{build_err, node_err, ConvertError, Result};
 use crate::ir::{Graph, Op, Tid};
 use crate::quantize::QuantPlan;
 
@@ -56,27 +58,6 @@ pub struct Lowered {
     pub produced: Vec<(TensorId, Tid)>,
 }
 
-/// Symmetric int8 weights: `q = round_half_even(w / s)` clamped to ±127, one scale per slice
-/// of axis 0 (`per_channel`) or one for the whole tensor; `s = max|w| / 127` (1 for all-zero).
-pub fn quantize_weights(w: &[f32], channels: usize, per_channel: bool) -> (Vec<i8>, Vec<f32>) {
-    let per = w.len() / channels.max(1);
-    let scale_of = |v: &[f32]| {
-        let m = v.iter().fold(0f32, |a, x| a.max(x.abs()));
-        if m > 0.0 { m / 127.0 } else { 1.0 }
-    };
-    let scales: Vec<f32> = if per_channel { w.chunks(per.max(1)).map(scale_of).collect() } else { vec![scale_of(w); channels] };
-    let q = w.iter().enumerate().map(|(i, &v)| round_half_even(v / scales[i / per.max(1)]).clamp(-127.0, 127.0) as i8).collect();
-    (q, scales)
-}
-
-/// Asymmetric int8 parameters covering `[lo, hi]` (widened to include 0, so zero is exact).
-pub fn activation_qparams(lo: f32, hi: f32) -> QParams {
-    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
-    let scale = ((hi as f64 - lo as f64) / 255.0).max(1e-9);
-    let zero_point = (-128.0 - lo as f64 / scale).round().clamp(-128.0, 127.0) as i32;
-    QParams { scale: scale as f32, zero_point }
-}
-
 struct Lowering<'g> {
     g: &'g Graph,
     plan: Option<&'g QuantPlan>,
@@ -89,10 +70,6 @@ struct Lowering<'g> {
     fresh: usize,
 }
 
-fn build_err(e: impl std::fmt::Display) -> ConvertError {
-    ConvertError::Build(e.to_string())
-}
-
 impl Lowering<'_> {
     fn name(&mut self, t: Tid, suffix: &str) -> String {
         self.fresh += 1;
@@ -103,14 +80,9 @@ impl Lowering<'_> {
         }
     }
 
-    fn value(&self, t: Tid) -> Result<ArrayD<f32>> {
-        let v = self.g.tensors[t].value.as_ref().ok_or_else(|| ConvertError::Build(format!("{} is not constant", self.g.tensors[t].name)))?;
-        Ok(v.cast_to::<f32>().map_err(build_err)?.to_plain_array_view::<f32>().map_err(build_err)?.to_owned())
-    }
-
     /// A constant's values left-padded with unit axes to `rank`, in physical `order`.
     fn const_values(&self, t: Tid, rank: usize, order: &[usize]) -> Result<(Vec<u32>, Vec<f32>)> {
-        let v = self.value(t)?;
+        let v = self.g.const_f32(t).map_err(build_err)?;
         let mut shape = vec![1usize; rank.saturating_sub(v.ndim())];
         shape.extend_from_slice(v.shape());
         let v = v.into_shape_with_order(IxDyn(&shape)).map_err(build_err)?;
@@ -139,7 +111,7 @@ impl Lowering<'_> {
     }
 
     fn const_range(&self, t: Tid) -> Result<QParams> {
-        let v = self.value(t)?;
+        let v = self.g.const_f32(t).map_err(build_err)?;
         let (lo, hi) = v.iter().fold((0f32, 0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)));
         Ok(activation_qparams(lo, hi))
     }
@@ -250,7 +222,8 @@ impl Lowering<'_> {
         let per_channel = !self.plan.is_some_and(|p| p.per_tensor_weights);
         let (dims, values) = self.const_values(w, order.len(), order)?;
         let channels = dims[0] as usize;
-        let (q, scales) = quantize_weights(&values, channels, per_channel);
+        let (mut scales, mut q) = (vec![0f32; channels], vec![0i8; values.len()]);
+        quantize_weights(&values, per_channel, &mut scales, &mut q);
         let quant = if per_channel {
             Quant::PerChannel { axis: 0, scales: self.b.per_channel_scales(&scales) }
         } else {
@@ -258,22 +231,18 @@ impl Lowering<'_> {
         };
         let name = self.name(w, "");
         let w_id = self.b.constant_i8(&name, &dims, quant, &q).map_err(build_err)?;
-        let (sx, sy) = (self.qparams(x)?.scale as f64, self.qparams(y)?.scale as f64);
+        let (sx, sy) = (self.qparams(x)?.scale, self.qparams(y)?.scale);
         let b_values = match bias {
             Some(b) => self.const_values(b, 1, &[0])?.1,
             None => vec![0.0; channels],
         };
-        let bias_q: Vec<i32> = b_values
-            .iter()
-            .zip(&scales)
-            .map(|(&b, &s)| (b as f64 / (sx * s as f64)).round().clamp(i32::MIN as f64, i32::MAX as f64) as i32)
-            .collect();
+        let bias_q: Vec<i32> = b_values.iter().zip(&scales).map(|(&b, &s)| quantize_bias(b, sx, s)).collect();
         let name = format!("{}:bias", self.g.tensors[y].name);
         let b_id = self.b.constant_i32(&name, &[channels as u32], &bias_q).map_err(build_err)?;
         let requant: Vec<i32> = scales
             .iter()
             .flat_map(|&s| {
-                let r: Requant = quantize_multiplier(sx * s as f64 / sy);
+                let r = requant_multiplier(sx, s, sy);
                 [r.multiplier, r.shift]
             })
             .collect();
@@ -311,11 +280,10 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
                 let x = l.get(node.inputs[0], &NHWC, dt)?;
                 let ins = l.weighted(node, x, &NHWC, i8)?;
                 let y = l.output(node.output, NHWC.to_vec(), dt)?;
-                let p = |v: usize| v as u16;
                 let kind = OpKind::Conv2d {
-                    stride: [p(stride[0]), p(stride[1])],
-                    dilation: [p(dilation[0]), p(dilation[1])],
-                    pad: [p(pads[0]), p(pads[1]), p(pads[2]), p(pads[3])],
+                    stride: stride.map(|v| v as u16),
+                    dilation: dilation.map(|v| v as u16),
+                    pad: pads.map(|v| v as u16),
                     groups: *group as u32,
                     act: *act,
                 };
@@ -354,12 +322,11 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
             Op::Pool { kind, kernel, stride, pads, count_include_pad, act } => {
                 let x = l.get(node.inputs[0], &NHWC, dt)?;
                 let y = l.output(node.output, NHWC.to_vec(), dt)?;
-                let p = |v: usize| v as u16;
                 let kind = OpKind::Pool2d {
                     kind: *kind,
-                    kernel: [p(kernel[0]), p(kernel[1])],
-                    stride: [p(stride[0]), p(stride[1])],
-                    pad: [p(pads[0]), p(pads[1]), p(pads[2]), p(pads[3])],
+                    kernel: kernel.map(|v| v as u16),
+                    stride: stride.map(|v| v as u16),
+                    pad: pads.map(|v| v as u16),
                     count_include_pad: *count_include_pad,
                     act: *act,
                 };
@@ -472,6 +439,6 @@ pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) 
         taken.push(id);
         l.b.output(id);
     }
-    let bytes = l.b.finish().map_err(|e| ConvertError::Build(e.to_string()))?;
+    let bytes = l.b.finish().map_err(build_err)?;
     Ok(Lowered { bytes, produced: l.written })
 }

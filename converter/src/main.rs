@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use mote_converter::calib::Dataset;
-use mote_converter::quantize::Method;
+use mote_converter::calib::Method;
+use mote_converter::data::Dataset;
 use mote_converter::{Calibration, Options};
 use mote_runtime::format::writer::AlignedBytes;
 
@@ -113,6 +113,15 @@ fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a report as one JSON object (`--json`) or as text.
+fn emit_report(report: &(impl serde::Serialize + std::fmt::Display), json: bool) -> anyhow::Result<()> {
+    if json {
+        emit(&format!("{}\n", serde_json::to_string_pretty(report)?))
+    } else {
+        emit(&report.to_string())
+    }
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,29 +163,19 @@ fn run() -> anyhow::Result<()> {
         Command::Eval { model, reference, data, key, labels, index, layer_samples, json } => {
             let bytes = read_model(&model)?;
             let aligned = AlignedBytes::new(&bytes);
-            let inputs = mote_converter::calib::model_inputs(&mote_runtime::Model::from_bytes(&aligned)?);
+            let inputs = mote_converter::data::model_inputs(&mote_runtime::Model::from_bytes(&aligned)?);
             let set = Dataset::load(&data, &inputs, key.as_deref(), index.as_deref())?;
             let labels = match &labels {
-                Some(k) => Some(mote_converter::calib::labels(&data, k, &set)?),
+                Some(k) => Some(mote_converter::data::labels(&data, k, &set)?),
                 None => None,
             };
-            let report = mote_converter::eval::evaluate(&bytes, &reference, &set, labels.as_deref(), layer_samples)?;
-            if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
-            } else {
-                emit(&report.to_string())?;
-            }
+            emit_report(&mote_converter::eval::evaluate(&bytes, &reference, &set, labels.as_deref(), layer_samples)?, json)?;
         }
         Command::Inspect { model, json } => {
             let bytes = read_model(&model)?;
             let aligned = AlignedBytes::new(&bytes);
             let m = mote_runtime::Model::from_bytes(&aligned)?;
-            let report = mote_converter::inspect::inspect(&m);
-            if json {
-                emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
-            } else {
-                emit(&report.to_string())?;
-            }
+            emit_report(&mote_converter::inspect::inspect(&m), json)?;
         }
     }
     Ok(())

@@ -12,8 +12,6 @@
 //! Layout transposes are not removed here: the lowering assigns every tensor a physical layout,
 //! and a Transpose whose input and output can share bytes costs nothing there.
 
-use std::sync::Arc;
-
 use mote_runtime::ops::{Activation, BinaryOp, UnaryOp};
 use tract_onnx::prelude::*;
 
@@ -43,16 +41,6 @@ fn replace_uses(g: &mut Graph, from: Tid, to: Tid) {
     }
 }
 
-fn f32_array(g: &Graph, t: Tid) -> TractResult<tract_ndarray::ArrayD<f32>> {
-    let v = g.tensors[t].value.as_ref().ok_or_else(|| anyhow::anyhow!("tensor {} is not constant", g.tensors[t].name))?;
-    Ok(v.cast_to::<f32>()?.to_plain_array_view::<f32>()?.to_owned())
-}
-
-fn set_const(g: &mut Graph, name: String, a: tract_ndarray::ArrayD<f32>) -> Tid {
-    let shape = a.shape().to_vec();
-    g.add_tensor(&name, shape, Some(Arc::new(a.into_tensor())))
-}
-
 pub fn remove_identities(g: &mut Graph) {
     let mut k = 0;
     while k < g.nodes.len() {
@@ -80,7 +68,7 @@ pub fn fold_batch_norm(g: &mut Graph) -> TractResult<()> {
         next += 1;
         let Op::BatchNorm { epsilon } = g.nodes[k].op else { continue };
         let ins = g.nodes[k].inputs.clone();
-        let (scale, bias, mean, var) = (f32_array(g, ins[1])?, f32_array(g, ins[2])?, f32_array(g, ins[3])?, f32_array(g, ins[4])?);
+        let (scale, bias, mean, var) = (g.const_f32(ins[1])?, g.const_f32(ins[2])?, g.const_f32(ins[3])?, g.const_f32(ins[4])?);
         let c = scale.len();
         let mul: Vec<f32> = (0..c).map(|i| scale.as_slice().unwrap()[i] / (var.as_slice().unwrap()[i] + epsilon).sqrt()).collect();
         let add: Vec<f32> = (0..c).map(|i| bias.as_slice().unwrap()[i] - mean.as_slice().unwrap()[i] * mul[i]).collect();
@@ -89,25 +77,23 @@ pub fn fold_batch_norm(g: &mut Graph) -> TractResult<()> {
         let name = g.nodes[k].name.clone();
         if let Some(p) = producer {
             let conv_ins = g.nodes[p].inputs.clone();
-            let mut w = f32_array(g, conv_ins[1])?;
+            let mut w = g.const_f32(conv_ins[1])?;
             for (o, mut row) in w.outer_iter_mut().enumerate() {
                 row.mapv_inplace(|v| v * mul[o]);
             }
-            let b0 = if conv_ins.len() > 2 { f32_array(g, conv_ins[2])?.into_raw_vec_and_offset().0 } else { vec![0.0; c] };
+            let b0 = if conv_ins.len() > 2 { g.const_f32(conv_ins[2])?.into_raw_vec_and_offset().0 } else { vec![0.0; c] };
             let b: Vec<f32> = (0..c).map(|o| b0[o] * mul[o] + add[o]).collect();
-            let wt = set_const(g, format!("{name}.folded_weight"), w);
-            let bt = set_const(g, format!("{name}.folded_bias"), tract_ndarray::Array1::from(b).into_dyn());
+            let wt = g.add_const(&format!("{name}.folded_weight"), w);
+            let bt = g.add_const(&format!("{name}.folded_bias"), tract_ndarray::Array1::from(b).into_dyn());
             g.nodes[p].inputs = vec![conv_ins[0], wt, bt];
-            let (conv_out, bn_out) = (g.nodes[p].output, g.nodes[k].output);
             g.nodes[k].op = Op::Identity;
-            g.nodes[k].inputs = vec![conv_out];
-            let _ = bn_out;
+            g.nodes[k].inputs = vec![g.nodes[p].output];
         } else {
             let rank = g.tensors[x].shape.len();
             let mut shape = vec![1usize; rank.saturating_sub(1)];
             shape[0] = c;
-            let m = set_const(g, format!("{name}.mul"), tract_ndarray::ArrayD::from_shape_vec(shape.clone(), mul)?);
-            let a = set_const(g, format!("{name}.add"), tract_ndarray::ArrayD::from_shape_vec(shape, add)?);
+            let m = g.add_const(&format!("{name}.mul"), tract_ndarray::ArrayD::from_shape_vec(shape.clone(), mul)?);
+            let a = g.add_const(&format!("{name}.add"), tract_ndarray::ArrayD::from_shape_vec(shape, add)?);
             let mid = g.add_tensor(&format!("{name}.scaled"), g.tensors[x].shape.clone(), None);
             let out = g.nodes[k].output;
             g.nodes[k] = crate::ir::Node { name: format!("{name}.mul"), op: Op::Binary { op: BinaryOp::Mul, act: Activation::None }, inputs: vec![x, m], output: mid };
@@ -123,11 +109,11 @@ pub fn matmul_to_fully_connected(g: &mut Graph) -> TractResult<()> {
         if g.nodes[k].op != Op::MatMul {
             continue;
         }
-        let w = f32_array(g, g.nodes[k].inputs[1])?;
+        let w = g.const_f32(g.nodes[k].inputs[1])?;
         let n = w.shape()[1];
         let wt = w.t().to_owned();
         let name = g.nodes[k].name.clone();
-        let wid = set_const(g, format!("{name}.weight"), wt);
+        let wid = g.add_const(&format!("{name}.weight"), wt);
         g.nodes[k].inputs[1] = wid;
         g.nodes[k].op = Op::FullyConnected { act: Activation::None };
         let out = g.nodes[k].output;
@@ -136,15 +122,13 @@ pub fn matmul_to_fully_connected(g: &mut Graph) -> TractResult<()> {
         if let (Some(a), 1) = (next, g.consumers(out)) {
             let other = *g.nodes[a].inputs.iter().find(|&&i| i != out).unwrap_or(&out);
             if other != out && g.is_const(other) {
-                let b = f32_array(g, other)?;
+                let b = g.const_f32(other)?;
                 let leading_ones = b.shape()[..b.ndim().saturating_sub(1)].iter().all(|&d| d == 1);
                 if b.len() == n && leading_ones && g.tensors[g.nodes[a].output].shape == g.tensors[out].shape {
-                    let bid = set_const(g, format!("{name}.bias"), b.into_shape_with_order(vec![n])?);
+                    let bid = g.add_const(&format!("{name}.bias"), b.into_shape_with_order(vec![n])?);
                     g.nodes[k].inputs.push(bid);
-                    let add_out = g.nodes[a].output;
                     g.nodes[a].op = Op::Identity;
                     g.nodes[a].inputs = vec![out];
-                    let _ = add_out;
                 }
             }
         }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
-use crate::error::{ConvertError, Result};
+use crate::error::{build_err, ConvertError, Result};
 use crate::import::load_tract;
 
 pub struct Reference {
@@ -26,7 +26,7 @@ impl Reference {
         let err = |e: anyhow::Error| ConvertError::Build(format!("tract: {e:#}"));
         let mut tensors = TVec::new();
         for (x, shape) in inputs.iter().zip(&self.shapes) {
-            let a = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), x.to_vec()).map_err(|e| ConvertError::Build(e.to_string()))?;
+            let a = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), x.to_vec()).map_err(build_err)?;
             tensors.push(a.into_tensor().into());
         }
         let out = self.plan.run(tensors).map_err(err)?;

@@ -156,6 +156,78 @@ impl QParams {
     }
 }
 
+/// Asymmetric int8 parameters covering the real range `[lo, hi]`, first widened to include 0 so
+/// that real 0 (zero padding, a ReLU's floor) is stored exactly as the zero point.
+///
+/// `scale = max((hi - lo) / 255, 1e-9)` in f64, rounded once to f32;
+/// `zero_point = round(-128 - lo / scale)` with the f64 scale, rounded half away from zero and
+/// clamped to `[-128, 127]`. A NaN bound counts as 0.
+pub fn activation_qparams(lo: f32, hi: f32) -> QParams {
+    let (lo, hi) = (lo.min(0.0), hi.max(0.0));
+    let scale = ((hi as f64 - lo as f64) / 255.0).max(1e-9);
+    let zero_point = libm::round(-128.0 - lo as f64 / scale).clamp(-128.0, 127.0) as i32;
+    QParams { scale: scale as f32, zero_point }
+}
+
+/// Symmetric int8 parameters covering `[lo, hi]`: zero point 0 and
+/// `scale = max(|lo|, |hi|, 1e-9) / 127` (one f32 division). For a tensor whose int8 value 0
+/// must mean real 0 whatever the range, e.g. an average pool that counts zero padding.
+pub fn symmetric_qparams(lo: f32, hi: f32) -> QParams {
+    let m = lo.abs().max(hi.abs()).max(1e-9);
+    QParams { scale: m / 127.0, zero_point: 0 }
+}
+
+/// The scale of symmetric int8 weights: `max |w| / 127` (one f32 division), so the largest
+/// magnitude maps to ±127; 1 when every weight is 0 (or there are none). NaNs are ignored.
+pub fn weight_scale(w: &[f32]) -> f32 {
+    let m = w.iter().fold(0f32, |a, x| a.max(x.abs()));
+    if m > 0.0 {
+        m / 127.0
+    } else {
+        1.0
+    }
+}
+
+/// One weight on the symmetric grid of `scale`: `round_half_even(w / scale)` clamped to
+/// `[-127, 127]` (-128 is never used, so a weight's negation fits); NaN maps to 0.
+#[inline]
+pub fn quantize_weight(w: f32, scale: f32) -> i8 {
+    round_half_even(w / scale).clamp(-127.0, 127.0) as i8
+}
+
+/// Symmetric int8 weights whose axis 0 is the output channel, in row-major order: `w` holds
+/// `scales.len()` channels of `w.len() / scales.len()` values each. Writes each channel's scale
+/// to `scales` — its own [`weight_scale`] when `per_channel`, else the whole tensor's in every
+/// entry — and `q[i] = quantize_weight(w[i], scale of w[i]'s channel)`.
+///
+/// `q` must be as long as `w`, and `w.len()` a multiple of `scales.len()`; otherwise only the
+/// values that fit are written (never a panic).
+pub fn quantize_weights(w: &[f32], per_channel: bool, scales: &mut [f32], q: &mut [i8]) {
+    let per = w.len().checked_div(scales.len()).unwrap_or(0).max(1);
+    let whole = weight_scale(w);
+    for ((scale, w), q) in scales.iter_mut().zip(w.chunks(per)).zip(q.chunks_mut(per)) {
+        *scale = if per_channel { weight_scale(w) } else { whole };
+        for (q, &v) in q.iter_mut().zip(w) {
+            *q = quantize_weight(v, *scale);
+        }
+    }
+}
+
+/// A bias in the int32 accumulator of an int8 Conv or FullyConnected, whose scale is
+/// `input_scale · weight_scale`: `round(b / (input_scale · weight_scale))` in f64, rounded half
+/// away from zero and saturated to the i32 range (NaN maps to 0).
+pub fn quantize_bias(b: f32, input_scale: f32, weight_scale: f32) -> i32 {
+    libm::round(b as f64 / (input_scale as f64 * weight_scale as f64)).clamp(i32::MIN as f64, i32::MAX as f64) as i32
+}
+
+/// The requantization of an int8 Conv or FullyConnected output channel: its accumulator, at
+/// scale `input_scale · weight_scale`, into the output's `output_scale`. The real multiplier
+/// `input_scale · weight_scale / output_scale` is computed in f64 (multiply, then divide) and
+/// split by [`quantize_multiplier`].
+pub fn requant_multiplier(input_scale: f32, weight_scale: f32, output_scale: f32) -> Requant {
+    quantize_multiplier(input_scale as f64 * weight_scale as f64 / output_scale as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +304,83 @@ mod tests {
         #[test]
         fn round_half_even_matches_std(x in -1e7f32..1e7) {
             prop_assert_eq!(round_half_even(x), x.round_ties_even());
+        }
+    }
+
+    #[test]
+    fn activation_qparams_known_values() {
+        assert_eq!(activation_qparams(0.0, 2.55), QParams { scale: 0.01, zero_point: -128 });
+        // -128 - (-1) / (2 / 255) = -0.5: half away from zero.
+        assert_eq!(activation_qparams(-1.0, 1.0), QParams { scale: (2.0f64 / 255.0) as f32, zero_point: -1 });
+        // A range above 0 is widened to start at 0; an empty one gets the smallest scale.
+        assert_eq!(activation_qparams(2.0, 4.0), activation_qparams(0.0, 4.0));
+        assert_eq!(activation_qparams(0.0, 0.0), QParams { scale: 1e-9, zero_point: -128 });
+        assert_eq!(activation_qparams(-5.1, 0.0).zero_point, 127);
+        assert_eq!(activation_qparams(f32::NAN, 1.0), activation_qparams(0.0, 1.0));
+    }
+
+    #[test]
+    fn symmetric_qparams_known_values() {
+        assert_eq!(symmetric_qparams(-0.5, 2.54), QParams { scale: 2.54 / 127.0, zero_point: 0 });
+        assert_eq!(symmetric_qparams(-3.0, 1.0), QParams { scale: 3.0 / 127.0, zero_point: 0 });
+        assert_eq!(symmetric_qparams(0.0, 0.0), QParams { scale: 1e-9 / 127.0, zero_point: 0 });
+    }
+
+    #[test]
+    fn weights_per_channel_and_per_tensor() {
+        // Channel 0: scale 1/127, -0.5 -> -63.5 -> -64 (ties to even); channel 1 is all zero.
+        let w = [1.0, -0.5, 0.0, 0.0];
+        let (mut scales, mut q) = ([0f32; 2], [0i8; 4]);
+        quantize_weights(&w, true, &mut scales, &mut q);
+        assert_eq!(scales, [1.0 / 127.0, 1.0]);
+        assert_eq!(q, [127, -64, 0, 0]);
+        // One scale, 2 / 127: 1 -> 63.5 -> 64, 0.5 -> 31.75 -> 32, -1 -> -63.5 -> -64.
+        let w = [2.0, 1.0, 0.5, -1.0];
+        quantize_weights(&w, false, &mut scales, &mut q);
+        assert_eq!(scales, [2.0 / 127.0; 2]);
+        assert_eq!(q, [127, 64, 32, -64]);
+        assert_eq!(quantize_weight(-3.0, 0.01), -127);
+        assert_eq!(quantize_weight(f32::NAN, 0.01), 0);
+        // Mismatched lengths write what fits.
+        let mut short = [0i8; 3];
+        quantize_weights(&w, true, &mut scales, &mut short);
+        assert_eq!(short, [127, 64, 64]);
+    }
+
+    #[test]
+    fn bias_and_requant_known_values() {
+        assert_eq!(quantize_bias(0.5, 0.25, 0.5), 4);
+        // 2.5 accumulator steps: half away from zero.
+        assert_eq!(quantize_bias(0.3125, 0.25, 0.5), 3);
+        assert_eq!(quantize_bias(-0.3125, 0.25, 0.5), -3);
+        assert_eq!(quantize_bias(1e30, 0.25, 0.5), i32::MAX);
+        assert_eq!(quantize_bias(-1e30, 0.25, 0.5), i32::MIN);
+        assert_eq!(quantize_bias(f32::NAN, 0.25, 0.5), 0);
+        assert_eq!(requant_multiplier(0.5, 0.25, 0.125), Requant::ONE);
+        assert_eq!(requant_multiplier(0.5, 0.25, 0.5), quantize_multiplier(0.25));
+    }
+
+    proptest! {
+        #[test]
+        fn activation_qparams_hold_zero_and_the_range(lo in -1e4f32..0.0, hi in 0.0f32..1e4) {
+            let q = activation_qparams(lo, hi);
+            prop_assert!((-128..=127).contains(&q.zero_point));
+            prop_assert_eq!(q.quantize(0.0) as i32, q.zero_point);
+            prop_assert_eq!(q.dequantize(q.zero_point as i8), 0.0);
+            // The grid reaches both ends of the range, to within one step of rounding.
+            let step = q.scale as f64;
+            prop_assert!(q.dequantize(-128) as f64 <= lo as f64 + step);
+            prop_assert!(q.dequantize(127) as f64 >= hi as f64 - step);
+        }
+
+        #[test]
+        fn weights_reconstruct_within_half_a_step(w in proptest::collection::vec(-10f32..10.0, 12), per_channel in proptest::bool::ANY) {
+            let (mut scales, mut q) = ([0f32; 3], [0i8; 12]);
+            quantize_weights(&w, per_channel, &mut scales, &mut q);
+            for (i, (&v, &q)) in w.iter().zip(&q).enumerate() {
+                let s = scales[i / 4];
+                prop_assert!((q as f32 * s - v).abs() <= s * 0.5 + s * 1e-5, "w {v} q {q} scale {s}");
+            }
         }
     }
 }
