@@ -2,15 +2,17 @@
 # Command one: Mote's main job on the bundled demo model (a digits CNN, examples/demo/).
 # Converts it to int8 with calibration, evaluates float vs int8, writes the .mote file and a
 # report, then runs the model on a Cortex-M4 (mps2-an386) under QEMU and prints the device's
-# answer, its instructions per inference, flash and RAM. Needs only rustup; no network at run
-# time beyond fetching crates, no Python, no ../shared.
+# answer, its instructions per inference, flash and RAM. Needs only rustup; no Python, no
+# ../shared. What the device part lacks (the Cortex-M4 rust target, QEMU) it installs, saying so;
+# when it cannot (see scripts/lib.sh), it still does the host part and ends by listing what to
+# install by hand, with exit status 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib.sh
 
 OUT=target/demo
 DEMO=examples/demo
 mkdir -p "$OUT"
-step() { printf '\n== %s\n' "$*"; }
 
 step "build the converter"
 cargo build --release --locked -p mote-converter
@@ -26,12 +28,11 @@ step "evaluate float (tract) vs int8 (mote-runtime) on 360 held-out images"
 echo "model: $OUT/digits.mote   report: $OUT/report.txt, $OUT/report.json"
 
 step "run it on a Cortex-M4 (mps2-an386) under QEMU"
-missing=()
-command -v qemu-system-arm >/dev/null || missing+=("qemu-system-arm  (install: sudo apt-get install -y qemu-system-arm)")
-rustup target list --installed 2>/dev/null | grep -qx thumbv7em-none-eabihf || missing+=("the Cortex-M4 rust target  (install: rustup target add thumbv7em-none-eabihf)")
-if ((${#missing[@]})); then
+ensure_rust_targets thumbv7em-none-eabihf
+ensure_commands qemu-system-arm=qemu-system-arm
+if ((${#MOTE_NOT_INSTALLED[@]})); then
   echo "skipped: the device part needs"
-  printf '  - %s\n' "${missing[@]}"
+  print_not_installed
   echo "The host part above is complete; install these and run this script again."
   exit 0
 fi

@@ -6,28 +6,22 @@ cd "$(dirname "$0")/.."
 
 EMBEDDED_TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf riscv32imc-unknown-none-elf)
 
-step() { printf '\n== %s\n' "$*"; }
+source scripts/lib.sh
 
-step "rust targets"
-installed=$(rustup target list --installed)
-for t in "${EMBEDDED_TARGETS[@]}"; do
-  grep -qx "$t" <<<"$installed" || rustup target add "$t"
-done
-
-step "QEMU and gcc for the HIL tests"
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-missing=()
-command -v qemu-system-arm >/dev/null || missing+=(qemu-system-arm)
-command -v qemu-system-riscv32 >/dev/null || missing+=(qemu-system-misc)
-command -v gcc >/dev/null || missing+=(gcc)
-if ((${#missing[@]})); then
-  $SUDO apt-get update -qq
-  # One package per command: qemu-system-arm and qemu-system-misc together fail to resolve.
-  for p in "${missing[@]}"; do $SUDO apt-get install -y -qq "$p"; done
+step "what the tests need: rust targets, QEMU and gcc (for the instruction-counting plugin)"
+ensure_rust_targets "${EMBEDDED_TARGETS[@]}"
+ensure_commands qemu-system-arm=qemu-system-arm qemu-system-riscv32=qemu-system-misc gcc=gcc
+if ((${#MOTE_NOT_INSTALLED[@]})); then
+  echo "cannot run the tests without"
+  print_not_installed
+  exit 1
 fi
 
 step "defmt-print, to decode the defmt example's log"
 command -v defmt-print >/dev/null || cargo install defmt-print --locked
+
+step "no firmware build pulls in a host-only crate (every firmware crate, on its embedded targets)"
+bash scripts/check-firmware-deps.sh
 
 step "host tests (workspace)"
 cargo test --workspace --release --locked --exclude mote-hil
@@ -43,8 +37,7 @@ cargo build -p mote-runtime --no-default-features --features defmt --target thum
 step "the kernel conformance suites on the targets: Cortex-M4F and Cortex-M0 code under QEMU"
 (cd examples/conformance-firmware && cargo run --release --locked && cargo run --release --locked --target thumbv6m-none-eabi)
 
-step "Cortex-M4 size probe (interpreter + every kernel, opt-level s)"
-(cd examples/size-probe && cargo build --release --locked)
+step "Cortex-M4 size probe (interpreter + every kernel, opt-level s), within 2 % of its committed flash"
 bash scripts/size-report.sh
 
 step "command one: the demo (convert, evaluate, run on the Cortex-M4 under QEMU)"

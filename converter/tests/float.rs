@@ -2,18 +2,13 @@
 //! the same real inputs: the graph passes and the layout assignment must not change the result
 //! beyond float rounding.
 
-use std::path::PathBuf;
+mod common;
 
+use common::{bench, max_abs_diff};
 use mote_converter::data;
 use mote_runtime::format::writer::AlignedBytes;
 use mote_runtime::{Interpreter, Model};
 use tract_onnx::prelude::*;
-
-fn bench(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/bench").join(rel);
-    assert!(p.exists(), "{} is missing: the benchmark suite must sit beside the repository (../shared)", p.display());
-    p
-}
 
 /// Converts `model` to f32 Mote, runs `rows` rows of `data[key]` through both, and returns the
 /// largest absolute difference relative to the output magnitude (at least 1).
@@ -48,7 +43,7 @@ fn compare(model: &str, data_file: &str, key: &str, rows: &[usize], tol: f32) {
             let got = it.output_f32(o).unwrap();
             assert_eq!(got.len(), w.len(), "{model} output {o} size");
             let scale = w.iter().fold(0f32, |a, v| a.max(v.abs()));
-            let worst = got.iter().zip(w.iter()).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+            let worst = max_abs_diff(got, w.iter());
             assert!(worst <= tol * scale.max(1.0), "{model} row {r} output {o}: max |mote - tract| = {worst} (scale {scale})");
         }
     }
@@ -99,4 +94,12 @@ fn yunet_float_matches_tract() {
 #[test]
 fn ultraface_float_matches_tract() {
     compare("ultraface_rfb320.onnx", "", "1,3,240,320", &[0], 1e-4);
+}
+
+#[test]
+fn max_abs_diff_fails_on_nan() {
+    assert_eq!(max_abs_diff(&[1.0, -2.0], &[1.5, 1.0]), 3.0);
+    assert!(max_abs_diff(&[1.0, f32::NAN], &[1.0, 5.0]).is_nan());
+    assert!(max_abs_diff(&[1.0, 2.0], &[f32::NAN, 2.0]).is_nan());
+    assert!(max_abs_diff(&[f32::NAN], &[f32::NAN]).is_nan(), "a NaN on both sides is not a match");
 }

@@ -1,15 +1,23 @@
 //! int8 conversion of the shared benchmark models end to end: calibrate on real data, evaluate
 //! against tract running the float ONNX model, and hold each model to the issue's thresholds.
+//! The figures the README publishes (its converter table, `--example results`) are guarded here
+//! at the value measured, within the rounding of the printed figure, so that a change that moves
+//! one fails until the README is regenerated; and `mote inspect` must count the MACs MLPerf Tiny
+//! publishes for each model.
 
 mod common;
 
-use common::bench;
+use std::process::Command;
+
+use common::{bench, scratch};
 use mote_converter::calib::Dataset;
 use mote_converter::eval::{evaluate, EvalReport};
 use mote_converter::quantize::Method;
 use mote_converter::{convert, Calibration, Options};
 
-fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_index: Option<&str>, labels: bool) -> EvalReport {
+/// Converts and evaluates `model`; returns the report and the total MACs `mote inspect --json`
+/// prints for the converted file.
+fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_index: Option<&str>, labels: bool) -> (EvalReport, u64) {
     let onnx = bench(&format!("models/{model}"));
     let data = bench(&format!("data/{data}"));
     let opts = Options {
@@ -29,12 +37,32 @@ fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_ind
     let report = evaluate(&converted.bytes, &onnx, &set, labels.as_deref(), 8).unwrap();
     eprintln!("{report}");
     assert!(!report.layers.is_empty(), "{model}: per-layer figures are missing");
-    report
+    (report, inspect_macs(model, &converted.bytes))
+}
+
+fn inspect_macs(model: &str, bytes: &[u8]) -> u64 {
+    let path = scratch(&format!("macs-{model}")).join("model.mote");
+    std::fs::write(&path, bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mote")).arg("inspect").arg(&path).arg("--json").output().unwrap();
+    assert!(out.status.success(), "mote inspect {model}: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["macs"].as_u64().unwrap_or_else(|| panic!("mote inspect --json: no integer `macs` in {v}"))
+}
+
+/// Asserts that `measured` is the figure the README publishes, `published`, within `tolerance`.
+#[track_caller]
+fn published(what: &str, measured: f64, published: f64, tolerance: f64) {
+    assert!(
+        (measured - published).abs() <= tolerance,
+        "{what}: measured {measured:.6}, the README publishes {published} (± {tolerance}); if the change is intended, \
+         regenerate the table with `cargo run --release -p mote-converter --example results`"
+    );
 }
 
 #[test]
 fn ic_resnet8_int8_meets_accuracy_and_size() {
-    let r = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
+    let (r, macs) = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
+    assert_eq!(macs, 12_501_632, "IC ResNet-8 MACs (MLPerf Tiny)");
     assert_eq!(r.samples, 900);
     assert!((r.accuracy_reference.unwrap() - 0.8778).abs() < 1e-3, "float accuracy {:?} (MANIFEST: 87.78 %)", r.accuracy_reference);
     assert!(r.accuracy.unwrap() >= 0.875, "int8 accuracy {:?} < 87.5 %", r.accuracy);
@@ -44,7 +72,8 @@ fn ic_resnet8_int8_meets_accuracy_and_size() {
 
 #[test]
 fn kws_dscnn_int8_agrees_on_every_window() {
-    let r = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
+    let (r, macs) = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
+    assert_eq!(macs, 2_656_768, "KWS DS-CNN MACs (MLPerf Tiny)");
     assert_eq!(r.samples, 34);
     assert_eq!(r.top1_agreement, 1.0, "KWS must agree with float on 34 of 34");
     assert_eq!(r.accuracy, r.accuracy_reference);
@@ -52,15 +81,25 @@ fn kws_dscnn_int8_agrees_on_every_window() {
 }
 
 #[test]
-fn ad_autoencoder_int8_score_within_one_percent() {
-    let r = convert_and_eval("ad_fc_autoencoder.onnx", "ad_toycar.npz", None, None, false);
+fn ad_autoencoder_int8_score_drift_is_the_published_one() {
+    let (r, macs) = convert_and_eval("ad_fc_autoencoder.onnx", "ad_toycar.npz", None, None, false);
+    assert_eq!(macs, 264_192, "AD autoencoder MACs (MLPerf Tiny)");
     let rec = r.reconstruction.expect("an autoencoder's reconstruction score");
     assert!(rec.drift < 0.01, "mean anomaly score drift {} >= 1 %", rec.drift);
+    published("AD mean anomaly score drift", rec.drift, 0.0015, 0.00005);
+    published("AD per-window anomaly score drift", rec.mean_sample_drift, 0.0070, 0.00005);
 }
 
+/// The whole VWW set (61 images, 41 labelled) takes about a second, so the published figures
+/// are those of the whole set.
 #[test]
-fn vww_mobilenet_int8_agrees_with_float() {
-    let r = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
+fn vww_mobilenet_int8_accuracy_is_the_published_one() {
+    let (r, macs) = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
+    assert_eq!(macs, 7_489_664, "VWW MobileNet MACs (MLPerf Tiny)");
+    assert_eq!((r.samples, r.labelled), (61, 41));
     assert!(r.top1_agreement >= 0.98, "top-1 agreement {}", r.top1_agreement);
     assert!(r.file_bytes <= 333_288, "file {} B > MLPerf's int8 TFLite 333,288 B", r.file_bytes);
+    published("VWW int8 top-1 accuracy", r.accuracy.unwrap(), 0.9024, 0.00005);
+    published("VWW float top-1 accuracy", r.accuracy_reference.unwrap(), 0.9024, 0.00005);
+    published("VWW top-1 agreement", r.top1_agreement, 0.9836, 0.00005);
 }

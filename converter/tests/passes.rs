@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::max_abs_diff;
 use common::onnx::{attr_f, attr_i, attr_ints, Onnx, Rng};
 
 use mote_converter::ir::{Graph, Op};
@@ -526,7 +527,7 @@ fn int8_conversion_stays_close_to_tract() {
         let want = reference.run(tvec!(t.into())).unwrap();
         let want = want[0].to_plain_array_view::<f32>().unwrap();
         let scale = want.iter().fold(0f32, |a, v| a.max(v.abs()));
-        let worst = out.iter().zip(want.iter()).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+        let worst = max_abs_diff(&out, want.iter());
         assert!(worst <= 0.05 * scale.max(1.0), "row {r}: max |int8 - tract| = {worst} (scale {scale}); got {out:?}, want {want:?}");
     }
 }

@@ -14,6 +14,27 @@ pub fn bench(rel: &str) -> PathBuf {
     p
 }
 
+/// The largest `|got[i] - want[i]|` of two equally long sequences, or NaN as soon as one
+/// difference is NaN, so that `max_abs_diff(..) <= tol` fails when either side holds a NaN
+/// (`fold(0.0, f32::max)` would drop it and pass).
+pub fn max_abs_diff<'a>(got: impl IntoIterator<Item = &'a f32>, want: impl IntoIterator<Item = &'a f32>) -> f32 {
+    let (mut got, mut want) = (got.into_iter(), want.into_iter());
+    let mut worst = 0f32;
+    loop {
+        match (got.next(), want.next()) {
+            (Some(g), Some(w)) => {
+                let d = (g - w).abs();
+                if d.is_nan() {
+                    return f32::NAN;
+                }
+                worst = worst.max(d);
+            }
+            (None, None) => return worst,
+            _ => panic!("max_abs_diff: the sequences differ in length"),
+        }
+    }
+}
+
 /// A fresh, empty directory for one test's files.
 pub fn scratch(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mote-test-{}-{test}", std::process::id()));
