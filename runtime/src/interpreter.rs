@@ -345,7 +345,7 @@ fn execute(kind: &OpKind, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, src: &Oper
                 let (xq, yq) = (qparams(x)?, qparams(y)?);
                 let requant: &[Requant] = src.get(input(3)?)?;
                 let bias = Some(src.get::<i32>(input(2)?)?);
-                conv::conv2d_i8(&p, src.get(x)?, xq.zero_point, src.get(w)?, bias, requant, yq.zero_point, cast_mut(out)?, act_i8(act, y)?);
+                conv2d_i8(&p, src.get(x)?, xq.zero_point, src.get(w)?, bias, requant, yq.zero_point, cast_mut(out)?, act_i8(act, y)?);
             } else {
                 let bias = match ins.get(2) { Some(b) => Some(src.get::<f32>(b)?), None => None };
                 conv::conv2d_f32(&p, src.get(x)?, src.get(w)?, bias, cast_mut(out)?, act_f32(act));
@@ -361,7 +361,7 @@ fn execute(kind: &OpKind, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, src: &Oper
                 let (xq, yq) = (qparams(x)?, qparams(y)?);
                 let requant: &[Requant] = src.get(input(3)?)?;
                 let bias = Some(src.get::<i32>(input(2)?)?);
-                fully_connected::fully_connected_i8(&p, src.get(x)?, xq.zero_point, src.get(w)?, bias, requant, yq.zero_point, cast_mut(out)?, act_i8(act, y)?);
+                fully_connected_i8(&p, src.get(x)?, xq.zero_point, src.get(w)?, bias, requant, yq.zero_point, cast_mut(out)?, act_i8(act, y)?);
             } else {
                 let bias = match ins.get(2) { Some(b) => Some(src.get::<f32>(b)?), None => None };
                 fully_connected::fully_connected_f32(&p, src.get(x)?, src.get(w)?, bias, cast_mut(out)?, act_f32(act));

@@ -382,6 +382,11 @@ mod tests {
         fn conv2d_i8_matches_reference((p, seed) in conv_case()) {
             check_conv_i8(conv2d_i8, &p, seed)?;
         }
+
+        #[test]
+        fn arm_conv2d_i8_matches_reference((p, seed) in conv_case()) {
+            check_conv_i8(crate::kernels::arm::conv2d_i8, &p, seed)?;
+        }
     }
 
     fn params(input: [usize; 4], output: [usize; 4], kernel: [usize; 2]) -> Conv2dParams {

@@ -223,6 +223,11 @@ mod tests {
         fn fully_connected_i8_matches_reference((p, seed) in fc_case()) {
             check_fc_i8(fully_connected_i8, &p, seed)?;
         }
+
+        #[test]
+        fn arm_fully_connected_i8_matches_reference((p, seed) in fc_case()) {
+            check_fc_i8(crate::kernels::arm::fully_connected_i8, &p, seed)?;
+        }
     }
 
     #[test]
