@@ -61,7 +61,7 @@ unsafe fn widen_weight_block(
 ) -> BlockOut {
     const ONES: u32 = 0x0001_0001;
     let (whole, groups) = (k / 4, k.div_ceil(4));
-    let mut out = BlockOut { zp_round: stage.zp_round(), lo: stage.lo(), hi: stage.hi(), ..BlockOut::default() };
+    let mut out = BlockOut { zp_round: stage.zp_round(), lo: stage.lo(), hi: stage.hi(), clamp: stage.clamps(), ..BlockOut::default() };
     for j in 0..8 {
         let ch = c0 + j;
         if ch >= oc {
@@ -519,6 +519,7 @@ pub(super) unsafe fn columns_times_rows(
                 hi: stage.hi(),
                 dst,
                 dst_b: oc,
+                clamp: stage.clamps(),
             };
             if pair {
                 rows_q15x2(&mut job);

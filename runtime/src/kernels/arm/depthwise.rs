@@ -2,12 +2,14 @@
 //!
 //! NHWC keeps a channel's values `c` bytes apart, but `SMLAD` wants two taps of one channel in
 //! one word. So four channels at a time are first copied into four *planes*: each channel's
-//! padded image (zeros in the padding), widened to int16 with the input zero point subtracted.
-//! Two horizontally adjacent taps are then one (unaligned) word load, multiplied with a word
-//! holding the two weights. A plane holds a band of input rows: as many output rows as the
-//! scratch allows, the whole image for the small images of keyword spotting.
+//! padded image widened to int16, the padding holding the input zero point. Two horizontally
+//! adjacent taps are then one (unaligned) word load, multiplied with a word holding the two
+//! weights. The zero point is folded into the accumulator's start, `bias - x_zero_point *
+//! sum(w)`: padded taps then contribute nothing, as in the reference. A plane holds a band of
+//! input rows: as many output rows as the scratch allows, the whole image for the small images of
+//! keyword spotting.
 
-use super::dsp::{smlabb, smlad, ssub16, sxtb16, sxtb16_ror8};
+use super::dsp::{fill_words, smlabb, smlad};
 use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::conv::Conv2dParams;
@@ -64,64 +66,74 @@ pub unsafe fn depthwise_conv2d_s8(
     let [n, _, _, c] = p.input;
     let [_, oh, ow, _] = p.output;
     let [kh, kw] = p.kernel;
+    let taps = kh * kw;
     let Some(planes) = Planes::new(p) else { return };
     let base = scratch.words() as *mut i16;
-    let zp_pair = super::conv::zero_point_pair(x_zero_point);
+    let three = p.kernel == [3, 3] && p.dilation == [1, 1];
+    let quads = if three && p.stride[1] == 1 { ow / 4 } else { 0 };
+    let mut job = Dw3x3Job {
+        w: [0; 6],
+        start: 0,
+        m2: 0,
+        em1: 0,
+        zp_round: stage.zp_round(),
+        lo: stage.lo(),
+        hi: stage.hi(),
+        width: 2 * planes.width,
+        src: base,
+        row_step: 2 * p.stride[0] * planes.width,
+        dst: out.as_mut_ptr(),
+        dst_step: c,
+        quads,
+        singles: ow - 4 * quads,
+        rows: 0,
+        single_step: 2 * p.stride[1],
+        clamp: stage.clamps(),
+    };
     for b in 0..n {
         let mut oy0 = 0;
         while oy0 < oh {
             let out_rows = planes.rows.min(oh - oy0);
             let rows = Planes::input_rows(p, out_rows);
             let plane_len = rows * planes.width;
-            // SAFETY: four planes fit in the scratch (`Planes::new`). The padding keeps these
-            // zeros: every channel block of the band writes the same in-image cells.
-            unsafe { core::ptr::write_bytes(base, 0, 4 * plane_len) };
+            // SAFETY: four planes fit in the scratch (`Planes::new`). The padding keeps the zero
+            // point: every channel block of the band writes the same in-image cells.
+            unsafe { fill_words(base as *mut u8, super::conv::zero_point_pair(x_zero_point), 2 * plane_len) };
             for c0 in (0..c).step_by(4) {
                 let nc = (c - c0).min(4);
                 // SAFETY: four planes of `plane_len` halfwords fit (`Planes::new`); the pixels
                 // read are in-image.
-                unsafe { fill_planes(p, x, zp_pair, x_zero_point, [b, oy0 * p.stride[0], c0, nc], &planes, rows, base) };
+                unsafe { fill_planes(p, x, [b, oy0 * p.stride[0], c0, nc], &planes, rows, base) };
                 for j in 0..nc {
                     let ch = c0 + j;
-                    let mut pairs = [0u32; MAX_PAIRS];
-                    let row_pairs = kw.div_ceil(2);
-                    // SAFETY: `w` holds `c` kernels of `kh * kw`.
-                    let kernel = unsafe { w.get_unchecked(ch * kh * kw..(ch + 1) * kh * kw) };
-                    for ky in 0..kh {
-                        for q in 0..row_pairs {
-                            let lo = kernel[ky * kw + 2 * q] as i16 as u16 as u32;
-                            let hi = if 2 * q + 1 < kw { kernel[ky * kw + 2 * q + 1] as i16 as u16 as u32 } else { 0 };
-                            pairs[ky * row_pairs + q] = lo | hi << 16;
-                        }
-                    }
-                    let start = bias.map_or(0, |b| b[ch]);
-                    let scale = stage.channel(ch);
-                    // SAFETY: plane `j` lies in the scratch; outputs in `out`.
+                    // SAFETY: `w` holds `c` kernels of `kh * kw`; plane `j` lies in the scratch;
+                    // the band's outputs of channel `ch` lie in `out`.
                     unsafe {
+                        let kernel = w.as_ptr().add(ch * taps);
+                        let mut sum = 0i32;
+                        for t in 0..taps {
+                            sum += *kernel.add(t) as i32;
+                        }
+                        let start = bias.map_or(0, |b| b[ch]).wrapping_sub(x_zero_point * sum);
+                        let scale = stage.channel(ch);
                         let plane = base.add(j * plane_len);
                         let dst = out.as_mut_ptr().add(((b * oh + oy0) * ow) * c + ch);
-                        if p.kernel == [3, 3] && p.dilation == [1, 1] {
-                            let quads = if p.stride[1] == 1 { ow / 4 } else { 0 };
-                            let mut job = Dw3x3Job {
-                                w: [pairs[0], pairs[1], pairs[2], pairs[3], pairs[4], pairs[5]],
-                                start,
-                                m2: scale.m2,
-                                em1: scale.em1,
-                                zp_round: stage.zp_round(),
-                                lo: stage.lo(),
-                                hi: stage.hi(),
-                                width: 2 * planes.width,
-                                src: plane,
-                                row_step: 2 * p.stride[0] * planes.width,
-                                dst,
-                                dst_step: c,
-                                quads,
-                                singles: ow - 4 * quads,
-                                rows: out_rows,
-                                single_step: 2 * p.stride[1],
-                            };
+                        if three {
+                            let tap = |i: usize| *kernel.add(i) as u16 as u32;
+                            job.w = [tap(0) | tap(1) << 16, tap(2), tap(3) | tap(4) << 16, tap(5), tap(6) | tap(7) << 16, tap(8)];
+                            (job.start, job.m2, job.em1) = (start, scale.m2, scale.em1);
+                            (job.src, job.dst, job.rows) = (plane, dst, out_rows);
                             dw3x3(&mut job);
                         } else {
+                            let mut pairs = [0u32; MAX_PAIRS];
+                            let row_pairs = kw.div_ceil(2);
+                            for ky in 0..kh {
+                                for q in 0..row_pairs {
+                                    let lo = *kernel.add(ky * kw + 2 * q) as u16 as u32;
+                                    let hi = if 2 * q + 1 < kw { *kernel.add(ky * kw + 2 * q + 1) as u16 as u32 } else { 0 };
+                                    pairs[ky * row_pairs + q] = lo | hi << 16;
+                                }
+                            }
                             channel_band(p, plane, planes.width, out_rows, &pairs, start, stage, scale, dst);
                         }
                     }
@@ -133,56 +145,58 @@ pub unsafe fn depthwise_conv2d_s8(
 }
 
 /// Writes the in-image cells of rows `y0 ..` (padded coordinates, `rows` of them) of channels
-/// `c0 .. c0 + nc` into their planes; the padding cells are left as they are (zero).
+/// `c0 .. c0 + nc` into their planes; the padding cells are left as they are.
 ///
 /// # Safety
 /// `base` is writable for four planes of `rows * planes.width` halfwords; `x` is the input.
-#[allow(clippy::too_many_arguments)]
-unsafe fn fill_planes(
-    p: &Conv2dParams,
-    x: &[i8],
-    zp_pair: u32,
-    zero_point: i32,
-    [b, y0, c0, nc]: [usize; 4],
-    planes: &Planes,
-    rows: usize,
-    base: *mut i16,
-) {
+unsafe fn fill_planes(p: &Conv2dParams, x: &[i8], [b, y0, c0, nc]: [usize; 4], planes: &Planes, rows: usize, base: *mut i16) {
     let [_, h, wd, c] = p.input;
     let width = planes.width;
     let plane_len = rows * width;
     let left = p.pad[1];
     let (first, last) = (left.min(width), (left + wd).min(width));
+    if first >= last {
+        return;
+    }
+    // The band's rows `r_first .. r_last` are in the image.
+    let top = p.pad[0] as isize - y0 as isize;
+    let r_first = top.clamp(0, rows as isize) as usize;
+    let r_last = (top + h as isize).clamp(r_first as isize, rows as isize) as usize;
+    if r_first == r_last {
+        return;
+    }
     // SAFETY: plane rows and in-image pixels, as the caller promises.
     unsafe {
-        for r in 0..rows {
-            let iy = (y0 + r) as isize - p.pad[0] as isize;
-            let row = base.add(r * width);
-            if iy < 0 || iy >= h as isize {
-                continue;
-            }
-            let mut src = x.as_ptr().add(((b * h + iy as usize) * wd + (first - left)) * c + c0);
-            if nc == 4 {
-                for col in first..last {
-                    let v = core::ptr::read_unaligned(src as *const u32);
-                    let (even, odd) = (ssub16(sxtb16(v), zp_pair), ssub16(sxtb16_ror8(v), zp_pair));
-                    let d = row.add(col);
-                    *d = even as i16;
-                    *d.add(plane_len) = odd as i16;
-                    *d.add(2 * plane_len) = (even >> 16) as i16;
-                    *d.add(3 * plane_len) = (odd >> 16) as i16;
-                    src = src.add(c);
-                }
-            } else {
-                for col in first..last {
-                    for j in 0..nc {
-                        *row.add(j * plane_len + col) = (*src.add(j) as i32 - zero_point) as i16;
-                    }
-                    src = src.add(c);
+        let src = x.as_ptr().add(((b * h + (y0 + r_first - p.pad[0])) * wd + (first - left)) * c + c0);
+        let dst = base.add(r_first * width + first);
+        if nc == 4 {
+            let mut job = FillJob { src, src_step: c, dst, plane: 2 * plane_len, count: last - first, rows: r_last - r_first, src_row: wd * c, dst_row: 2 * width };
+            fill4(&mut job);
+            return;
+        }
+        for r in 0..r_last - r_first {
+            for col in 0..last - first {
+                for j in 0..nc {
+                    *dst.add(r * width + j * plane_len + col) = *src.add((r * wd + col) * c + j) as i16;
                 }
             }
         }
     }
+}
+
+/// Four channels of `rows` rows of `count` pixels (`src_step` bytes apart, rows `src_row`
+/// apart), widened into four planes (`plane` bytes apart) from `dst` on (rows `dst_row` apart).
+#[derive(Debug)]
+#[repr(C)]
+struct FillJob {
+    src: *const i8,
+    src_step: usize,
+    dst: *mut i16,
+    plane: usize,
+    count: usize,
+    rows: usize,
+    src_row: usize,
+    dst_row: usize,
 }
 
 /// One channel's outputs for a band of `out_rows` rows from its plane.
@@ -265,6 +279,8 @@ pub struct Dw3x3Job {
     pub singles: usize,
     pub rows: usize,
     pub single_step: usize,
+    /// 0 when `lo`, `hi` are the whole int8 range: the clamp is skipped.
+    pub clamp: u32,
 }
 
 #[cfg(mote_arm_dsp)]
@@ -288,11 +304,15 @@ core::arch::global_asm!(
     "ssat \\acc, #8, r8, asr #1",
     ".endm",
     ".macro mote_dw_clamp",
+    "ldr r8, [r0, #84]",
+    "cmp r8, #0",
+    "beq 9f",
     "ldrd r9, r10, [r0, #40]",
     "ssub8 r8, r4, r9",
     "sel r4, r4, r9",
     "ssub8 r8, r10, r4",
     "sel r4, r4, r10",
+    "9:",
     ".endm",
     ".macro mote_dw_quad_row rp",
     "ldr r8, [\\rp]",
@@ -395,12 +415,85 @@ core::arch::global_asm!(
     ".purgem mote_dw_single_row",
     "pop {{r4-r11, pc}}",
     ".size mote_dsp_dw3x3, . - mote_dsp_dw3x3",
+    //
+    // mote_dsp_fill4(job: *const FillJob): r0 job, r1 src, r2 src_step, r3 dst, r4-r6 planes
+    // 1-3 offsets, r7/r11 the row's first src/dst, r12 count, lr rows; r8 the pixel's word,
+    // r9/r10 its even and odd channels.
+    ".section .text.mote_dsp_fill4,\"ax\",%progbits",
+    ".global mote_dsp_fill4",
+    ".type mote_dsp_fill4,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "mote_dsp_fill4:",
+    "push {{r4-r11, lr}}",
+    "ldm r0, {{r1, r2, r3, r4}}",
+    "ldr lr, [r0, #20]",
+    "add r5, r4, r4",
+    "add r6, r5, r4",
+    "mov r7, r1",
+    "mov r11, r3",
+    "1:",
+    "ldr r12, [r0, #16]",
+    "2:",
+    "ldr r8, [r1]",
+    "add r1, r2",
+    "sxtb16 r9, r8",
+    "sxtb16 r10, r8, ror #8",
+    "strh r10, [r3, r4]",
+    "lsrs r8, r9, #16",
+    "strh r8, [r3, r5]",
+    "lsrs r8, r10, #16",
+    "strh r8, [r3, r6]",
+    "strh r9, [r3], #2",
+    "subs r12, #1",
+    "bne 2b",
+    "ldrd r8, r9, [r0, #24]",
+    "add r7, r8",
+    "add r11, r9",
+    "mov r1, r7",
+    "mov r3, r11",
+    "subs lr, #1",
+    "bne 1b",
+    "pop {{r4-r11, pc}}",
+    ".size mote_dsp_fill4, . - mote_dsp_fill4",
     ".text",
 );
 
 #[cfg(mote_arm_dsp)]
 extern "C" {
     fn mote_dsp_dw3x3(job: *mut Dw3x3Job);
+    fn mote_dsp_fill4(job: *const FillJob);
+}
+
+/// Runs a [`FillJob`].
+///
+/// # Safety
+/// `count >= 1`, `rows >= 1`; the pixels' four bytes are readable; the four planes' cells are
+/// writable.
+#[cfg(mote_arm_dsp)]
+#[inline(always)]
+unsafe fn fill4(job: &mut FillJob) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_dsp_fill4(job) }
+}
+
+/// Portable twin of the Arm routine, for the host tests.
+///
+/// # Safety
+/// As the Arm routine.
+#[cfg(not(mote_arm_dsp))]
+unsafe fn fill4(job: &mut FillJob) {
+    // SAFETY: within the caller's ranges.
+    unsafe {
+        for r in 0..job.rows {
+            for i in 0..job.count {
+                for j in 0..4 {
+                    let dst = (job.dst as *mut u8).add(r * job.dst_row + j * job.plane).cast::<i16>();
+                    *dst.add(i) = *job.src.add(r * job.src_row + i * job.src_step + j) as i16;
+                }
+            }
+        }
+    }
 }
 
 /// Runs a [`Dw3x3Job`].

@@ -36,13 +36,13 @@
 /// the symbol table of linker-plugin LTO, as for the target's base architecture, without
 /// `-C target-cpu`; ARMv8-M Mainline's base has no DSP instructions, so the assembly names a core
 /// that has them. (ARMv7E-M's base has them.)
-#[cfg(mote_armv8m)]
+#[cfg(all(mote_arm_dsp, mote_armv8m))]
 macro_rules! dsp_cpu {
     () => {
         ".cpu cortex-m33"
     };
 }
-#[cfg(not(mote_armv8m))]
+#[cfg(all(mote_arm_dsp, not(mote_armv8m)))]
 macro_rules! dsp_cpu {
     () => {
         ""

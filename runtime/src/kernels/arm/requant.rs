@@ -95,6 +95,11 @@ impl<'a> OutputStage<'a> {
         self.hi
     }
 
+    /// 1 when the activation clamp narrows the int8 range, else 0 (the routines skip it).
+    pub fn clamps(&self) -> u32 {
+        (self.lo != 0x8080_8080 || self.hi != 0x7f7f_7f7f) as u32
+    }
+
     /// `requant.apply(acc) + zero_point`, saturated to int8 (the clamp comes later).
     #[inline(always)]
     pub fn requantize(&self, s: ChannelScale, acc: i32) -> i32 {
