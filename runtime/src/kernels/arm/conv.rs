@@ -109,6 +109,7 @@ unsafe fn widen_weight_block(
 /// [`supports_block`] holds, `stage` was made for `p.output[3]` channels, `x_zero_point` is in
 /// `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub unsafe fn conv2d_block_s8(
     p: &Conv2dParams,
     x: &[i8],
@@ -170,7 +171,7 @@ pub unsafe fn conv2d_block_s8(
                         at = [0, 0, 0];
                     }
                     for q in 0..count {
-                        gather(p, x, at, &mut Bytes { dst: windows.add(q * groups) as *mut u8, zero_point: x_zero_point as u8 });
+                        gather_bytes(p, x, at, windows.add(q * groups) as *mut u8, x_zero_point as u8);
                         at = next_pixel(p, at);
                     }
                 }
@@ -378,6 +379,16 @@ unsafe fn gather<W: Window>(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3],
     }
 }
 
+/// [`gather`] into an int8 window at `dst`.
+///
+/// # Safety
+/// As [`gather`], `dst` writable for `K` bytes.
+#[inline(never)]
+unsafe fn gather_bytes(p: &Conv2dParams, x: &[i8], at: [usize; 3], dst: *mut u8, zero_point: u8) {
+    // SAFETY: forwarded from the caller.
+    unsafe { gather(p, x, at, &mut Bytes { dst, zero_point }) }
+}
+
 /// Widens the whole groups of `k` int8 values, zero point subtracted, into every `stride`-th
 /// word pair of `cols`, and returns the last `k % 4` values (zero point subtracted).
 ///
@@ -423,7 +434,7 @@ unsafe fn column(p: &Conv2dParams, x: &[i8], x_zero_point: i32, at: [usize; 3], 
             gather(p, x, at, &mut Widened { cols, stride, zp_pair });
             [0; 3]
         } else {
-            gather(p, x, at, &mut Bytes { dst: window, zero_point: x_zero_point as u8 });
+            gather_bytes(p, x, at, window, x_zero_point as u8);
             widen(window, window_len(p), zp_pair, x_zero_point, cols, stride)
         }
     }
@@ -435,6 +446,7 @@ unsafe fn column(p: &Conv2dParams, x: &[i8], x_zero_point: i32, at: [usize; 3], 
 /// [`supports_im2col`] holds, `stage` was made for `p.output[3]` channels, `x_zero_point` is in
 /// `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub unsafe fn conv2d_im2col_s8(
     p: &Conv2dParams,
     x: &[i8],

@@ -53,6 +53,7 @@ pub fn supports(p: &Conv2dParams) -> bool {
 /// [`supports`] holds, `stage` was made for `c` channels, `x_zero_point` is in `-128..=127`,
 /// and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
+#[inline(never)]
 pub unsafe fn depthwise_conv2d_s8(
     p: &Conv2dParams,
     x: &[i8],
@@ -63,14 +64,18 @@ pub unsafe fn depthwise_conv2d_s8(
     out: &mut [i8],
     scratch: &mut Scratch,
 ) {
-    let [n, _, _, c] = p.input;
+    let [n, h, wd, c] = p.input;
     let [_, oh, ow, _] = p.output;
-    let [kh, kw] = p.kernel;
-    let taps = kh * kw;
-    let Some(planes) = Planes::new(p) else { return };
-    let base = scratch.words() as *mut i16;
     let three = p.kernel == [3, 3] && p.dilation == [1, 1];
-    let quads = if three && p.stride[1] == 1 { ow / 4 } else { 0 };
+    let (q, strides, swapped) = match transposed(p) {
+        Some(t) if three && p.stride == [1, 1] && quad_cost(oh, ow) > quad_cost(ow, oh) => (t, Strides { x: [c, wd * c], out: [c, ow * c] }, true),
+        _ => (*p, Strides { x: [wd * c, c], out: [ow * c, c] }, false),
+    };
+    let [kh, kw] = q.kernel;
+    let [_, qoh, qow, _] = q.output;
+    let Some(planes) = Planes::new(&q) else { return };
+    let base = scratch.words() as *mut i16;
+    let quads = if three && q.stride[1] == 1 { qow / 4 } else { 0 };
     let mut job = Dw3x3Job {
         w: [0; 6],
         start: 0,
@@ -81,20 +86,21 @@ pub unsafe fn depthwise_conv2d_s8(
         hi: stage.hi(),
         width: 2 * planes.width,
         src: base,
-        row_step: 2 * p.stride[0] * planes.width,
+        row_step: 2 * q.stride[0] * planes.width,
         dst: out.as_mut_ptr(),
-        dst_step: c,
+        dst_step: strides.out[1],
         quads,
-        singles: ow - 4 * quads,
+        singles: qow - 4 * quads,
         rows: 0,
-        single_step: 2 * p.stride[1],
+        single_step: 2 * q.stride[1],
         clamp: stage.clamps(),
+        dst_row_step: strides.out[0],
     };
     for b in 0..n {
         let mut oy0 = 0;
-        while oy0 < oh {
-            let out_rows = planes.rows.min(oh - oy0);
-            let rows = Planes::input_rows(p, out_rows);
+        while oy0 < qoh {
+            let out_rows = planes.rows.min(qoh - oy0);
+            let rows = Planes::input_rows(&q, out_rows);
             let plane_len = rows * planes.width;
             // SAFETY: four planes fit in the scratch (`Planes::new`). The padding keeps the zero
             // point: every channel block of the band writes the same in-image cells.
@@ -103,38 +109,39 @@ pub unsafe fn depthwise_conv2d_s8(
                 let nc = (c - c0).min(4);
                 // SAFETY: four planes of `plane_len` halfwords fit (`Planes::new`); the pixels
                 // read are in-image.
-                unsafe { fill_planes(p, x, [b, oy0 * p.stride[0], c0, nc], &planes, rows, base) };
+                unsafe { fill_planes(&q, x.as_ptr().add(b * h * wd * c + c0), &strides, [oy0 * q.stride[0], nc], &planes, rows, base) };
                 for j in 0..nc {
                     let ch = c0 + j;
                     // SAFETY: `w` holds `c` kernels of `kh * kw`; plane `j` lies in the scratch;
                     // the band's outputs of channel `ch` lie in `out`.
                     unsafe {
-                        let kernel = w.as_ptr().add(ch * taps);
+                        let kernel = w.as_ptr().add(ch * kh * kw);
+                        // Tap `(ky, kx)` of `q`'s kernel.
+                        let tap = |ky: usize, kx: usize| *kernel.add(if swapped { kx * kh + ky } else { ky * kw + kx });
                         let mut sum = 0i32;
-                        for t in 0..taps {
+                        for t in 0..kh * kw {
                             sum += *kernel.add(t) as i32;
                         }
                         let start = bias.map_or(0, |b| b[ch]).wrapping_sub(x_zero_point * sum);
                         let scale = stage.channel(ch);
                         let plane = base.add(j * plane_len);
-                        let dst = out.as_mut_ptr().add(((b * oh + oy0) * ow) * c + ch);
+                        let dst = out.as_mut_ptr().add(b * oh * ow * c + oy0 * strides.out[0] + ch);
+                        let mut pairs = [0u32; MAX_PAIRS];
+                        let row_pairs = kw.div_ceil(2);
+                        for ky in 0..kh {
+                            for r in 0..row_pairs {
+                                let lo = tap(ky, 2 * r) as u16 as u32;
+                                let hi = if 2 * r + 1 < kw { tap(ky, 2 * r + 1) as u16 as u32 } else { 0 };
+                                pairs[ky * row_pairs + r] = lo | hi << 16;
+                            }
+                        }
                         if three {
-                            let tap = |i: usize| *kernel.add(i) as u16 as u32;
-                            job.w = [tap(0) | tap(1) << 16, tap(2), tap(3) | tap(4) << 16, tap(5), tap(6) | tap(7) << 16, tap(8)];
+                            job.w = [pairs[0], pairs[1], pairs[2], pairs[3], pairs[4], pairs[5]];
                             (job.start, job.m2, job.em1) = (start, scale.m2, scale.em1);
                             (job.src, job.dst, job.rows) = (plane, dst, out_rows);
                             dw3x3(&mut job);
                         } else {
-                            let mut pairs = [0u32; MAX_PAIRS];
-                            let row_pairs = kw.div_ceil(2);
-                            for ky in 0..kh {
-                                for q in 0..row_pairs {
-                                    let lo = *kernel.add(ky * kw + 2 * q) as u16 as u32;
-                                    let hi = if 2 * q + 1 < kw { *kernel.add(ky * kw + 2 * q + 1) as u16 as u32 } else { 0 };
-                                    pairs[ky * row_pairs + q] = lo | hi << 16;
-                                }
-                            }
-                            channel_band(p, plane, planes.width, out_rows, &pairs, start, stage, scale, dst);
+                            channel_band(&q, plane, planes.width, out_rows, &pairs, start, stage, scale, dst);
                         }
                     }
                 }
@@ -144,13 +151,46 @@ pub unsafe fn depthwise_conv2d_s8(
     }
 }
 
-/// Writes the in-image cells of rows `y0 ..` (padded coordinates, `rows` of them) of channels
-/// `c0 .. c0 + nc` into their planes; the padding cells are left as they are.
+/// `p` with its two spatial axes swapped, when its whole image fits the planes at once (the
+/// routines walk rows; a tall narrow image is walked faster along its columns).
+fn transposed(p: &Conv2dParams) -> Option<Conv2dParams> {
+    let swap = |[a, b]: [usize; 2]| [b, a];
+    let [n, h, w, c] = p.input;
+    let [_, oh, ow, oc] = p.output;
+    let t = Conv2dParams {
+        input: [n, w, h, c],
+        output: [n, ow, oh, oc],
+        kernel: swap(p.kernel),
+        stride: swap(p.stride),
+        dilation: swap(p.dilation),
+        // Bottom/right padding is implied by the output size: only top/left swap.
+        pad: swap(p.pad),
+        groups: p.groups,
+    };
+    Planes::new(&t).filter(|planes| planes.rows >= ow).map(|_| t)
+}
+
+/// Roughly the instructions of [`dw3x3`] on `rows` rows of `len` outputs (four at a time, then
+/// one at a time).
+fn quad_cost(rows: usize, len: usize) -> usize {
+    rows * (92 * (len / 4) + 36 * (len % 4) + 10)
+}
+
+/// Byte strides of the input and output rows and columns, `[row, column]`, as the planes walk
+/// them (swapped for a transposed walk).
+struct Strides {
+    x: [usize; 2],
+    out: [usize; 2],
+}
+
+/// Writes the in-image cells of rows `y0 ..` (padded coordinates, `rows` of them) of `nc`
+/// channels, from `x` (the image's first pixel, channel `c0`), into their planes; the padding
+/// cells are left as they are.
 ///
 /// # Safety
-/// `base` is writable for four planes of `rows * planes.width` halfwords; `x` is the input.
-unsafe fn fill_planes(p: &Conv2dParams, x: &[i8], [b, y0, c0, nc]: [usize; 4], planes: &Planes, rows: usize, base: *mut i16) {
-    let [_, h, wd, c] = p.input;
+/// `base` is writable for four planes of `rows * planes.width` halfwords; `x` is the image.
+unsafe fn fill_planes(p: &Conv2dParams, x: *const i8, strides: &Strides, [y0, nc]: [usize; 2], planes: &Planes, rows: usize, base: *mut i16) {
+    let [_, h, wd, _] = p.input;
     let width = planes.width;
     let plane_len = rows * width;
     let left = p.pad[1];
@@ -165,19 +205,20 @@ unsafe fn fill_planes(p: &Conv2dParams, x: &[i8], [b, y0, c0, nc]: [usize; 4], p
     if r_first == r_last {
         return;
     }
+    let [row_stride, col_stride] = strides.x;
     // SAFETY: plane rows and in-image pixels, as the caller promises.
     unsafe {
-        let src = x.as_ptr().add(((b * h + (y0 + r_first - p.pad[0])) * wd + (first - left)) * c + c0);
+        let src = x.add((y0 + r_first - p.pad[0]) * row_stride + (first - left) * col_stride);
         let dst = base.add(r_first * width + first);
         if nc == 4 {
-            let mut job = FillJob { src, src_step: c, dst, plane: 2 * plane_len, count: last - first, rows: r_last - r_first, src_row: wd * c, dst_row: 2 * width };
+            let mut job = FillJob { src, src_step: col_stride, dst, plane: 2 * plane_len, count: last - first, rows: r_last - r_first, src_row: row_stride, dst_row: 2 * width };
             fill4(&mut job);
             return;
         }
         for r in 0..r_last - r_first {
             for col in 0..last - first {
                 for j in 0..nc {
-                    *dst.add(r * width + j * plane_len + col) = *src.add((r * wd + col) * c + j) as i16;
+                    *dst.add(r * width + j * plane_len + col) = *src.add(r * row_stride + col * col_stride + j) as i16;
                 }
             }
         }
@@ -205,7 +246,7 @@ struct FillJob {
 /// `plane` holds the band's rows of `width` halfwords; `dst` is the band's first output of this
 /// channel, with `c` bytes between pixels.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
+#[inline(never)]
 unsafe fn channel_band(
     p: &Conv2dParams,
     plane: *const i16,
@@ -257,8 +298,8 @@ unsafe fn channel_band(
 /// One channel's 3×3 (no dilation) outputs for a band of `rows` output rows: for each row, from
 /// `src` (its window's top-left cell, `width` bytes per plane row), `quads` steps of four outputs
 /// (stride 1: loads `[x0, x1]` … `[x4, x5]` per kernel row serve all four), then `singles` of
-/// one (`single_step` bytes apart), each written to `dst`, `dst += dst_step`; then
-/// `src += row_step`. The routine advances `src`, `dst` and `rows`.
+/// one (`single_step` bytes apart), written from `dst` on, `dst_step` bytes apart; then
+/// `src += row_step`, `dst += dst_row_step`. The routine advances `src`, `dst` and `rows`.
 #[derive(Debug)]
 #[repr(C)]
 pub struct Dw3x3Job {
@@ -281,6 +322,8 @@ pub struct Dw3x3Job {
     pub single_step: usize,
     /// 0 when `lo`, `hi` are the whole int8 range: the clamp is skipped.
     pub clamp: u32,
+    /// Bytes from one row's first output to the next row's.
+    pub dst_row_step: usize,
 }
 
 #[cfg(mote_arm_dsp)]
@@ -335,10 +378,10 @@ core::arch::global_asm!(
     "ldrsh r8, [\\rp, #4]",
     "smlabb r4, r8, r10, r4",
     ".endm",
-    "ldr r2, [r0, #60]",
     "ldr r3, [r0, #48]",
     "ldr lr, [r0, #64]",
     "1:",
+    "ldr r2, [r0, #60]",
     "ldr r1, [r0, #52]",
     "ldr r12, [r0, #68]",
     "cmp r12, #0",
@@ -404,11 +447,14 @@ core::arch::global_asm!(
     "ldrd r1, r8, [r0, #52]",
     "add r1, r8",
     "str r1, [r0, #52]",
+    "ldr r2, [r0, #60]",
+    "ldr r8, [r0, #88]",
+    "add r2, r8",
+    "str r2, [r0, #60]",
     "ldr r8, [r0, #76]",
     "subs r8, #1",
     "str r8, [r0, #76]",
     "bne 1b",
-    "str r2, [r0, #60]",
     ".purgem mote_dw_requant",
     ".purgem mote_dw_clamp",
     ".purgem mote_dw_quad_row",
@@ -518,6 +564,7 @@ unsafe fn dw3x3(job: &mut Dw3x3Job) {
     // SAFETY: within the caller's ranges.
     unsafe {
         while job.rows > 0 {
+            let row_dst = job.dst;
             let mut src = job.src as *const u8;
             let outputs = 4 * job.quads + job.singles;
             for i in 0..outputs {
@@ -534,6 +581,7 @@ unsafe fn dw3x3(job: &mut Dw3x3Job) {
                 src = src.add(if i < 4 * job.quads { 2 } else { job.single_step });
             }
             job.src = (job.src as *const u8).add(job.row_step) as *const i16;
+            job.dst = row_dst.add(job.dst_row_step);
             job.rows -= 1;
         }
     }

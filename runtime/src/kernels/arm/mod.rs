@@ -99,12 +99,18 @@ pub enum ConvPath {
     Reference,
 }
 
-/// The decision tree of [`conv2d_i8`].
+/// The decision tree of [`conv2d_i8`] (for slices of the documented lengths).
 pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> ConvPath {
-    let oc = p.output[3];
-    if !(-128..=127).contains(&x_zero_point) || OutputStage::new(requant, oc, out_zero_point, (-128, 127)).is_none() {
+    if (-128..=127).contains(&x_zero_point) && OutputStage::new(requant, p.output[3], out_zero_point, (-128, 127)).is_some() {
+        shape_path(p)
+    } else {
         ConvPath::Reference
-    } else if depthwise::supports(p) {
+    }
+}
+
+/// The specialisation for `p`'s shape, given a covered output stage and input zero point.
+fn shape_path(p: &Conv2dParams) -> ConvPath {
+    if depthwise::supports(p) {
         ConvPath::Depthwise
     } else if conv::supports_block(p) {
         ConvPath::Block
@@ -140,9 +146,9 @@ pub fn conv2d_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let path = if conv_lengths_match(p, x, w, bias, out) { conv_path(p, x_zero_point, requant, out_zero_point) } else { ConvPath::Reference };
-    let stage = OutputStage::new(requant, p.output[3], out_zero_point, act);
-    let (path, Some(stage)) = (path, stage) else {
+    let stage = OutputStage::new(requant, p.output[3], out_zero_point, act)
+        .filter(|_| (-128..=127).contains(&x_zero_point) && conv_lengths_match(p, x, w, bias, out));
+    let (Some(stage), path) = (stage, shape_path(p)) else {
         return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
     };
     let mut scratch = Scratch::new();
@@ -183,7 +189,7 @@ pub fn fully_connected_i8(
         && bias.is_none_or(|b| b.len() == p.outputs);
     let stage = OutputStage::new(requant, p.outputs, out_zero_point, act);
     match stage {
-        Some(stage) if lengths && fc_is_fast(p, x_zero_point, requant, out_zero_point) => {
+        Some(stage) if lengths && (-128..=127).contains(&x_zero_point) && fc::supports(p) => {
             let mut scratch = Scratch::new();
             // SAFETY: `fc::supports` holds, the stage is for `outputs` channels, `x_zero_point`
             // is in the int8 range and the lengths match.
