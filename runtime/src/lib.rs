@@ -22,7 +22,8 @@
 //!   rounding ([`quant`]); f32 kernels use IEEE operations in a fixed order and `libm`. A
 //!   Cortex-M0, a RISC-V core and the host produce identical outputs.
 //! - **One kernel contract** ([`kernels`]): a portable reference for every op, with fast
-//!   variants to come beside them under the same test suites.
+//!   variants beside them, chosen at build time and checked against the reference (the Arm DSP
+//!   int8 kernels, `kernels::arm`, on cores that have the extension; see `build.rs`).
 //!
 //! ## Features
 //! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and

@@ -215,7 +215,7 @@ pub fn case<'a>(seed: u64, i: usize, buf: &'a mut Buffers) -> Option<(Layer, Ope
     let layer = if i % 5 == 4 {
         let inputs = if rng.chance(50) { 4 * rng.size(1, 80) } else { rng.size(1, 300) };
         Layer::Fc(FcParams { rows: rng.size(1, 4), inputs, outputs: if rng.chance(30) { rng.pick(&[1, 3, 5, 7]) } else { rng.size(1, 24) } })
-    } else if i % 40 == 0 {
+    } else if i.is_multiple_of(40) {
         Layer::Conv(kws_layer(i / 40))
     } else {
         Layer::Conv(conv_geometry(&mut rng, i))

@@ -38,7 +38,7 @@ fn reads_in_place(p: &Conv2dParams) -> bool {
 /// gathered window fit in the scratch.
 pub fn supports_block(p: &Conv2dParams) -> bool {
     let groups = window_len(p).div_ceil(4);
-    p.groups == 1 && p.output[1] > 0 && p.output[2] > 0 && 17 * groups <= Scratch::WORDS
+    p.groups == 1 && groups > 0 && p.output[1] > 0 && p.output[2] > 0 && 17 * groups <= Scratch::WORDS
 }
 
 /// Widens the weights of output channels `c0 .. c0 + 8` (zeros past `oc` and past `K`) into a
@@ -171,7 +171,7 @@ pub unsafe fn conv2d_block_s8(
                         at = [0, 0, 0];
                     }
                     for q in 0..count {
-                        gather_bytes(p, x, at, windows.add(q * groups) as *mut u8, x_zero_point as u8);
+                        gather(p, x, at, windows.add(q * groups) as *mut u8, x_zero_point as u8);
                         at = next_pixel(p, at);
                     }
                 }
@@ -223,170 +223,113 @@ fn next_pixel(p: &Conv2dParams, [b, oy, ox]: [usize; 3]) -> [usize; 3] {
     }
 }
 
-/// Where a window's values go: runs of input bytes and runs of padding, at offsets along `K`.
-trait Window {
-    /// `n` input bytes from `src` land at `k .. k + n`.
-    unsafe fn copy(&mut self, k: usize, src: *const u8, n: usize);
-    /// Padding (the zero point) lands at `k .. k + n`.
-    unsafe fn pad(&mut self, k: usize, n: usize);
-}
-
-/// An int8 window, as in the input (padding reads the zero point).
-struct Bytes {
-    dst: *mut u8,
-    zero_point: u8,
-}
-
-impl Window for Bytes {
-    // Whole words, then the last bytes without a loop: a byte loop would become a `memcpy` or
-    // `memset` call, far dearer than these few bytes.
-    #[inline(always)]
-    unsafe fn copy(&mut self, k: usize, src: *const u8, n: usize) {
-        // SAFETY: the caller's ranges.
-        unsafe {
-            let dst = self.dst.add(k);
-            if n >= 4 {
-                copy_words(dst, src, n / 4);
-            }
-            let i = n & !3;
-            if n & 2 != 0 {
-                core::ptr::write_unaligned(dst.add(i) as *mut u16, core::ptr::read_unaligned(src.add(i) as *const u16));
-            }
-            if n & 1 != 0 {
-                *dst.add(n - 1) = *src.add(n - 1);
-            }
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn pad(&mut self, k: usize, n: usize) {
-        let word = u32::from_ne_bytes([self.zero_point; 4]);
-        // SAFETY: the caller's range.
-        unsafe {
-            let dst = self.dst.add(k);
-            if n >= 4 {
-                fill_words(dst, word, n / 4);
-            }
-            let i = n & !3;
-            if n & 2 != 0 {
-                core::ptr::write_unaligned(dst.add(i) as *mut u16, word as u16);
-            }
-            if n & 1 != 0 {
-                *dst.add(n - 1) = self.zero_point;
-            }
-        }
-    }
-}
-
-/// A widened column written directly, zero point subtracted: every run starts and ends on a
-/// group boundary.
-struct Widened {
-    cols: *mut u32,
-    stride: usize,
-    zp_pair: u32,
-}
-
-impl Window for Widened {
-    #[inline(always)]
-    unsafe fn copy(&mut self, k: usize, src: *const u8, n: usize) {
-        // SAFETY: the caller's ranges.
-        unsafe {
-            let mut d = self.cols.add(k / 4 * self.stride);
-            for g in 0..n / 4 {
-                let v = core::ptr::read_unaligned(src.add(4 * g) as *const u32);
-                d.write(ssub16(sxtb16(v), self.zp_pair));
-                d.add(1).write(ssub16(sxtb16_ror8(v), self.zp_pair));
-                d = d.add(self.stride);
-            }
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn pad(&mut self, k: usize, n: usize) {
-        // SAFETY: the caller's range.
-        unsafe {
-            let mut d = self.cols.add(k / 4 * self.stride);
-            for _ in 0..n / 4 {
-                d.write(0);
-                d.add(1).write(0);
-                d = d.add(self.stride);
-            }
-        }
-    }
-}
-
-/// The first input column of output column `ox`'s window (negative in the padding), and whether
-/// its kernel rows are adjacent in-image bytes.
-fn window_columns(p: &Conv2dParams, ox: usize) -> (isize, bool) {
-    let x0 = (ox * p.stride[1]) as isize - p.pad[1] as isize;
-    (x0, p.dilation[1] == 1 && x0 >= 0 && x0 as usize + p.kernel[1] <= p.input[2])
-}
-
-/// Whether every run [`gather`] makes for output column `ox` is whole groups of four.
-fn runs_are_groups(p: &Conv2dParams, ox: usize) -> bool {
-    let c = p.input[3];
-    c % 4 == 0 || (window_columns(p, ox).1 && p.kernel[1] * c % 4 == 0)
-}
-
-/// Output pixel `(b, oy, ox)`'s window in the weights' `(ky, kx, c)` order, as runs: without
-/// dilation a kernel row is its padding on the left, its in-image taps (adjacent bytes) and its
-/// padding on the right; with dilation, one run per tap.
+/// Copies `n` bytes: whole words, then the last bytes without a loop (a byte loop would become a
+/// `memcpy` call, far dearer than the few bytes of a window row).
 ///
 /// # Safety
-/// The sink accepts offsets below `K`; `x` has the input's length.
+/// Both ranges are valid for `n` bytes.
 #[inline(always)]
-unsafe fn gather<W: Window>(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], sink: &mut W) {
+unsafe fn copy_run(dst: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller's ranges.
+    unsafe {
+        if n == 4 {
+            core::ptr::write_unaligned(dst as *mut u32, core::ptr::read_unaligned(src as *const u32));
+            return;
+        }
+        if n >= 4 {
+            copy_words(dst, src, n / 4);
+        }
+        let i = n & !3;
+        if n & 2 != 0 {
+            core::ptr::write_unaligned(dst.add(i) as *mut u16, core::ptr::read_unaligned(src.add(i) as *const u16));
+        }
+        if n & 1 != 0 {
+            *dst.add(n - 1) = *src.add(n - 1);
+        }
+    }
+}
+
+/// Writes `n` copies of `byte`, as [`copy_run`] copies.
+///
+/// # Safety
+/// The range is valid for `n` bytes.
+#[inline(always)]
+unsafe fn fill_run(dst: *mut u8, byte: u8, n: usize) {
+    let word = u32::from_ne_bytes([byte; 4]);
+    // SAFETY: the caller's range.
+    unsafe {
+        if n >= 4 {
+            fill_words(dst, word, n / 4);
+        }
+        let i = n & !3;
+        if n & 2 != 0 {
+            core::ptr::write_unaligned(dst.add(i) as *mut u16, word as u16);
+        }
+        if n & 1 != 0 {
+            *dst.add(n - 1) = byte;
+        }
+    }
+}
+
+/// Output pixel `(b, oy, ox)`'s int8 window in the weights' `(ky, kx, c)` order at `dst`, taps
+/// in the padding reading `zero_point`: without dilation a kernel row is one run of in-image
+/// bytes between runs of padding, with dilation one run per tap.
+///
+/// # Safety
+/// `dst` is writable for `K` bytes; `x` has the input's length.
+#[inline(never)]
+unsafe fn gather(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], dst: *mut u8, zero_point: u8) {
     let [_, h, wd, c] = p.input;
     let [kh, kw] = p.kernel;
     let y0 = (oy * p.stride[0]) as isize - p.pad[0] as isize;
     let x0 = (ox * p.stride[1]) as isize - p.pad[1] as isize;
     let (dh, dw) = (p.dilation[0] as isize, p.dilation[1] as isize);
     let run = kw * c;
-    // Without dilation: taps `left .. right` of every row are in the image.
-    let left = (-x0).clamp(0, kw as isize) as usize;
-    let right = (wd as isize - x0).clamp(left as isize, kw as isize) as usize;
+    let image = x.as_ptr().wrapping_add(b * h * wd * c) as *const u8;
+    if dw == 1 {
+        // Taps `left .. right` of every row are in the image.
+        let left = (-x0).clamp(0, kw as isize) as usize;
+        let right = (wd as isize - x0).clamp(left as isize, kw as isize) as usize;
+        let (before, inside) = (left * c, (right - left) * c);
+        let row_step = dh * (wd * c) as isize;
+        let mut src = image.wrapping_offset(y0 * (wd * c) as isize + (x0 + left as isize) * c as isize);
+        for ky in 0..kh {
+            let iy = y0 + ky as isize * dh;
+            // SAFETY: `K` bytes from `dst`; `src` points into the in-image row `iy`.
+            unsafe {
+                let d = dst.add(ky * run);
+                if iy < 0 || iy >= h as isize {
+                    fill_run(d, zero_point, run);
+                } else {
+                    fill_run(d, zero_point, before);
+                    copy_run(d.add(before), src, inside);
+                    fill_run(d.add(before + inside), zero_point, run - before - inside);
+                }
+            }
+            src = src.wrapping_offset(row_step);
+        }
+        return;
+    }
     for ky in 0..kh {
         let iy = y0 + ky as isize * dh;
-        let k = ky * run;
-        // SAFETY: offsets below `K`; sources are in-image pixels.
+        // SAFETY: `K` bytes from `dst`; sources are in-image pixels.
         unsafe {
+            let d = dst.add(ky * run);
             if iy < 0 || iy >= h as isize {
-                sink.pad(k, run);
+                fill_run(d, zero_point, run);
                 continue;
             }
-            let row = x.as_ptr().add((b * h + iy as usize) * wd * c) as *const u8;
-            if dw == 1 {
-                if left > 0 {
-                    sink.pad(k, left * c);
-                }
-                if right > left {
-                    sink.copy(k + left * c, row.offset((x0 + left as isize) * c as isize), (right - left) * c);
-                }
-                if right < kw {
-                    sink.pad(k + right * c, (kw - right) * c);
-                }
-                continue;
-            }
+            let row = image.add(iy as usize * wd * c);
             for kx in 0..kw {
                 let ix = x0 + kx as isize * dw;
                 if ix < 0 || ix >= wd as isize {
-                    sink.pad(k + kx * c, c);
+                    fill_run(d.add(kx * c), zero_point, c);
                 } else {
-                    sink.copy(k + kx * c, row.add(ix as usize * c), c);
+                    copy_run(d.add(kx * c), row.add(ix as usize * c), c);
                 }
             }
         }
     }
-}
-
-/// [`gather`] into an int8 window at `dst`.
-///
-/// # Safety
-/// As [`gather`], `dst` writable for `K` bytes.
-#[inline(never)]
-unsafe fn gather_bytes(p: &Conv2dParams, x: &[i8], at: [usize; 3], dst: *mut u8, zero_point: u8) {
-    // SAFETY: forwarded from the caller.
-    unsafe { gather(p, x, at, &mut Bytes { dst, zero_point }) }
 }
 
 /// Widens the whole groups of `k` int8 values, zero point subtracted, into every `stride`-th
@@ -419,24 +362,19 @@ pub fn supports_im2col(p: &Conv2dParams) -> bool {
     p.groups == 1 && 4 * (k / 4) + k.div_ceil(4) <= Scratch::WORDS
 }
 
-/// One pixel's widened column at `cols` (every `stride`-th word pair) and its last `k % 4`
-/// values, through the int8 window at `window` when its runs are not whole groups.
+/// One pixel's widened column at `cols` (every `stride`-th word pair), through the int8 window
+/// at `window`, and its last `k % 4` values.
 ///
 /// # Safety
-/// As [`gather`]; `cols` and `window` lie in the scratch as [`supports_im2col`] sizes them.
+/// `x` has the input's length; `cols` and `window` lie in the scratch as [`supports_im2col`]
+/// sizes them.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 unsafe fn column(p: &Conv2dParams, x: &[i8], x_zero_point: i32, at: [usize; 3], cols: *mut u32, stride: usize, window: *mut u8) -> [i32; 3] {
-    let zp_pair = zero_point_pair(x_zero_point);
     // SAFETY: forwarded from the caller.
     unsafe {
-        if runs_are_groups(p, at[2]) {
-            gather(p, x, at, &mut Widened { cols, stride, zp_pair });
-            [0; 3]
-        } else {
-            gather_bytes(p, x, at, window, x_zero_point as u8);
-            widen(window, window_len(p), zp_pair, x_zero_point, cols, stride)
-        }
+        gather(p, x, at, window, x_zero_point as u8);
+        widen(window, window_len(p), zero_point_pair(x_zero_point), x_zero_point, cols, stride)
     }
 }
 

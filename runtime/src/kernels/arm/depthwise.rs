@@ -275,8 +275,8 @@ unsafe fn channel_band(
                     let tap = corner.add(ky * dh * width);
                     let wk = &pairs[ky * row_pairs..];
                     if dw == 1 {
-                        for q in 0..kw / 2 {
-                            acc = smlad(core::ptr::read_unaligned(tap.add(2 * q) as *const u32), wk[q], acc);
+                        for (q, &pair) in wk[..kw / 2].iter().enumerate() {
+                            acc = smlad(core::ptr::read_unaligned(tap.add(2 * q) as *const u32), pair, acc);
                         }
                         if kw % 2 == 1 {
                             acc = smlabb(*tap.add(kw - 1) as u32, wk[kw / 2], acc);
