@@ -8,6 +8,10 @@
 //! sum(w)`: padded taps then contribute nothing, as in the reference. A plane holds a band of
 //! input rows: as many output rows as the scratch allows, the whole image for the small images of
 //! keyword spotting.
+//!
+//! A 3×3 kernel without dilation runs in [`Dw3x3Job`]'s routine, four outputs of a row at a
+//! time when the stride is 1. A tall narrow image (keyword spotting's 25×5) is walked along its
+//! columns instead: the planes, the kernel and the output strides are transposed.
 
 use super::dsp::{fill_words, smlabb, smlad};
 use super::requant::OutputStage;

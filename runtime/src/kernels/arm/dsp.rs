@@ -3,7 +3,9 @@
 //!
 //! Every function has a portable twin with the Arm Architecture Reference Manual's definition,
 //! compiled where `mote_arm_dsp` is off, so that the host test suite runs the kernels' logic;
-//! the device conformance firmware (`examples/kernel-conformance`) runs the instructions.
+//! the device conformance firmware (`examples/kernel-conformance`) runs the instructions. The
+//! portable side also has the byte packing and clamping that only the assembly routines do, for
+//! their twins.
 //!
 //! Packed operands are `u32`: `[lo, hi]` halfwords or `[b0, b1, b2, b3]` bytes, lowest first.
 
@@ -60,16 +62,6 @@ pub fn smlabb(a: u32, b: u32, acc: i32) -> i32 {
     r
 }
 
-/// `SMLATB a, b, acc`: `acc + a.hi * b.lo`, wrapping.
-#[cfg(mote_arm_dsp)]
-#[inline(always)]
-pub fn smlatb(a: u32, b: u32, acc: i32) -> i32 {
-    let r: i32;
-    // SAFETY: register-only arithmetic; it may set the sticky Q flag, which nothing reads.
-    unsafe { asm!("smlatb {r}, {a}, {b}, {c}", r = lateout(reg) r, a = in(reg) a, b = in(reg) b, c = in(reg) acc, options(pure, nomem, nostack)) };
-    r
-}
-
 /// The output stage's five instructions for one accumulator (see [`super::requant`]):
 /// `SMMLAR x, acc, m2, acc; ADD x, x, x, ASR #31; ASR x, x, em1; QADD x, x, zp_round;
 /// SSAT x, #8, x, ASR #1`.
@@ -91,43 +83,6 @@ pub fn requantize(acc: i32, m2: i32, em1: u32, zp_round: i32) -> i32 {
         )
     };
     x
-}
-
-/// Four int8 values (`[-128, 127]` in `i32`s) packed into bytes, `a` lowest: three `BFI`s.
-#[cfg(mote_arm_dsp)]
-#[inline(always)]
-pub fn pack_i8x4(a: i32, b: i32, c: i32, d: i32) -> u32 {
-    let mut r = a as u32;
-    // SAFETY: register-only bit-field inserts.
-    unsafe {
-        asm!(
-            "bfi {r}, {b}, #8, #8",
-            "bfi {r}, {c}, #16, #8",
-            "bfi {r}, {d}, #24, #8",
-            r = inout(reg) r, b = in(reg) b, c = in(reg) c, d = in(reg) d,
-            options(pure, nomem, nostack, preserves_flags),
-        )
-    };
-    r
-}
-
-/// Byte-wise signed `v.max(lo).min(hi)`: `SSUB8` then `SEL`, twice.
-#[cfg(mote_arm_dsp)]
-#[inline(always)]
-pub fn clamp_i8x4(v: u32, lo: u32, hi: u32) -> u32 {
-    let mut r = v;
-    // SAFETY: register-only arithmetic on the GE flags, which no Rust code reads.
-    unsafe {
-        asm!(
-            "ssub8 {t}, {r}, {lo}",
-            "sel {r}, {r}, {lo}",
-            "ssub8 {t}, {hi}, {r}",
-            "sel {r}, {r}, {hi}",
-            r = inout(reg) r, lo = in(reg) lo, hi = in(reg) hi, t = out(reg) _,
-            options(pure, nomem, nostack),
-        )
-    };
-    r
 }
 
 /// Copies `words` (at least 1) unaligned words, four instructions each. A Rust loop would be
@@ -206,10 +161,6 @@ mod portable {
         acc.wrapping_add(lo(a) * lo(b))
     }
 
-    pub fn smlatb(a: u32, b: u32, acc: i32) -> i32 {
-        acc.wrapping_add(hi(a) * lo(b))
-    }
-
     pub fn requantize(acc: i32, m2: i32, em1: u32, zp_round: i32) -> i32 {
         let smmlar = ((acc as i64) << 32).wrapping_add(acc as i64 * m2 as i64).wrapping_add(1 << 31) >> 32;
         let x = smmlar as i32;
@@ -217,6 +168,7 @@ mod portable {
         (t.saturating_add(zp_round) >> 1).clamp(-128, 127)
     }
 
+    /// Four int8 values packed into bytes, `a` lowest (the routines' `BFI`s).
     pub fn pack_i8x4(a: i32, b: i32, c: i32, d: i32) -> u32 {
         u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8])
     }
@@ -237,6 +189,7 @@ mod portable {
         }
     }
 
+    /// Byte-wise signed `v.max(lo).min(hi)` (the routines' `SSUB8` / `SEL` pairs).
     pub fn clamp_i8x4(v: u32, lo: u32, hi: u32) -> u32 {
         let (v, lo, hi) = (v.to_le_bytes(), lo.to_le_bytes(), hi.to_le_bytes());
         u32::from_le_bytes(core::array::from_fn(|i| (v[i] as i8).max(lo[i] as i8).min(hi[i] as i8) as u8))

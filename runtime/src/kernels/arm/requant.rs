@@ -20,7 +20,9 @@
 //!    halves and saturates to int8, where the reference's clamp to `[lo, hi]` (inside int8)
 //!    gives the same byte as clamping the int8-saturated value.
 //!
-//! The activation clamp then runs on four packed bytes at once ([`dsp::clamp_i8x4`]).
+//! The activation clamp then runs on four packed bytes at once (`SSUB8` / `SEL`, in the
+//! routines of [`super::matmul`] and [`super::depthwise`]), and only when it narrows the int8
+//! range.
 //!
 //! The stage covers what the converter produces: every multiplier normalised (`>= 2^30`, as
 //! `quantize_multiplier` makes every non-zero scale) with a real value below 0.5 (`shift <= -1`),
@@ -106,12 +108,6 @@ impl<'a> OutputStage<'a> {
         dsp::requantize(acc, s.m2, s.em1, self.zp_round)
     }
 
-    /// Four requantized values packed and clamped to the activation range.
-    #[inline(always)]
-    pub fn pack4(&self, a: i32, b: i32, c: i32, d: i32) -> u32 {
-        dsp::clamp_i8x4(dsp::pack_i8x4(a, b, c, d), self.lo, self.hi)
-    }
-
     /// One requantized value clamped to the activation range.
     #[inline(always)]
     pub fn clamp1(&self, v: i32) -> i8 {
@@ -159,8 +155,9 @@ mod tests {
                     let s = stage.channel(0);
                     for &acc in &accs {
                         let v = stage.requantize(s, acc);
-                        let got = stage.pack4(v, v, v, v).to_le_bytes()[2] as i8;
-                        assert_eq!(got, reference(acc, r, zp, act), "acc {acc} {r:?} zp {zp} act {act:?}");
+                        // The routines clamp four packed bytes with SSUB8 / SEL.
+                        let packed = dsp::clamp_i8x4(dsp::pack_i8x4(0, 0, v, 0), stage.lo(), stage.hi());
+                        assert_eq!(packed.to_le_bytes()[2] as i8, reference(acc, r, zp, act), "acc {acc} {r:?} zp {zp} act {act:?}");
                         assert_eq!(stage.clamp1(v), reference(acc, r, zp, act));
                     }
                 }
