@@ -18,8 +18,8 @@ use mote_hil::qemu::Run;
 use mote_hil::{firmware, host, job, models, qemu};
 use mote_targets::Target;
 
-/// The cell whose per-op profile goes into the report: KWS on the Cortex-M4.
-const PROFILED: (&str, &str) = ("mps2-an386", "kws_dscnn");
+/// The cells whose per-op profiles go into the report: KWS and IC on the Cortex-M4.
+const PROFILED: [(&str, &str); 2] = [("mps2-an386", "kws_dscnn"), ("mps2-an386", "ic_resnet8")];
 
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hil");
@@ -167,7 +167,7 @@ fn every_model_matches_the_host_on_every_board() {
             s.spawn(|| loop {
                 let Some(i) = queue.lock().unwrap().pop_front() else { break };
                 let (board, model) = cells[i];
-                let profile = (board.name.as_str(), model.name.as_str()) == PROFILED;
+                let profile = PROFILED.contains(&(board.name.as_str(), model.name.as_str()));
                 let r = matrix::run_cell(board, &firmwares[&board.name], model, profile, &dir, &plugin, timeout());
                 println!("{:<14} {:<18} {:>6.1} s  {}", r.board, r.model, r.wall.as_secs_f64(), if r.problems.is_empty() { "ok" } else { "FAILED" });
                 results.lock().unwrap().push((i, r));

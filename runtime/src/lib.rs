@@ -26,7 +26,8 @@
 //!   one-line `match`.
 //! - **One kernel contract** ([`kernels`]): a portable reference for every op, knowing nothing of
 //!   the file format, with one output stage; fast variants sit beside them and must pass the
-//!   same conformance suites (`conformance`, feature `conformance`).
+//!   same conformance suites (`conformance`, feature `conformance`), e.g. the Arm DSP int8
+//!   kernels (`kernels::arm`, on cores that have the extension; see `build.rs`).
 //!
 //! ## Features
 //! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and

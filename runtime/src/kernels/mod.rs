@@ -20,11 +20,14 @@
 //! Faster variants (Arm DSP / Helium, NEON, x86) sit beside these functions with the same
 //! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and must pass the
 //! same conformance suites (`mote_runtime::conformance`, feature `conformance`); these reference
-//! kernels stay compiled as the specification.
+//! kernels stay compiled as the specification. `arm` has int8 convolution and fully connected
+//! kernels for Arm cores with the DSP extension (Helium, NEON and x86 variants are still to come).
 //!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 
 pub mod activation;
+#[cfg(any(mote_arm_dsp, test))]
+pub mod arm;
 pub mod conv;
 pub mod elementwise;
 pub mod fully_connected;
@@ -34,3 +37,10 @@ pub mod quantize;
 pub mod resize;
 pub mod shape;
 pub mod softmax;
+
+/// The int8 convolution and fully connected layer the interpreter runs: the Arm DSP kernels
+/// (`arm`) where the target has the DSP extension, the reference kernels elsewhere.
+#[cfg(mote_arm_dsp)]
+pub use arm::{conv2d_i8, fully_connected_i8};
+#[cfg(not(mote_arm_dsp))]
+pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};

@@ -42,7 +42,7 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], act: Activation) -> Result<(
     if e.is_i8() {
         let requant: &[Requant] = e.get(e.input(3)?)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
-        kernel::fully_connected_i8(&p, e.get(x)?, qparams(x)?.zero_point, e.get(w)?, bias, requant, qparams(e.y)?.zero_point, cast_mut(out)?, e.act_i8(act)?);
+        crate::kernels::fully_connected_i8(&p, e.get(x)?, qparams(x)?.zero_point, e.get(w)?, bias, requant, qparams(e.y)?.zero_point, cast_mut(out)?, e.act_i8(act)?);
     } else {
         kernel::fully_connected_f32(&p, e.get(x)?, e.get(w)?, e.optional(2)?, cast_mut(out)?, e.act_f32(act));
     }

@@ -1,0 +1,497 @@
+//! Regular (`groups == 1`) int8 convolution, two ways; both gather each output pixel's window
+//! in the weights' `(ky, kx, c)` order (`K = kh * kw * c` values).
+//!
+//! - [`conv2d_block_s8`], when eight output channels' widened weights fit in the scratch
+//!   (`K <= 180`): the weights of eight channels at a time are widened once into a weight block
+//!   and reused by every pixel; the pixel's window is int8, read in place for a 1×1 convolution
+//!   without padding, else gathered with the padding reading the zero point. The input zero
+//!   point is folded into the accumulators' start, `bias - x_zero_point * sum(w)`.
+//! - [`conv2d_im2col_s8`], for larger `K`: two pixels' windows are widened side by side with the
+//!   zero point subtracted (padding is 0) and meet the int8 weight rows, streamed from the model
+//!   two at a time.
+
+use super::dsp::{copy_words, fill_words, smlad, ssub16, sxtb16, sxtb16_ror8};
+use super::matmul::{block_s8x8, rows_q15, rows_q15x2, BlockJob, BlockOut, RowsJob};
+use super::requant::OutputStage;
+use super::Scratch;
+use crate::kernels::conv::Conv2dParams;
+
+/// `x_zero_point` in both halfwords, for `SSUB16`.
+pub(super) fn zero_point_pair(zero_point: i32) -> u32 {
+    (zero_point as u16 as u32) * 0x0001_0001
+}
+
+/// `K` of `p`.
+fn window_len(p: &Conv2dParams) -> usize {
+    p.kernel[0] * p.kernel[1] * p.input[3]
+}
+
+/// Whether a pixel's window is the input pixel itself, read in place: a 1×1 convolution without
+/// padding whose every output pixel reads an input pixel, on whole groups of channels.
+fn reads_in_place(p: &Conv2dParams) -> bool {
+    let [_, h, w, c] = p.input;
+    let [_, oh, ow, _] = p.output;
+    p.kernel == [1, 1] && p.pad == [0, 0] && c % 4 == 0 && (oh - 1) * p.stride[0] < h && (ow - 1) * p.stride[1] < w
+}
+
+/// Whether [`conv2d_block_s8`] computes `p`: a regular convolution whose weight block and one
+/// gathered window fit in the scratch.
+pub fn supports_block(p: &Conv2dParams) -> bool {
+    let groups = window_len(p).div_ceil(4);
+    p.groups == 1 && groups > 0 && p.output[1] > 0 && p.output[2] > 0 && 17 * groups <= Scratch::WORDS
+}
+
+/// Widens the weights of output channels `c0 .. c0 + 8` (zeros past `oc` and past `K`) into a
+/// weight block and returns their output stage with the starts `bias - x_zero_point * sum(w)`.
+///
+/// # Safety
+/// `block` is writable for `16 * ceil(k / 4)` words; `w` holds `oc` rows of `k`; `bias`, when
+/// present, `oc` values; `stage` is for `oc` channels.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn widen_weight_block(
+    w: &[i8],
+    k: usize,
+    oc: usize,
+    c0: usize,
+    bias: Option<&[i32]>,
+    x_zero_point: i32,
+    stage: &OutputStage<'_>,
+    block: *mut u32,
+) -> BlockOut {
+    const ONES: u32 = 0x0001_0001;
+    let (whole, groups) = (k / 4, k.div_ceil(4));
+    let mut out = BlockOut { zp_round: stage.zp_round(), lo: stage.lo(), hi: stage.hi(), clamp: stage.clamps(), ..BlockOut::default() };
+    for j in 0..8 {
+        let ch = c0 + j;
+        if ch >= oc {
+            for g in 0..groups {
+                // SAFETY: `16 * groups` words of block.
+                unsafe {
+                    block.add(16 * g + 2 * j).write(0);
+                    block.add(16 * g + 2 * j + 1).write(0);
+                }
+            }
+            out.scale[j] = out.scale[0];
+            continue;
+        }
+        // SAFETY: row `ch < oc` of `w`; `16 * groups` words of block.
+        unsafe {
+            let row = w.as_ptr().add(ch * k);
+            let mut sum = 0i32;
+            for g in 0..groups {
+                let v = if g < whole {
+                    core::ptr::read_unaligned(row.add(4 * g) as *const u32)
+                } else {
+                    let mut bytes = [0u8; 4];
+                    for (t, b) in bytes.iter_mut().enumerate().take(k - 4 * whole) {
+                        *b = *row.add(4 * g + t) as u8;
+                    }
+                    u32::from_le_bytes(bytes)
+                };
+                let (even, odd) = (sxtb16(v), sxtb16_ror8(v));
+                block.add(16 * g + 2 * j).write(even);
+                block.add(16 * g + 2 * j + 1).write(odd);
+                sum = smlad(odd, ONES, smlad(even, ONES, sum));
+            }
+            out.start[j] = bias.map_or(0, |b| b[ch]).wrapping_sub(x_zero_point.wrapping_mul(sum));
+        }
+        let s = stage.channel(ch);
+        out.scale[j] = [s.m2, s.em1 as i32];
+    }
+    out
+}
+
+/// Convolution through weight blocks, the arithmetic of
+/// [`crate::kernels::conv::conv2d_i8`].
+///
+/// # Safety
+/// [`supports_block`] holds, `stage` was made for `p.output[3]` channels, `x_zero_point` is in
+/// `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub unsafe fn conv2d_block_s8(
+    p: &Conv2dParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    out: &mut [i8],
+    scratch: &mut Scratch,
+) {
+    let [n, h, wd, c] = p.input;
+    let [_, oh, ow, oc] = p.output;
+    let k = window_len(p);
+    let groups = k.div_ceil(4);
+    let block = scratch.words();
+    // SAFETY: the windows follow the block inside the scratch (`supports_block`).
+    let windows = unsafe { block.add(16 * groups) };
+    let pixels = n * oh * ow;
+    let blocks = oc.div_ceil(8);
+    if reads_in_place(p) {
+        for c0 in (0..oc).step_by(8) {
+            // SAFETY: the block fits; `w`, `bias` and `stage` are as the caller promises.
+            let stage8 = unsafe { widen_weight_block(w, k, oc, c0, bias, x_zero_point, stage, block) };
+            let mut job = BlockJob { x: x.as_ptr(), x_step: p.stride[1] * c, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
+            for b in 0..n {
+                for oy in 0..oh {
+                    // SAFETY: in-image pixels are read (`reads_in_place`); the output row's
+                    // pixels are written.
+                    unsafe {
+                        job.x = x.as_ptr().add((b * h + oy * p.stride[0]) * wd * c);
+                        run_block(&mut job, out.as_mut_ptr().add((b * oh + oy) * ow * oc + c0), ow, oc - c0);
+                    }
+                }
+            }
+        }
+        return;
+    }
+    // Gathered windows: either each chunk of windows once, widening every block again per chunk,
+    // or each block once, gathering every window again per block, whichever costs less (roughly,
+    // in instructions).
+    let capacity = (Scratch::WORDS - 16 * groups) / groups;
+    let chunks = pixels.div_ceil(capacity);
+    let (gather_cost, widen_cost) = (12 * p.kernel[0] + k / 2, 80 * groups);
+    let gather_once = pixels * gather_cost + chunks * blocks * widen_cost <= blocks * (pixels * gather_cost + widen_cost);
+    let (outer, inner) = if gather_once { (chunks, blocks) } else { (blocks, chunks) };
+    let mut at = [0, 0, 0];
+    let mut stage8 = BlockOut::default();
+    for i in 0..outer {
+        for j in 0..inner {
+            let (chunk, blk) = if gather_once { (i, j) } else { (j, i) };
+            let first = chunk * capacity;
+            let count = capacity.min(pixels - first);
+            // SAFETY: the block and `count` windows fit in the scratch; in-image pixels are read
+            // and the chunk's output pixels written; `w`, `bias` and `stage` are as the caller
+            // promises.
+            unsafe {
+                if !gather_once || j == 0 {
+                    if chunk == 0 {
+                        at = [0, 0, 0];
+                    }
+                    for q in 0..count {
+                        gather(p, x, at, windows.add(q * groups) as *mut u8, x_zero_point as u8);
+                        at = next_pixel(p, at);
+                    }
+                }
+                if gather_once || j == 0 {
+                    stage8 = widen_weight_block(w, k, oc, 8 * blk, bias, x_zero_point, stage, block);
+                }
+                let mut job = BlockJob { x: windows as *const i8, x_step: 4 * groups, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
+                run_block(&mut job, out.as_mut_ptr().add(first * oc + 8 * blk), count, oc - 8 * blk);
+            }
+        }
+    }
+}
+
+/// Runs `job` for `count` pixels from `job.x` into `dst`: 8 channels each, or the first `left`
+/// of them through a local copy when fewer than 8 remain.
+///
+/// # Safety
+/// As [`block_s8x8`], for the pixels and outputs named.
+#[inline(always)]
+unsafe fn run_block(job: &mut BlockJob, dst: *mut i8, count: usize, left: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if left >= 8 {
+            job.dst = dst;
+            job.count = count;
+            block_s8x8(job);
+            return;
+        }
+        for i in 0..count {
+            let mut bytes = [0i8; 8];
+            job.dst = bytes.as_mut_ptr();
+            job.count = 1;
+            block_s8x8(job);
+            for (t, &v) in bytes.iter().enumerate().take(left) {
+                *dst.add(i * job.dst_step + t) = v;
+            }
+        }
+    }
+}
+
+/// The pixel after `[b, oy, ox]` in memory order.
+fn next_pixel(p: &Conv2dParams, [b, oy, ox]: [usize; 3]) -> [usize; 3] {
+    if ox + 1 < p.output[2] {
+        [b, oy, ox + 1]
+    } else if oy + 1 < p.output[1] {
+        [b, oy + 1, 0]
+    } else {
+        [b + 1, 0, 0]
+    }
+}
+
+/// Copies `n` bytes: whole words, then the last bytes without a loop (a byte loop would become a
+/// `memcpy` call, far dearer than the few bytes of a window row).
+///
+/// # Safety
+/// Both ranges are valid for `n` bytes.
+#[inline(always)]
+unsafe fn copy_run(dst: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: the caller's ranges.
+    unsafe {
+        if n == 4 {
+            core::ptr::write_unaligned(dst as *mut u32, core::ptr::read_unaligned(src as *const u32));
+            return;
+        }
+        if n >= 4 {
+            copy_words(dst, src, n / 4);
+        }
+        let i = n & !3;
+        if n & 2 != 0 {
+            core::ptr::write_unaligned(dst.add(i) as *mut u16, core::ptr::read_unaligned(src.add(i) as *const u16));
+        }
+        if n & 1 != 0 {
+            *dst.add(n - 1) = *src.add(n - 1);
+        }
+    }
+}
+
+/// Writes `n` copies of `byte`, as [`copy_run`] copies.
+///
+/// # Safety
+/// The range is valid for `n` bytes.
+#[inline(always)]
+unsafe fn fill_run(dst: *mut u8, byte: u8, n: usize) {
+    let word = u32::from_ne_bytes([byte; 4]);
+    // SAFETY: the caller's range.
+    unsafe {
+        if n >= 4 {
+            fill_words(dst, word, n / 4);
+        }
+        let i = n & !3;
+        if n & 2 != 0 {
+            core::ptr::write_unaligned(dst.add(i) as *mut u16, word as u16);
+        }
+        if n & 1 != 0 {
+            *dst.add(n - 1) = byte;
+        }
+    }
+}
+
+/// Output pixel `(b, oy, ox)`'s int8 window in the weights' `(ky, kx, c)` order at `dst`, taps
+/// in the padding reading `zero_point`: without dilation a kernel row is one run of in-image
+/// bytes between runs of padding, with dilation one run per tap.
+///
+/// # Safety
+/// `dst` is writable for `K` bytes; `x` has the input's length.
+#[inline(never)]
+unsafe fn gather(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], dst: *mut u8, zero_point: u8) {
+    let [_, h, wd, c] = p.input;
+    let [kh, kw] = p.kernel;
+    let y0 = (oy * p.stride[0]) as isize - p.pad[0] as isize;
+    let x0 = (ox * p.stride[1]) as isize - p.pad[1] as isize;
+    let (dh, dw) = (p.dilation[0] as isize, p.dilation[1] as isize);
+    let run = kw * c;
+    let image = x.as_ptr().wrapping_add(b * h * wd * c) as *const u8;
+    if dw == 1 {
+        // Taps `left .. right` of every row are in the image.
+        let left = (-x0).clamp(0, kw as isize) as usize;
+        let right = (wd as isize - x0).clamp(left as isize, kw as isize) as usize;
+        let (before, inside) = (left * c, (right - left) * c);
+        let row_step = dh * (wd * c) as isize;
+        let mut src = image.wrapping_offset(y0 * (wd * c) as isize + (x0 + left as isize) * c as isize);
+        for ky in 0..kh {
+            let iy = y0 + ky as isize * dh;
+            // SAFETY: `K` bytes from `dst`; `src` points into the in-image row `iy`.
+            unsafe {
+                let d = dst.add(ky * run);
+                if iy < 0 || iy >= h as isize {
+                    fill_run(d, zero_point, run);
+                } else {
+                    fill_run(d, zero_point, before);
+                    copy_run(d.add(before), src, inside);
+                    fill_run(d.add(before + inside), zero_point, run - before - inside);
+                }
+            }
+            src = src.wrapping_offset(row_step);
+        }
+        return;
+    }
+    for ky in 0..kh {
+        let iy = y0 + ky as isize * dh;
+        // SAFETY: `K` bytes from `dst`; sources are in-image pixels.
+        unsafe {
+            let d = dst.add(ky * run);
+            if iy < 0 || iy >= h as isize {
+                fill_run(d, zero_point, run);
+                continue;
+            }
+            let row = image.add(iy as usize * wd * c);
+            for kx in 0..kw {
+                let ix = x0 + kx as isize * dw;
+                if ix < 0 || ix >= wd as isize {
+                    fill_run(d.add(kx * c), zero_point, c);
+                } else {
+                    copy_run(d.add(kx * c), row.add(ix as usize * c), c);
+                }
+            }
+        }
+    }
+}
+
+/// Widens the whole groups of `k` int8 values, zero point subtracted, into every `stride`-th
+/// word pair of `cols`, and returns the last `k % 4` values (zero point subtracted).
+///
+/// # Safety
+/// `src` holds `k` bytes; `cols` is writable at `stride * g + 0..2` for every group `g`.
+#[inline(always)]
+pub(super) unsafe fn widen(src: *const u8, k: usize, zp_pair: u32, zero_point: i32, cols: *mut u32, stride: usize) -> [i32; 3] {
+    let groups = k / 4;
+    // SAFETY: inside the source and the columns.
+    unsafe {
+        for g in 0..groups {
+            let v = core::ptr::read_unaligned(src.add(4 * g) as *const u32);
+            cols.add(stride * g).write(ssub16(sxtb16(v), zp_pair));
+            cols.add(stride * g + 1).write(ssub16(sxtb16_ror8(v), zp_pair));
+        }
+        let mut tail = [0i32; 3];
+        for (t, v) in tail.iter_mut().enumerate().take(k % 4) {
+            *v = *src.add(4 * groups + t) as i8 as i32 - zero_point;
+        }
+        tail
+    }
+}
+
+/// Whether [`conv2d_im2col_s8`] computes `p`: a regular convolution whose column pair and
+/// window fit in the scratch.
+pub fn supports_im2col(p: &Conv2dParams) -> bool {
+    let k = window_len(p);
+    p.groups == 1 && 4 * (k / 4) + k.div_ceil(4) <= Scratch::WORDS
+}
+
+/// One pixel's widened column at `cols` (every `stride`-th word pair), through the int8 window
+/// at `window`, and its last `k % 4` values.
+///
+/// # Safety
+/// `x` has the input's length; `cols` and `window` lie in the scratch as [`supports_im2col`]
+/// sizes them.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn column(p: &Conv2dParams, x: &[i8], x_zero_point: i32, at: [usize; 3], cols: *mut u32, stride: usize, window: *mut u8) -> [i32; 3] {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gather(p, x, at, window, x_zero_point as u8);
+        widen(window, window_len(p), zero_point_pair(x_zero_point), x_zero_point, cols, stride)
+    }
+}
+
+/// Convolution through im2col, the arithmetic of [`crate::kernels::conv::conv2d_i8`].
+///
+/// # Safety
+/// [`supports_im2col`] holds, `stage` was made for `p.output[3]` channels, `x_zero_point` is in
+/// `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub unsafe fn conv2d_im2col_s8(
+    p: &Conv2dParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    out: &mut [i8],
+    scratch: &mut Scratch,
+) {
+    let [n, _, _, _] = p.input;
+    let [_, oh, ow, oc] = p.output;
+    let k = window_len(p);
+    let base = scratch.words();
+    // SAFETY: the window follows the column pair inside the scratch (`supports_im2col`).
+    let window = unsafe { base.add(4 * (k / 4)) } as *mut u8;
+    let pixels = n * oh * ow;
+    let mut at = [0, 0, 0];
+    let mut pix = 0;
+    while pix < pixels {
+        let pair = pix + 1 < pixels;
+        let stride = if pair { 4 } else { 2 };
+        // SAFETY: scratch ranges as above; `x`, `w` and `out` have their documented lengths.
+        unsafe {
+            let tail_a = column(p, x, x_zero_point, at, base, stride, window);
+            at = next_pixel(p, at);
+            let tail_b = if pair {
+                let t = column(p, x, x_zero_point, at, base.add(2), stride, window);
+                at = next_pixel(p, at);
+                t
+            } else {
+                [0; 3]
+            };
+            let dst = out.as_mut_ptr().add(pix * oc);
+            columns_times_rows(base, pair, [tail_a, tail_b], w, k, bias, stage, dst, oc);
+        }
+        pix += if pair { 2 } else { 1 };
+    }
+}
+
+/// The output channels of one column or a column pair: `dst[o] = stage(bias[o] + col_a · w_o)`
+/// and, for a pair, `dst[oc + o] = stage(bias[o] + col_b · w_o)`.
+///
+/// Whole channel pairs of rows with `k % 4 == 0` run in [`rows_q15x2`] / [`rows_q15`]; an odd
+/// last channel, and every channel when `k % 4 != 0`, take the portable loop below.
+///
+/// # Safety
+/// `cols` holds the column (pair) of `k / 4` groups, `tails` the last `k % 4` values of each
+/// column; `w` holds `oc` rows of `k`; `bias`, when present, `oc` values; `stage` was made for
+/// `oc` channels; `dst` is writable for `oc` bytes, and `2 * oc` for a pair.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub(super) unsafe fn columns_times_rows(
+    cols: *const u32,
+    pair: bool,
+    tails: [[i32; 3]; 2],
+    w: &[i8],
+    k: usize,
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    dst: *mut i8,
+    oc: usize,
+) {
+    static NO_BIAS: i32 = 0;
+    let groups = k / 4;
+    let fast = if k % 4 == 0 { oc / 2 * 2 } else { 0 };
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if fast > 0 {
+            let (requant, requant_step) = stage.requant_ptr();
+            let mut job = RowsJob {
+                cols,
+                w: w.as_ptr(),
+                groups,
+                pairs: fast / 2,
+                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+                bias_step: if bias.is_some() { 4 } else { 0 },
+                requant,
+                requant_step,
+                zp_round: stage.zp_round(),
+                lo: stage.lo(),
+                hi: stage.hi(),
+                dst,
+                dst_b: oc,
+                clamp: stage.clamps(),
+            };
+            if pair {
+                rows_q15x2(&mut job);
+            } else {
+                rows_q15(&mut job);
+            }
+        }
+        let stride = if pair { 4 } else { 2 };
+        for o in fast..oc {
+            let row = w.as_ptr().add(o * k);
+            for (i, tail) in tails.iter().enumerate().take(if pair { 2 } else { 1 }) {
+                let mut acc = bias.map_or(0, |b| b[o]);
+                for g in 0..groups {
+                    let v = core::ptr::read_unaligned(row.add(4 * g) as *const u32);
+                    let col = cols.add(stride * g + 2 * i);
+                    acc = smlad(*col.add(1), sxtb16_ror8(v), smlad(*col, sxtb16(v), acc));
+                }
+                for (t, &xv) in tail.iter().enumerate().take(k % 4) {
+                    acc = acc.wrapping_add(xv * *row.add(4 * groups + t) as i32);
+                }
+                *dst.add(i * oc + o) = stage.clamp1(stage.requantize(stage.channel(o), acc));
+            }
+        }
+    }
+}

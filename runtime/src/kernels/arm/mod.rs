@@ -1,0 +1,351 @@
+//! int8 convolution and fully connected kernels for Arm cores with the DSP extension
+//! (Cortex-M4, M7, M33, M55 …), bit-exact with the reference kernels.
+//!
+//! [`conv2d_i8`] and [`fully_connected_i8`] have the reference kernels' signatures and contract
+//! and are what the interpreter calls where the build script sets `cfg(mote_arm_dsp)` (see
+//! `runtime/build.rs`: `thumbv7em` always, `thumbv8m.main` with `-C target-cpu=cortex-m33` or
+//! similar). Each picks a specialisation by shape, in this order, and otherwise runs the
+//! reference kernel:
+//!
+//! | shape | specialisation | inner loop |
+//! |---|---|---|
+//! | depthwise, multiplier 1 | [`depthwise::depthwise_conv2d_s8`] | `SMLAD` over two horizontal taps of int16 planes |
+//! | regular, `K = kh·kw·c <= 180` (1×1 included) | [`conv::conv2d_block_s8`] | an int8 window × 8 channels' widened weights |
+//! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
+//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows |
+//!
+//! All of them need the output stage of [`requant::OutputStage`] (normalised multipliers below
+//! 0.5, per tensor or per channel: what the converter writes) and an input zero point in the int8
+//! range; grouped convolutions, depthwise multipliers above 1 and shapes whose scratch does not
+//! fit also take the reference.
+//!
+//! # Exactness
+//! The reference accumulates `bias + sum (x - x_zero_point) * w` in wrapping `i32`. Here the
+//! products are summed two at a time by `SMLAD`, whose accumulation is the same wrapping `i32`
+//! add, and every operand is exact in int16 (`x - x_zero_point` is in `-255..=255`); the weight
+//! block path subtracts `x_zero_point * sum(w)` from the start instead, equal modulo `2^32`. Integer
+//! sums do not depend on their order, so the accumulators equal the reference's, and the output
+//! stage is exact (see [`requant`]). The host tests run this code with portable definitions of the
+//! instructions; `examples/kernel-conformance` runs it on Cortex-M4 and M33 under QEMU against the
+//! reference kernels on generated cases.
+//!
+//! # Scratch
+//! Widened operands live in one stack buffer of [`SCRATCH_BYTES`], taken by the two entry points.
+
+/// The first line of every `global_asm!` here. Module-level assembly is parsed once more, for
+/// the symbol table of linker-plugin LTO, as for the target's base architecture, without
+/// `-C target-cpu`; ARMv8-M Mainline's base has no DSP instructions, so the assembly names a core
+/// that has them. (ARMv7E-M's base has them.)
+#[cfg(all(mote_arm_dsp, mote_armv8m))]
+macro_rules! dsp_cpu {
+    () => {
+        ".cpu cortex-m33"
+    };
+}
+#[cfg(all(mote_arm_dsp, not(mote_armv8m)))]
+macro_rules! dsp_cpu {
+    () => {
+        ""
+    };
+}
+
+pub mod conv;
+pub mod depthwise;
+pub mod dsp;
+pub mod fc;
+pub mod matmul;
+pub mod requant;
+
+use core::mem::MaybeUninit;
+
+use crate::kernels::conv::Conv2dParams;
+use crate::kernels::fully_connected::FcParams;
+use crate::quant::Requant;
+use requant::OutputStage;
+
+/// Bytes of stack scratch the kernels take: enough for the MLPerf Tiny models' layers (the
+/// largest, ResNet-8's 3×3×64 convolution, needs 2,880).
+pub const SCRATCH_BYTES: usize = 3072;
+
+/// Uninitialised stack scratch, 8-byte aligned; a kernel writes every word it reads.
+#[repr(C, align(8))]
+pub struct Scratch([MaybeUninit<u32>; Scratch::WORDS]);
+
+impl Scratch {
+    /// Capacity in 32-bit words.
+    pub const WORDS: usize = SCRATCH_BYTES / 4;
+
+    pub fn new() -> Scratch {
+        Scratch([MaybeUninit::uninit(); Scratch::WORDS])
+    }
+
+    fn words(&mut self) -> *mut u32 {
+        self.0.as_mut_ptr() as *mut u32
+    }
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch::new()
+    }
+}
+
+/// Which kernel [`conv2d_i8`] runs for a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvPath {
+    Depthwise,
+    Block,
+    Im2col,
+    Reference,
+}
+
+/// The decision tree of [`conv2d_i8`] (for slices of the documented lengths).
+pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> ConvPath {
+    if (-128..=127).contains(&x_zero_point) && OutputStage::new(requant, p.output[3], out_zero_point, (-128, 127)).is_some() {
+        shape_path(p)
+    } else {
+        ConvPath::Reference
+    }
+}
+
+/// The specialisation for `p`'s shape, given a covered output stage and input zero point.
+fn shape_path(p: &Conv2dParams) -> ConvPath {
+    if depthwise::supports(p) {
+        ConvPath::Depthwise
+    } else if conv::supports_block(p) {
+        ConvPath::Block
+    } else if conv::supports_im2col(p) {
+        ConvPath::Im2col
+    } else {
+        ConvPath::Reference
+    }
+}
+
+/// Whether the slices have the lengths the kernel contract states.
+fn conv_lengths_match(p: &Conv2dParams, x: &[i8], w: &[i8], bias: Option<&[i32]>, out: &[i8]) -> bool {
+    let [_, _, _, c] = p.input;
+    let oc = p.output[3];
+    let groups = p.groups.max(1);
+    x.len() == p.input.iter().product::<usize>()
+        && out.len() == p.output.iter().product::<usize>()
+        && w.len() == oc * p.kernel[0] * p.kernel[1] * (c / groups)
+        && bias.is_none_or(|b| b.len() == oc)
+}
+
+/// int8 2-D convolution: [`crate::kernels::conv::conv2d_i8`]'s signature and contract, and its
+/// bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_i8(
+    p: &Conv2dParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    requant: &[Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    let stage = OutputStage::new(requant, p.output[3], out_zero_point, act)
+        .filter(|_| (-128..=127).contains(&x_zero_point) && conv_lengths_match(p, x, w, bias, out));
+    let (Some(stage), path) = (stage, shape_path(p)) else {
+        return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
+    };
+    let mut scratch = Scratch::new();
+    // SAFETY: the path's `supports` holds, the stage is for `oc` channels, `x_zero_point` is in
+    // the int8 range and the lengths match (checked above).
+    unsafe {
+        match path {
+            ConvPath::Depthwise => depthwise::depthwise_conv2d_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
+            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
+            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
+            ConvPath::Reference => crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
+        }
+    }
+}
+
+/// Whether [`fully_connected_i8`] runs the DSP kernel (`true`) or the reference.
+pub fn fc_is_fast(p: &FcParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> bool {
+    (-128..=127).contains(&x_zero_point) && OutputStage::new(requant, p.outputs, out_zero_point, (-128, 127)).is_some() && fc::supports(p)
+}
+
+/// int8 fully connected layer:
+/// [`crate::kernels::fully_connected::fully_connected_i8`]'s signature and contract, and its bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_i8(
+    p: &FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    requant: &[Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    let lengths = x.len() == p.rows * p.inputs
+        && w.len() == p.outputs * p.inputs
+        && out.len() == p.rows * p.outputs
+        && bias.is_none_or(|b| b.len() == p.outputs);
+    let stage = OutputStage::new(requant, p.outputs, out_zero_point, act);
+    match stage {
+        Some(stage) if lengths && (-128..=127).contains(&x_zero_point) && fc::supports(p) => {
+            let mut scratch = Scratch::new();
+            // SAFETY: `fc::supports` holds, the stage is for `outputs` channels, `x_zero_point`
+            // is in the int8 range and the lengths match.
+            unsafe { fc::fully_connected_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch) }
+        }
+        _ => crate::kernels::fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
+    }
+}
+
+/// Deterministic test data for the Arm kernels' own tests (SplitMix64).
+#[cfg(test)]
+pub(crate) mod test_rng {
+    pub struct Rng(pub u64);
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        pub fn int(&mut self, lo: i64, hi: i64) -> i64 {
+            lo + (self.next() % (hi - lo + 1) as u64) as i64
+        }
+        pub fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        /// A quantized clamp: none, Relu at `zero_point`, or a random interval.
+        pub fn act_i8(&mut self, zero_point: i32) -> (i8, i8) {
+            match self.int(0, 2) {
+                0 => (-128, 127),
+                1 => (zero_point as i8, 127),
+                _ => {
+                    let (a, b) = (self.int(-128, 127) as i8, self.int(-128, 127) as i8);
+                    (a.min(b), a.max(b))
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::arm::test_rng::Rng;
+    use crate::quant::quantize_multiplier;
+    use std::vec::Vec;
+
+    fn random_i8(rng: &mut Rng, n: usize) -> Vec<i8> {
+        (0..n).map(|_| rng.int(-128, 127) as i8).collect()
+    }
+
+    fn params(input: [usize; 4], output: [usize; 4], kernel: [usize; 2], stride: usize, pad: [usize; 2], groups: usize) -> Conv2dParams {
+        Conv2dParams { input, output, kernel, stride: [stride; 2], dilation: [1, 1], pad, groups }
+    }
+
+    /// Runs `p` on random data through [`conv2d_i8`] and the reference; checks the path taken and
+    /// every output byte.
+    fn check_conv(p: Conv2dParams, want: ConvPath, seed: u64) {
+        let mut rng = Rng(seed);
+        let oc = p.output[3];
+        let x = random_i8(&mut rng, p.input.iter().product());
+        let w = random_i8(&mut rng, oc * p.kernel[0] * p.kernel[1] * p.input[3] / p.groups);
+        let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
+        let requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit()))).collect();
+        let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
+        let act = rng.act_i8(out_zp);
+        assert_eq!(conv_path(&p, x_zp, &requant, out_zp), want, "{p:?}");
+        let n = p.output.iter().product();
+        let (mut got, mut reference) = (std::vec![0i8; n], std::vec![0i8; n]);
+        conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
+        crate::kernels::conv::conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
+        assert_eq!(got, reference, "{p:?}");
+    }
+
+    #[test]
+    fn benchmark_layers_take_their_paths_and_match_the_reference() {
+        // KWS DS-CNN: the 10x4 stride-2 first layer, depthwise 3x3, pointwise 64 -> 64.
+        check_conv(params([1, 49, 10, 1], [1, 25, 5, 64], [10, 4], 2, [4, 1], 1), ConvPath::Block, 1);
+        check_conv(params([1, 25, 5, 64], [1, 25, 5, 64], [3, 3], 1, [1, 1], 64), ConvPath::Depthwise, 2);
+        check_conv(params([1, 25, 5, 64], [1, 25, 5, 64], [1, 1], 1, [0, 0], 1), ConvPath::Block, 3);
+        // ResNet-8: 3 input channels (K = 27), 1x1 stride 2, 3x3 stride 2 padded at the bottom,
+        // 3x3 with K = 576.
+        check_conv(params([1, 32, 32, 3], [1, 32, 32, 16], [3, 3], 1, [1, 1], 1), ConvPath::Block, 4);
+        check_conv(params([1, 32, 32, 16], [1, 16, 16, 32], [1, 1], 2, [0, 0], 1), ConvPath::Block, 5);
+        check_conv(params([1, 16, 16, 32], [1, 8, 8, 64], [3, 3], 2, [0, 0], 1), ConvPath::Im2col, 6);
+        check_conv(params([1, 8, 8, 64], [1, 8, 8, 64], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 7);
+    }
+
+    #[test]
+    fn odd_shapes_match_the_reference() {
+        // Odd channel and pixel counts, K % 4 != 0, batch 2, partial weight blocks.
+        check_conv(params([2, 3, 5, 5], [2, 3, 5, 7], [1, 1], 1, [0, 0], 1), ConvPath::Block, 8);
+        check_conv(params([2, 3, 5, 12], [2, 3, 5, 13], [1, 1], 1, [0, 0], 1), ConvPath::Block, 8);
+        check_conv(params([2, 4, 3, 3], [2, 4, 3, 5], [2, 3], 1, [1, 1], 1), ConvPath::Block, 9);
+        check_conv(params([1, 5, 3, 21], [1, 5, 3, 5], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 9);
+        check_conv(params([2, 4, 3, 24], [2, 4, 3, 7], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 9);
+        check_conv(params([1, 7, 9, 7], [1, 4, 5, 7], [5, 3], 2, [2, 1], 7), ConvPath::Depthwise, 10);
+        check_conv(params([1, 7, 9, 6], [1, 4, 5, 6], [3, 3], 2, [1, 1], 6), ConvPath::Depthwise, 10);
+        // Windows wholly in the padding.
+        check_conv(params([1, 2, 2, 4], [1, 4, 4, 3], [1, 1], 1, [1, 1], 1), ConvPath::Block, 11);
+        check_conv(params([1, 2, 2, 4], [1, 5, 5, 4], [1, 1], 1, [2, 2], 4), ConvPath::Depthwise, 12);
+        // Dilation.
+        let dilated = Conv2dParams { dilation: [2, 3], ..params([1, 9, 11, 6], [1, 5, 5, 6], [3, 3], 1, [0, 1], 6) };
+        check_conv(dilated, ConvPath::Depthwise, 13);
+        check_conv(Conv2dParams { groups: 1, ..dilated }, ConvPath::Block, 14);
+        check_conv(Conv2dParams { groups: 1, ..params([1, 9, 11, 24], [1, 5, 5, 6], [3, 3], 1, [0, 1], 1) }, ConvPath::Im2col, 14);
+        // A depthwise image taller than the scratch holds: several bands.
+        check_conv(params([1, 40, 60, 4], [1, 40, 60, 4], [3, 3], 1, [1, 1], 4), ConvPath::Depthwise, 15);
+        // Depthwise multiplier 2 and grouped convolutions stay on the reference.
+        check_conv(params([1, 5, 5, 3], [1, 5, 5, 6], [3, 3], 1, [1, 1], 3), ConvPath::Reference, 16);
+        check_conv(params([1, 5, 5, 4], [1, 5, 5, 4], [3, 3], 1, [1, 1], 2), ConvPath::Reference, 17);
+    }
+
+    #[test]
+    fn uncovered_requant_and_zero_points_take_the_reference() {
+        let p = params([1, 5, 5, 4], [1, 5, 5, 4], [1, 1], 1, [0, 0], 1);
+        let rq = |m: f64| [quantize_multiplier(m)];
+        assert_eq!(conv_path(&p, 0, &rq(0.01), 0), ConvPath::Block);
+        assert_eq!(conv_path(&p, 0, &rq(0.5), 0), ConvPath::Reference);
+        assert_eq!(conv_path(&p, 0, &rq(0.0), 0), ConvPath::Reference);
+        assert_eq!(conv_path(&p, 200, &rq(0.01), 0), ConvPath::Reference);
+        assert_eq!(conv_path(&p, 0, &rq(0.01), -129), ConvPath::Reference);
+    }
+
+    #[test]
+    fn fully_connected_matches_the_reference() {
+        for (seed, (rows, inputs, outputs)) in [(1, 640, 128), (1, 128, 8), (3, 10, 5), (2, 7, 1), (4, 64, 12)].into_iter().enumerate() {
+            let mut rng = Rng(seed as u64);
+            let p = FcParams { rows, inputs, outputs };
+            let x = random_i8(&mut rng, rows * inputs);
+            let w = random_i8(&mut rng, outputs * inputs);
+            let bias: Vec<i32> = (0..outputs).map(|_| rng.int(-50_000, 50_000) as i32).collect();
+            let requant: Vec<Requant> = (0..outputs).map(|_| quantize_multiplier(libm::pow(10.0, -5.0 + 3.0 * rng.unit()))).collect();
+            let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
+            let act = rng.act_i8(out_zp);
+            assert!(fc_is_fast(&p, x_zp, &requant, out_zp));
+            let (mut got, mut reference) = (std::vec![0i8; rows * outputs], std::vec![0i8; rows * outputs]);
+            fully_connected_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
+            crate::kernels::fully_connected::fully_connected_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
+            assert_eq!(got, reference, "{p:?}");
+        }
+    }
+
+    /// The shared conformance suites, run on the host through the portable twins of the
+    /// assembly; `examples/kernel-conformance` runs the assembly itself under QEMU.
+    #[test]
+    fn conformance_suites() {
+        use crate::conformance::{self, Cases};
+        for seed in [1, 2, 3] {
+            if let Err(m) = conformance::conv2d_i8(conv2d_i8, Cases::new(seed, 2000)) {
+                panic!("{m}");
+            }
+            if let Err(m) = conformance::fully_connected_i8(fully_connected_i8, Cases::new(seed, 2000)) {
+                panic!("{m}");
+            }
+        }
+    }
+}
