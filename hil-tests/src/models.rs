@@ -33,12 +33,13 @@ impl BenchModel {
     }
 }
 
-/// Keyword spotting, image classification and anomaly detection: the MLPerf Tiny models every
-/// large-enough board must run.
-pub const BENCH: [BenchModel; 3] = [
+/// Keyword spotting, image classification, anomaly detection and visual wake words: the MLPerf
+/// Tiny models every large-enough board must run.
+pub const BENCH: [BenchModel; 4] = [
     BenchModel { name: "kws_dscnn", onnx: "kws_dscnn.onnx", data: "kws_mfcc.npz", key: "x", calib_index: None },
     BenchModel { name: "ic_resnet8", onnx: "ic_resnet8.onnx", data: "ic_cifar10.npz", key: "x", calib_index: Some("calib_idx") },
     BenchModel { name: "ad_fc_autoencoder", onnx: "ad_fc_autoencoder.onnx", data: "ad_toycar.npz", key: "x", calib_index: None },
+    BenchModel { name: "vww_mobilenetv1_025", onnx: "vww_mobilenetv1_025.onnx", data: "vww_96.npz", key: "x", calib_index: None },
 ];
 
 /// The `.mote` file the matrix runs for a benchmark model. Every cell gets its model here, so
