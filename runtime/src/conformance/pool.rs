@@ -119,28 +119,25 @@ pub fn max_pool2d_f32(kernel: Pool2dF32, cases: Cases) -> Result<(), Mismatch> {
 /// Average: exactly `round(sum / count)` half away from zero, 0 for a window with no taps, then
 /// the clamp.
 pub fn avg_pool2d_i8(kernel: Pool2dI8, cases: Cases) -> Result<(), Mismatch> {
-    cases.each(|d| {
-        let p = geometry(d);
-        let (nx, no) = (p.input.iter().product(), p.output.iter().product());
-        let (mut x, mut out) = ([0i8; MAX_X], [0i8; MAX_OUT]);
-        x[..nx].iter_mut().for_each(|v| *v = d.i8());
-        out[..no].iter_mut().for_each(|v| *v = d.i8());
-        let zp = d.int(-128, 127) as i32;
-        let act = d.act_i8(zp);
-        let ctx = Ctx::new("avg_pool2d_i8", d, Params::Pool2d { p, act: Act::I8(act.0, act.1) });
-        kernel(&p, &x[..nx], &mut out[..no], act);
-        for (i, &got) in out[..no].iter().enumerate() {
-            let mut sum = 0i64;
-            let count = window(&p, i, |xi| sum += x[xi] as i64);
-            let avg = if count == 0 { 0 } else { div_round_away(sum, count as i64) };
-            ctx.exact(i, got as i64, clamp_i64(avg, act))?;
-        }
-        Ok(())
+    pool2d_i8("avg_pool2d_i8", kernel, cases, |p, x, i| {
+        let mut sum = 0i64;
+        let count = window(p, i, |xi| sum += x[xi] as i64);
+        if count == 0 { 0 } else { div_round_away(sum, count as i64) }
     })
 }
 
 /// Max: exactly the largest in-image tap, the clamp's lower bound for a window with no taps.
 pub fn max_pool2d_i8(kernel: Pool2dI8, cases: Cases) -> Result<(), Mismatch> {
+    pool2d_i8("max_pool2d_i8", kernel, cases, |p, x, i| {
+        let mut m = i8::MIN as i64;
+        window(p, i, |xi| m = m.max(x[xi] as i64));
+        m
+    })
+}
+
+/// One int8 pooling suite: random geometry and data, output element `i` exactly
+/// `clamp(pooled(p, x, i))`.
+fn pool2d_i8(name: &'static str, kernel: Pool2dI8, cases: Cases, pooled: impl Fn(&Pool2dParams, &[i8], usize) -> i64) -> Result<(), Mismatch> {
     cases.each(|d| {
         let p = geometry(d);
         let (nx, no) = (p.input.iter().product(), p.output.iter().product());
@@ -149,18 +146,15 @@ pub fn max_pool2d_i8(kernel: Pool2dI8, cases: Cases) -> Result<(), Mismatch> {
         out[..no].iter_mut().for_each(|v| *v = d.i8());
         let zp = d.int(-128, 127) as i32;
         let act = d.act_i8(zp);
-        let ctx = Ctx::new("max_pool2d_i8", d, Params::Pool2d { p, act: Act::I8(act.0, act.1) });
+        let ctx = Ctx::new(name, d, Params::Pool2d { p, act: Act::I8(act.0, act.1) });
         kernel(&p, &x[..nx], &mut out[..no], act);
         for (i, &got) in out[..no].iter().enumerate() {
-            let mut m = i8::MIN as i64;
-            window(&p, i, |xi| m = m.max(x[xi] as i64));
-            ctx.exact(i, got as i64, clamp_i64(m, act))?;
+            ctx.exact(i, got as i64, clamp_i64(pooled(&p, &x[..nx], i), act))?;
         }
         Ok(())
     })
 }
 
-/// `[n, hw, c]` with batch 1..=2, 0..=40 pixels (none included), 1..=5 channels.
 fn global_shape(d: &mut Draw) -> (usize, usize, usize) {
     (d.size(1, 2), d.size(0, MAX_HW), d.size(1, MAX_C))
 }
