@@ -14,6 +14,8 @@ pub struct OpReport {
     pub dtype: String,
     pub macs: u64,
     pub param_bytes: u64,
+    /// Arena bytes the plan reserves for the op's kernel scratch (part of the arena).
+    pub scratch_bytes: u32,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,6 +44,7 @@ pub fn inspect(m: &Model<'_>) -> Report {
             dtype: format!("{:?}", y.dtype),
             macs,
             param_bytes,
+            scratch_bytes: op.scratch.len,
         });
     }
     Report {
@@ -57,9 +60,9 @@ pub fn inspect(m: &Model<'_>) -> Report {
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{}", self.name)?;
-        writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10}  output", "#", "op", "dtype", "output shape", "MACs", "params B")?;
+        writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10} {:>10}  output", "#", "op", "dtype", "output shape", "MACs", "params B", "scratch B")?;
         for o in &self.ops {
-            writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10}  {}", o.index, o.op, o.dtype, format!("{:?}", o.output_shape), o.macs, o.param_bytes, o.output)?;
+            writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10} {:>10}  {}", o.index, o.op, o.dtype, format!("{:?}", o.output_shape), o.macs, o.param_bytes, o.scratch_bytes, o.output)?;
         }
         writeln!(f, "total: {} MACs, weights {} B, arena {} B, file {} B", self.macs, self.weights_bytes, self.arena_bytes, self.file_bytes)
     }

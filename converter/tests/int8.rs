@@ -49,6 +49,13 @@ fn inspect_macs(model: &str, bytes: &[u8]) -> u64 {
     v["macs"].as_u64().unwrap_or_else(|| panic!("mote inspect --json: no integer `macs` in {v}"))
 }
 
+/// The RAM goal: the arena, every kernel's scratch included, at most 0.8× TFLite Micro's arena
+/// for the same model (`tflm` bytes, measured with CMSIS-NN on the same board).
+#[track_caller]
+fn arena_within_tflm(r: &EvalReport, tflm: usize) {
+    assert!(r.arena_bytes * 10 <= tflm * 8, "arena {} B > 0.8 × TFLM's {tflm} B", r.arena_bytes);
+}
+
 /// Asserts that `measured` is the figure the README publishes, `published`, within `tolerance`.
 #[track_caller]
 fn published(what: &str, measured: f64, published: f64, tolerance: f64) {
@@ -63,6 +70,7 @@ fn published(what: &str, measured: f64, published: f64, tolerance: f64) {
 fn ic_resnet8_int8_meets_accuracy_and_size() {
     let (r, macs) = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
     assert_eq!(macs, 12_501_632, "IC ResNet-8 MACs (MLPerf Tiny)");
+    arena_within_tflm(&r, 54996);
     assert_eq!(r.samples, 900);
     assert!((r.accuracy_reference.unwrap() - 0.8778).abs() < 1e-3, "float accuracy {:?} (MANIFEST: 87.78 %)", r.accuracy_reference);
     assert!(r.accuracy.unwrap() >= 0.875, "int8 accuracy {:?} < 87.5 %", r.accuracy);
@@ -74,6 +82,7 @@ fn ic_resnet8_int8_meets_accuracy_and_size() {
 fn kws_dscnn_int8_agrees_on_every_window() {
     let (r, macs) = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
     assert_eq!(macs, 2_656_768, "KWS DS-CNN MACs (MLPerf Tiny)");
+    arena_within_tflm(&r, 22820);
     assert_eq!(r.samples, 34);
     assert_eq!(r.top1_agreement, 1.0, "KWS must agree with float on 34 of 34");
     assert_eq!(r.accuracy, r.accuracy_reference);
@@ -84,6 +93,7 @@ fn kws_dscnn_int8_agrees_on_every_window() {
 fn ad_autoencoder_int8_score_drift_is_the_published_one() {
     let (r, macs) = convert_and_eval("ad_fc_autoencoder.onnx", "ad_toycar.npz", None, None, false);
     assert_eq!(macs, 264_192, "AD autoencoder MACs (MLPerf Tiny)");
+    arena_within_tflm(&r, 2580);
     let rec = r.reconstruction.expect("an autoencoder's reconstruction score");
     assert!(rec.drift < 0.01, "mean anomaly score drift {} >= 1 %", rec.drift);
     published("AD mean anomaly score drift", rec.drift, 0.0015, 0.00005);
@@ -96,6 +106,7 @@ fn ad_autoencoder_int8_score_drift_is_the_published_one() {
 fn vww_mobilenet_int8_accuracy_is_the_published_one() {
     let (r, macs) = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
     assert_eq!(macs, 7_489_664, "VWW MobileNet MACs (MLPerf Tiny)");
+    arena_within_tflm(&r, 100708);
     assert_eq!((r.samples, r.labelled), (61, 41));
     assert!(r.top1_agreement >= 0.98, "top-1 agreement {}", r.top1_agreement);
     assert!(r.file_bytes <= 333_288, "file {} B > MLPerf's int8 TFLite 333,288 B", r.file_bytes);

@@ -71,6 +71,13 @@ pub enum FormatError {
     InvalidLifetime { op: u32, tensor: TensorId },
     /// Two activations share arena bytes while both are live.
     PlanOverlap { a: TensorId, b: TensorId },
+    /// An op's scratch is smaller than its kernel needs on this runtime (`needed` bytes; the
+    /// file plans `planned`): the file was planned for other kernels. Convert the model again.
+    ScratchTooSmall { op: u32, needed: u32, planned: u32 },
+    /// An op's scratch lies outside the arena or is not 16-byte aligned.
+    ScratchOutOfBounds { op: u32 },
+    /// An op's scratch shares arena bytes with a tensor live while the op runs.
+    ScratchOverlap { op: u32, tensor: TensorId },
 }
 
 /// Why an [`Interpreter`](crate::Interpreter) could not be created or run.
@@ -101,7 +108,7 @@ impl core::fmt::Display for FormatError {
             Truncated { needed, available } => write!(f, "model file truncated: needs {needed} bytes, {available} available"),
             Misaligned { address } => write!(f, "model buffer at {address:#x} is not 16-byte aligned (embed it with mote_runtime::include_model!)"),
             BadMagic { found } => write!(f, "not a Mote model file: magic {found:?}, expected \"MOTE\""),
-            UnsupportedVersion { found, supported } => write!(f, "model format version {found} is not supported (this runtime reads version {supported})"),
+            UnsupportedVersion { found, supported } => write!(f, "model format version {found} is not supported (this runtime reads version {supported}); convert the model again with a matching converter"),
             ChecksumMismatch { stored, computed } => write!(f, "model file corrupt: CRC-32 {computed:#010x} does not match stored {stored:#010x}"),
             ReservedNotZero => write!(f, "model file header has non-zero reserved fields"),
             MissingSection { section } => write!(f, "model file lacks exactly one {section:?} section"),
@@ -122,6 +129,9 @@ impl core::fmt::Display for FormatError {
             InvalidGraphIo { tensor } => write!(f, "tensor {tensor}: invalid graph input or output"),
             InvalidLifetime { op, tensor } => write!(f, "op {op}: tensor {tensor} is used outside its planned lifetime or never written"),
             PlanOverlap { a, b } => write!(f, "memory plan: tensors {a} and {b} overlap while both are live"),
+            ScratchTooSmall { op, needed, planned } => write!(f, "op {op}: its kernel needs {needed} B of scratch, the memory plan has {planned} B; convert the model again"),
+            ScratchOutOfBounds { op } => write!(f, "op {op}: scratch out of the arena or misaligned"),
+            ScratchOverlap { op, tensor } => write!(f, "memory plan: op {op}'s scratch overlaps tensor {tensor}, live during the op"),
         }
     }
 }

@@ -241,11 +241,39 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             ins.push(model.tensor(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
         }
         let (out_start, out_len) = arena_range(&y).ok_or(RunError::Internal)?;
-        let (below, rest) = self.arena.split_at_mut(out_start);
-        let (out, above) = rest.split_at_mut(out_len);
+        // The window: the output and every input it overlaps (as the loader allowed).
+        let (mut w0, mut w1) = (out_start, out_start + out_len);
+        for t in &ins {
+            if let Some((start, len)) = arena_range(t) {
+                if start < out_start + out_len && out_start < start + len {
+                    (w0, w1) = (w0.min(start), w1.max(start + len));
+                }
+            }
+        }
+        let (s0, s1) = match op.scratch.len {
+            0 => (0, 0),
+            len => (op.scratch.offset as usize, op.scratch.offset as usize + len as usize),
+        };
+        let arena = &mut *self.arena;
+        if s1 > arena.len() || w1 > arena.len() || (s0 < w1 && w0 < s1) {
+            return Err(RunError::Internal);
+        }
+        let (window, scratch, views): (&mut [u8], &mut [u8], [(usize, &[u8]); 3]) = if s1 <= w0 {
+            let (below, rest) = arena.split_at_mut(w0);
+            let (window, above) = rest.split_at_mut(w1 - w0);
+            let (below, rest) = below.split_at_mut(s0);
+            let (scratch, between) = rest.split_at_mut(s1 - s0);
+            (window, scratch, [(0, below), (s1, between), (w1, above)])
+        } else {
+            let (below, rest) = arena.split_at_mut(w0);
+            let (window, above) = rest.split_at_mut(w1 - w0);
+            let (between, rest) = above.split_at_mut(s0 - w1);
+            let (scratch, above) = rest.split_at_mut(s1 - s0);
+            (window, scratch, [(0, below), (w1, between), (s1, above)])
+        };
         let x = ins.first().ok_or(RunError::Internal)?;
-        let exec = Exec { model, ins: &ins, x, y: &y, below, above, out_start, out_end: out_start + out_len };
-        ops::run(&op.kind, &exec, out)?;
+        let exec = Exec { model, ins: &ins, x, y: &y, views, window: (w0, w1) };
+        ops::run(&op.kind, &exec, window, scratch)?;
         Ok((out_start, out_len))
     }
 }

@@ -6,13 +6,19 @@
 //! # Algorithm
 //! 1. **Lifetimes.** A buffer must stay intact from the op that writes it (`first`; 0 for graph
 //!    inputs) to the last op that reads it (`last`; the op count for graph outputs).
-//! 2. **In-place groups.** Where an op may write its output over an input (elementwise ops,
-//!    Reshape) and that input dies at this op and has the output's size, the two buffers are
-//!    merged into one group whose lifetime is the union. Chains merge transitively.
+//! 2. **Overlap groups.** Where an op may write its output over an input that dies at this op
+//!    ([`Overlap`]: in place, `shift` 0, for elementwise ops and Reshape; a convolution's output
+//!    `shift` bytes before its input), the two buffers are merged into one group with fixed
+//!    relative offsets, whose lifetime is the union and whose size spans all its members. Chains
+//!    merge transitively.
 //! 3. **Greedy placement by size** (as TFLite Micro's greedy planner): groups are placed from the
 //!    largest to the smallest (ties: earlier `first`, then index). Each goes at the lowest
 //!    16-byte-aligned offset where it overlaps no already placed group that is live at the same
 //!    time. The arena is the highest end, rounded up to 16.
+//!
+//! An op's scratch is one more buffer, live during that op only (`first == last`), so it lands
+//! in bytes that are dead while the op runs. Which overlaps to use is the writer's choice
+//! (`format::writer`): every in-place one, and a convolution's only where it shrinks the arena.
 //!
 //! Placement is `O(n²)` in the number of buffers, which is fine for models of thousands of
 //! tensors. [`check`] verifies any plan independently; the model loader runs the same rule on
@@ -31,6 +37,15 @@ pub struct Buffer {
     pub last: usize,
 }
 
+/// Buffer `input` lies `shift` bytes after the start of buffer `output` (0: the same bytes), and
+/// the two may share bytes although both are live at the op between them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Overlap {
+    pub input: usize,
+    pub output: usize,
+    pub shift: usize,
+}
+
 /// A finished plan: the offset of every buffer and the arena size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
@@ -42,50 +57,56 @@ fn align_up(x: usize) -> usize {
     x.div_ceil(ALIGN) * ALIGN
 }
 
-fn find(parent: &mut [usize], mut i: usize) -> usize {
-    while parent[i] != i {
-        parent[i] = parent[parent[i]];
-        i = parent[i];
-    }
-    i
-}
-
-/// Places `buffers`; `aliases` lists `(input, output)` pairs that must share their bytes.
-pub fn plan(buffers: &[Buffer], aliases: &[(usize, usize)]) -> Plan {
-    let n = buffers.len();
+/// The groups of `overlaps` over `n` buffers: each buffer's root and its offset from the root's.
+fn groups(n: usize, overlaps: &[Overlap]) -> Vec<(usize, i64)> {
     let mut parent: Vec<usize> = (0..n).collect();
-    for &(a, b) in aliases {
-        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+    let mut rel = vec![0i64; n];
+    let root = |parent: &[usize], rel: &[i64], mut i: usize| {
+        let mut off = 0;
+        while parent[i] != i {
+            off += rel[i];
+            i = parent[i];
+        }
+        (i, off)
+    };
+    for o in overlaps {
+        let ((ra, oa), (rb, ob)) = (root(&parent, &rel, o.input), root(&parent, &rel, o.output));
         if ra != rb {
             parent[rb] = ra;
+            rel[rb] = oa - ob - o.shift as i64;
         }
     }
-    let mut groups: Vec<Buffer> = buffers.to_vec();
-    let mut is_root = vec![false; n];
-    for (i, &b) in buffers.iter().enumerate() {
-        let r = find(&mut parent, i);
-        is_root[r] = true;
-        let g = &mut groups[r];
-        g.size = g.size.max(b.size);
-        g.first = g.first.min(b.first);
-        g.last = g.last.max(b.last);
+    (0..n).map(|i| root(&parent, &rel, i)).collect()
+}
+
+/// Places `buffers`, keeping every pair of `overlaps` at its shift.
+pub fn plan(buffers: &[Buffer], overlaps: &[Overlap]) -> Plan {
+    let n = buffers.len();
+    let member = groups(n, overlaps);
+    // Per root: the group's extent relative to the root, and its lifetime.
+    let mut lo = vec![i64::MAX; n];
+    let mut hi = vec![i64::MIN; n];
+    let mut life = vec![(usize::MAX, 0usize); n];
+    for (i, b) in buffers.iter().enumerate() {
+        let (r, o) = member[i];
+        lo[r] = lo[r].min(o);
+        hi[r] = hi[r].max(o + b.size as i64);
+        life[r] = (life[r].0.min(b.first), life[r].1.max(b.last));
     }
-    let mut order: Vec<usize> = (0..n).filter(|&i| is_root[i]).collect();
+    let group = |r: usize| Buffer { size: (hi[r] - lo[r]) as usize, first: life[r].0, last: life[r].1 };
+    let mut order: Vec<usize> = (0..n).filter(|&i| member[i].0 == i).collect();
     order.sort_by(|&a, &b| {
-        let (ga, gb) = (groups[a], groups[b]);
+        let (ga, gb) = (group(a), group(b));
         gb.size.cmp(&ga.size).then(ga.first.cmp(&gb.first)).then(a.cmp(&b))
     });
 
-    let mut placed: Vec<(usize, usize)> = Vec::new();
-    let mut offset_of = vec![0usize; n];
+    let mut placed: Vec<(usize, Buffer)> = Vec::new();
+    let mut base = vec![0usize; n];
     let mut arena = 0;
     for &g in &order {
-        let b = groups[g];
-        let mut busy: Vec<(usize, usize)> = placed
-            .iter()
-            .filter(|&&(_, other)| groups[other].first <= b.last && b.first <= groups[other].last)
-            .map(|&(off, other)| (off, off + groups[other].size))
-            .collect();
+        let b = group(g);
+        let mut busy: Vec<(usize, usize)> =
+            placed.iter().filter(|(_, other)| other.first <= b.last && b.first <= other.last).map(|&(off, other)| (off, off + other.size)).collect();
         busy.sort_unstable();
         let mut at = 0;
         for (start, end) in busy {
@@ -94,37 +115,33 @@ pub fn plan(buffers: &[Buffer], aliases: &[(usize, usize)]) -> Plan {
             }
             at = at.max(align_up(end));
         }
-        offset_of[g] = at;
+        base[g] = at;
         arena = arena.max(align_up(at + b.size));
-        placed.push((at, g));
+        placed.push((at, b));
     }
-    let offsets = (0..n).map(|i| offset_of[find(&mut parent, i)]).collect();
+    let offsets = (0..n).map(|i| base[member[i].0] + (member[i].1 - lo[member[i].0]) as usize).collect();
     Plan { offsets, arena_bytes: arena }
 }
 
 /// Checks a plan: every buffer inside the arena and aligned, and no two buffers that are live at
-/// the same time share a byte, except pairs in `aliases` placed at the same offset.
-/// Returns the first offending pair.
-pub fn check(buffers: &[Buffer], aliases: &[(usize, usize)], plan: &Plan) -> Result<(), (usize, usize)> {
+/// the same time share a byte, except members of one group of `overlaps` at their relative
+/// offsets. Returns the first offending pair.
+pub fn check(buffers: &[Buffer], overlaps: &[Overlap], plan: &Plan) -> Result<(), (usize, usize)> {
     for (i, b) in buffers.iter().enumerate() {
         let off = plan.offsets[i];
         if off % ALIGN != 0 || off + b.size > plan.arena_bytes {
             return Err((i, i));
         }
     }
-    let mut parent: Vec<usize> = (0..buffers.len()).collect();
-    for &(a, b) in aliases {
-        let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
-        parent[rb] = ra;
-    }
+    let member = groups(buffers.len(), overlaps);
     for i in 0..buffers.len() {
         for j in i + 1..buffers.len() {
             let (a, b) = (buffers[i], buffers[j]);
             let (oa, ob) = (plan.offsets[i], plan.offsets[j]);
             let live = a.first <= b.last && b.first <= a.last;
             let bytes = oa < ob + b.size && ob < oa + a.size;
-            let aliased = find(&mut parent, i) == find(&mut parent, j) && oa == ob;
-            if live && bytes && !aliased {
+            let grouped = member[i].0 == member[j].0 && oa as i64 - ob as i64 == member[i].1 - member[j].1;
+            if live && bytes && !grouped {
                 return Err((i, j));
             }
         }
@@ -155,14 +172,31 @@ mod tests {
             Buffer { size: 300, first: 1, last: 2 },
             Buffer { size: 300, first: 2, last: 3 },
         ];
-        let p = plan(&bufs, &[(1, 2)]);
-        check(&bufs, &[(1, 2)], &p).unwrap();
+        let alias = [Overlap { input: 1, output: 2, shift: 0 }];
+        let p = plan(&bufs, &alias);
+        check(&bufs, &alias, &p).unwrap();
         assert_eq!(p.offsets[1], p.offsets[2]);
         assert_eq!(p.offsets[1], 0);
         assert_eq!(p.offsets[0], 304);
         assert_eq!(p.arena_bytes, 320);
         let bad = Plan { offsets: vec![0, 0, 304], arena_bytes: 608 };
         assert_eq!(check(&bufs, &[], &bad), Err((0, 1)));
+    }
+
+    #[test]
+    fn a_shifted_overlap_spans_both_buffers() {
+        // x -> conv -> y with y 32 bytes before x, beside a buffer live throughout.
+        let bufs = [Buffer { size: 100, first: 0, last: 1 }, Buffer { size: 96, first: 1, last: 2 }, Buffer { size: 40, first: 0, last: 2 }];
+        let overlap = [Overlap { input: 0, output: 1, shift: 32 }];
+        let p = plan(&bufs, &overlap);
+        check(&bufs, &overlap, &p).unwrap();
+        assert_eq!(p.offsets[0], p.offsets[1] + 32);
+        assert_eq!((p.offsets[1], p.offsets[2]), (0, 144));
+        assert_eq!(p.arena_bytes, 192);
+        // Without the overlap the pair may not share bytes.
+        assert_eq!(check(&bufs, &[], &p), Err((0, 1)));
+        let wrong = Plan { offsets: vec![16, 0, 144], arena_bytes: 192 };
+        assert_eq!(check(&bufs, &overlap, &wrong), Err((0, 1)));
     }
 
     proptest! {

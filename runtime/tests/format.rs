@@ -4,7 +4,7 @@
 use mote_runtime::error::Section;
 use mote_runtime::format::writer::{reseal, write, AlignedBytes, ModelBuilder};
 use mote_runtime::format::{kind, ModelMeta, HEADER_LEN, SECTION_ENTRY_LEN};
-use mote_runtime::ops::{Activation, BinaryOp, OpDesc, OpKind, UnaryOp};
+use mote_runtime::ops::{Activation, BinaryOp, OpDesc, OpKind, ScratchRegion, UnaryOp};
 use mote_runtime::tensor::{DType, Quant, Region, Shape, Storage, TensorDesc};
 use mote_runtime::{FormatError, Interpreter, Model, RunError};
 use proptest::prelude::*;
@@ -48,8 +48,9 @@ fn parts() -> Parts {
                 kind: OpKind::Binary { op: BinaryOp::Add, act: Activation::None, quant: None },
                 inputs: heapless::Vec::from_slice(&[0, 1]).unwrap(),
                 output: 2,
+                scratch: ScratchRegion::default(),
             },
-            OpDesc { kind: OpKind::Unary { op: UnaryOp::Relu }, inputs: heapless::Vec::from_slice(&[2]).unwrap(), output: 3 },
+            OpDesc { kind: OpKind::Unary { op: UnaryOp::Relu }, inputs: heapless::Vec::from_slice(&[2]).unwrap(), output: 3, scratch: ScratchRegion::default() },
         ],
         weights,
     }
@@ -171,9 +172,13 @@ fn bad_magic() {
 #[test]
 fn wrong_version() {
     let mut file = parts().file();
-    file[4] = 2;
+    // A version 1 file (written before ops had a scratch region) gets a clear error.
+    file[4] = 1;
     reseal(&mut file);
-    assert_eq!(load(&file), Err(FormatError::UnsupportedVersion { found: 2, supported: 1 }));
+    assert_eq!(load(&file), Err(FormatError::UnsupportedVersion { found: 1, supported: 2 }));
+    file[4] = 3;
+    reseal(&mut file);
+    assert_eq!(load(&file), Err(FormatError::UnsupportedVersion { found: 3, supported: 2 }));
 }
 
 #[test]
@@ -422,4 +427,71 @@ proptest! {
             prop_assert_eq!(it.invoke(), Ok(()));
         }
     }
+}
+
+/// An int8 fully connected layer over 64 inputs, whose kernel needs 128 B of scratch, built and
+/// planned by the writer.
+fn fc_i8_file() -> Vec<u8> {
+    let mut b = ModelBuilder::new("fc-i8");
+    let q = |scale| Quant::PerTensor { scale, zero_point: 3 };
+    let x = b.input("x", DType::I8, &[1, 64], q(0.05)).unwrap();
+    let w: Vec<i8> = (0..8 * 64).map(|i| ((i * 37) % 255 - 127) as i8).collect();
+    let w = b.constant_i8("w", &[8, 64], Quant::PerTensor { scale: 0.01, zero_point: 0 }, &w).unwrap();
+    let bias = b.constant_i32("b", &[8], &[100, -200, 300, -400, 500, -600, 700, -800]).unwrap();
+    let rq = mote_runtime::quant::quantize_multiplier(0.05 * 0.01 / 0.1);
+    let rq = b.constant_i32("rq", &[1, 2], &[rq.multiplier, rq.shift]).unwrap();
+    let y = b.activation("y", DType::I8, &[1, 8], q(0.1)).unwrap();
+    b.op(OpKind::FullyConnected { act: Activation::None }, &[x, w, bias, rq], y).unwrap();
+    b.output(y);
+    b.finish().unwrap()
+}
+
+/// `file` written again with op 0's scratch changed by `f`.
+fn with_scratch(file: &[u8], f: impl Fn(&mut ScratchRegion)) -> Vec<u8> {
+    let aligned = AlignedBytes::new(file);
+    let model = Model::from_bytes(&aligned).unwrap();
+    let tensors: Vec<TensorDesc<'_>> = (0..model.tensor_count()).map(|i| model.tensor(i as u16).unwrap()).collect();
+    let mut ops: Vec<OpDesc> = model.ops().collect();
+    f(&mut ops[0].scratch);
+    let entry = HEADER_LEN + 3 * SECTION_ENTRY_LEN;
+    let word = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(u16::from_le_bytes([file[entry], file[entry + 1]]), kind::WEIGHTS);
+    let (offset, len) = (word(entry + 4), word(entry + 8));
+    write(model.meta(), &tensors, &ops, &file[offset..offset + len])
+}
+
+#[test]
+fn an_int8_kernels_scratch_is_planned_and_checked() {
+    let file = fc_i8_file();
+    let aligned = AlignedBytes::new(&file);
+    let model = Model::from_bytes(&aligned).unwrap();
+    let op = model.op(0).unwrap();
+    // The scratch is the kernel's need (a widened column of 64 int16), beside x and y, which
+    // are live during the op: the arena holds all three.
+    assert_eq!(op.scratch.len, 128);
+    assert_eq!(model.arena_bytes(), 128 + 64 + 16);
+    assert_eq!(with_scratch(&file, |_| {}), file, "rewriting unchanged gives the same file");
+    assert_eq!(load(&with_scratch(&file, |s| s.len = 124)), Err(FormatError::ScratchTooSmall { op: 0, needed: 128, planned: 124 }));
+    assert_eq!(load(&with_scratch(&file, |s| *s = ScratchRegion::default())), Err(FormatError::ScratchTooSmall { op: 0, needed: 128, planned: 0 }));
+    assert_eq!(load(&with_scratch(&file, |s| s.offset += 8)), Err(FormatError::ScratchOutOfBounds { op: 0 }));
+    assert_eq!(load(&with_scratch(&file, |s| s.offset = 208)), Err(FormatError::ScratchOutOfBounds { op: 0 }));
+    let x_at = match model.tensor(model.inputs()[0]).unwrap().storage {
+        Storage::Arena { offset, .. } => offset,
+        Storage::Const(_) => unreachable!(),
+    };
+    assert_eq!(x_at, 128);
+    assert_eq!(load(&with_scratch(&file, |s| s.offset = x_at - 64)), Err(FormatError::ScratchOverlap { op: 0, tensor: 0 }));
+    // It runs, giving the reference kernel's bytes.
+    let x: Vec<i8> = (0..64).map(|i| (i as i8).wrapping_mul(7)).collect();
+    let mut it_arena = vec![0u8; model.arena_bytes() + 16];
+    let mut it = Interpreter::new(&model, &mut it_arena).unwrap();
+    it.input_i8_mut(0).unwrap().copy_from_slice(&x);
+    it.invoke().unwrap();
+    let w: Vec<i8> = (0..8 * 64).map(|i| ((i * 37) % 255 - 127) as i8).collect();
+    let rq = [mote_runtime::quant::quantize_multiplier(0.05 * 0.01 / 0.1)];
+    let bias = [100, -200, 300, -400, 500, -600, 700, -800];
+    let p = mote_runtime::kernels::fully_connected::FcParams { rows: 1, inputs: 64, outputs: 8 };
+    let mut want = [0i8; 8];
+    mote_runtime::kernels::fully_connected::fully_connected_i8(&p, &x, 3, &w, Some(&bias), &rq, 3, &mut want, (-128, 127));
+    assert_eq!(it.output_i8(0).unwrap(), want);
 }

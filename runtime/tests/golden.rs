@@ -1,10 +1,11 @@
-//! Format v1, pinned by a golden file.
+//! Format v2, pinned by a golden file; v1 files are rejected with a clear error.
 //!
 //! [`build`] writes, through the `std` writer API, one model that holds every op kind and every
 //! variant of every attribute enum (`UnaryOp`, `BinaryOp`, `PoolKind`, `Activation`,
 //! `ResizeMode`, `CoordTransform`, `NearestRound`), int8 and f32, per-tensor and per-channel
-//! weights, constants and arena tensors, and in-place ops. The file it wrote and the bytes of its
-//! outputs for [`input`] are committed beside this test (`tests/golden/v1.mote`, `v1.out`):
+//! weights, constants and arena tensors, in-place ops and int8 kernels with scratch. The file it
+//! wrote and the bytes of its outputs for [`input`] are committed beside this test
+//! (`tests/golden/v2.mote`, `v2.out`):
 //!
 //! 1. the committed file loads;
 //! 2. the generator rebuilds it byte for byte;
@@ -77,7 +78,7 @@ fn qp(q: Quant) -> QParams {
 /// the runtime's host-side helpers, as the converter computes them.
 fn build() -> Vec<u8> {
     let mut r = Rng(1);
-    let mut b = ModelBuilder::new("golden-v1");
+    let mut b = ModelBuilder::new("golden-v2");
     b.converter_version("mote golden generator").source_sha256([0xa5; 32]).labels(&["first", "second"]);
     let f = DType::F32;
     let none = Quant::None;
@@ -292,7 +293,7 @@ fn build() -> Vec<u8> {
 type Golden = (&'static str, fn() -> Vec<u8>);
 
 /// Every golden model.
-const GOLDEN: &[Golden] = &[("v1", build)];
+const GOLDEN: &[Golden] = &[("v2", build)];
 
 fn golden_path(name: &str, ext: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.{ext}"))
@@ -391,6 +392,17 @@ fn golden_files() {
     }
 }
 
+/// The version 1 file of the same graph (before ops had a scratch region) is refused with the
+/// version error, and version 2 computes the bytes it did.
+#[test]
+fn version_1_is_refused_and_version_2_computes_its_outputs() {
+    let v1 = std::fs::read(golden_path("v1", "mote")).unwrap();
+    let err = Model::from_bytes(&AlignedBytes::new(&v1)).unwrap_err();
+    assert_eq!(err, mote_runtime::FormatError::UnsupportedVersion { found: 1, supported: 2 });
+    assert!(err.to_string().contains("convert the model again"), "{err}");
+    assert_eq!(std::fs::read(golden_path("v1", "out")).unwrap(), std::fs::read(golden_path("v2", "out")).unwrap());
+}
+
 #[test]
 fn golden_covers_every_op_and_attribute_variant() {
     let files: Vec<AlignedBytes> = GOLDEN.iter().map(|(name, _)| AlignedBytes::new(&std::fs::read(golden_path(name, "mote")).unwrap())).collect();
@@ -431,6 +443,9 @@ fn golden_covers_every_op_and_attribute_variant() {
     for code in [OpCode::Binary, OpCode::Unary, OpCode::Reshape] {
         assert!(in_place.contains(&code), "no in-place {code}: {in_place:?}");
     }
+    // In v2: the int8 kernels' scratch.
+    let scratched: Vec<OpCode> = model.ops().filter(|op| op.scratch.len > 0).map(|op| op.kind.code()).collect();
+    assert!(scratched.contains(&OpCode::Conv2d) && scratched.contains(&OpCode::FullyConnected), "{scratched:?}");
 }
 
 /// The discriminant tables of `FORMAT.md`, `(enum, number, variant)`.
@@ -527,7 +542,7 @@ fn format_md_lists_every_discriminant() {
 /// `ops::macs`: Conv2d and FullyConnected count their multiply-accumulates, every other op 0.
 #[test]
 fn macs_of_the_golden_model() {
-    let file = std::fs::read(golden_path("v1", "mote")).unwrap();
+    let file = std::fs::read(golden_path("v2", "mote")).unwrap();
     let aligned = AlignedBytes::new(&file);
     let model = Model::from_bytes(&aligned).unwrap();
     let macs: Vec<(String, u64)> = model

@@ -200,6 +200,72 @@ fn int8_pipeline_is_bit_exact_with_direct_kernel_calls() {
     }
 }
 
+/// A residual block (ResNet-8's shape, smaller): the second convolution's output trails its
+/// input in the arena, so the block needs about two tensors' bytes instead of three, and the
+/// bytes out equal the kernels called directly. The int8 kernels' scratch is in the arena too.
+#[test]
+fn a_convolution_trailing_its_input_saves_arena_and_matches_direct_kernel_calls() {
+    let (h, w, c) = (12usize, 10usize, 8usize);
+    let n = h * w * c;
+    let mut seed = 11;
+    let x = randn(n, &mut seed);
+    let qx = QParams { scale: 2.0 / 255.0, zero_point: 5 };
+    let qa = QParams { scale: 3.0 / 255.0, zero_point: -128 };
+    let qb = QParams { scale: 4.0 / 255.0, zero_point: -7 };
+    let qy = QParams { scale: 5.0 / 255.0, zero_point: 2 };
+    let weights = |k: usize| -> Vec<i8> { (0..c * 9 * c).map(|i| (((i * 31 + k * 17) % 255) as i32 - 127) as i8).collect() };
+    let (wa, wb) = (weights(1), weights(2));
+    let bias: Vec<i32> = (0..c as i32).map(|i| 40 * i - 150).collect();
+    let rq = |qin: QParams, qout: QParams| quantize_multiplier((qin.scale * 0.01 / qout.scale) as f64);
+    let (ra, rb) = (rq(qx, qa), rq(qa, qb));
+    let pt = |q: QParams| Quant::PerTensor { scale: q.scale, zero_point: q.zero_point };
+    let conv = OpKind::Conv2d { stride: [1, 1], dilation: [1, 1], pad: [1, 1, 1, 1], groups: 1, act: Activation::Relu };
+    let addq = BinaryQuant::new(BinaryOp::Add, qx, qb, qy);
+
+    let mut b = ModelBuilder::new("residual");
+    let dims = [1, h as u32, w as u32, c as u32];
+    let xq = b.input("x", DType::I8, &dims, pt(qx)).unwrap();
+    let wdims = [c as u32, 3, 3, c as u32];
+    let wai = b.constant_i8("wa", &wdims, Quant::PerTensor { scale: 0.01, zero_point: 0 }, &wa).unwrap();
+    let wbi = b.constant_i8("wb", &wdims, Quant::PerTensor { scale: 0.01, zero_point: 0 }, &wb).unwrap();
+    let bi = b.constant_i32("bias", &[c as u32], &bias).unwrap();
+    let rai = b.constant_i32("ra", &[1, 2], &[ra.multiplier, ra.shift]).unwrap();
+    let rbi = b.constant_i32("rb", &[1, 2], &[rb.multiplier, rb.shift]).unwrap();
+    let a = b.activation("a", DType::I8, &dims, pt(qa)).unwrap();
+    b.op(conv.clone(), &[xq, wai, bi, rai], a).unwrap();
+    let bt = b.activation("b", DType::I8, &dims, pt(qb)).unwrap();
+    b.op(conv, &[a, wbi, bi, rbi], bt).unwrap();
+    let yq = b.activation("yq", DType::I8, &dims, pt(qy)).unwrap();
+    b.op(OpKind::Binary { op: BinaryOp::Add, act: Activation::None, quant: Some(addq) }, &[xq, bt], yq).unwrap();
+    b.output(yq);
+    let file = b.finish().unwrap();
+
+    let bytes = AlignedBytes::new(&file);
+    let model = Model::from_bytes(&bytes).unwrap();
+    let offset = |id| match model.tensor(id).unwrap().storage {
+        Storage::Arena { offset, .. } => offset as usize,
+        Storage::Const(_) => panic!("activation expected"),
+    };
+    // `b` starts before `a` and overlaps it: the second convolution runs in bands.
+    assert!(offset(bt) < offset(a) && offset(a) < offset(bt) + n, "a at {}, b at {}", offset(a), offset(bt));
+    let scratch: Vec<u32> = model.ops().map(|op| op.scratch.len).collect();
+    assert!(scratch[0] > 0 && scratch[1] > 0, "{scratch:?}");
+    // x, a, b and the scratch are live at once; with the overlap a and b take less than two
+    // tensors' bytes.
+    assert!(model.arena_bytes() < 3 * n + scratch[1] as usize, "arena {}", model.arena_bytes());
+
+    let got = run(&file, &[&x]).remove(0);
+    let mut xs = vec![0i8; n];
+    kernels::quantize::quantize_f32_i8(qx, &x, &mut xs);
+    let p = kernels::conv::Conv2dParams { input: [1, h, w, c], output: [1, h, w, c], kernel: [3, 3], stride: [1, 1], dilation: [1, 1], pad: [1, 1], groups: 1 };
+    let (mut av, mut bv, mut yv) = (vec![0i8; n], vec![0i8; n], vec![0i8; n]);
+    kernels::conv::conv2d_i8(&p, &xs, qx.zero_point, &wa, Some(&bias), &[ra], qa.zero_point, &mut av, Activation::Relu.bounds_i8(qa));
+    kernels::conv::conv2d_i8(&p, &av, qa.zero_point, &wb, Some(&bias), &[rb], qb.zero_point, &mut bv, Activation::Relu.bounds_i8(qb));
+    kernels::elementwise::binary_i8(BinaryOp::Add.into(), &addq.into(), &[1, h, w, c], &xs, &[1, h, w, c], &bv, &[1, h, w, c], &mut yv, (-128, 127));
+    let want: Vec<f32> = yv.iter().map(|&q| qy.dequantize(q)).collect();
+    assert_eq!(got, want);
+}
+
 /// Elementwise chains run in place: the planner shares buffers and the results are unchanged.
 #[test]
 fn in_place_chain_shares_buffers_and_matches_reference() {

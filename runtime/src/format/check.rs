@@ -1,12 +1,12 @@
 //! Load-time validation: everything the interpreter relies on, checked once.
 //!
 //! The graph-level checks live here: tensors (shape, quantization, storage), graph inputs and
-//! outputs, lifetimes, the memory plan. Each op's own checks (arity, dtypes, shapes,
+//! outputs, lifetimes, the memory plan (tensors and each op's scratch). Each op's own checks (arity, dtypes, shapes,
 //! attributes) are its family's, through [`ops::check`](crate::ops::check).
 
 use super::{Model, ALIGN};
 use crate::error::FormatError;
-use crate::ops::{self, OpDesc};
+use crate::ops::{self, OpDesc, MAX_OP_INPUTS};
 use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId};
 
 pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
@@ -22,6 +22,7 @@ pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
         let op = m.raw_op(k)?;
         check_lifetimes(m, k, &op)?;
         ops::check(m, k as u32, &op)?;
+        check_scratch(m, k, &op)?;
     }
     check_plan(m)
 }
@@ -146,10 +147,9 @@ fn check_plan(m: &Model<'_>) -> Result<(), FormatError> {
             let share_bytes = (ao as u64) < bo as u64 + blen as u64 && (bo as u64) < ao as u64 + alen as u64;
             if live_together && share_bytes {
                 let (a_id, b_id) = (i as TensorId, j as TensorId);
-                let in_place = (ao == bo && alen == blen)
-                    && ((bf == al && aliases(m, bf as usize, a_id, b_id)?)
-                        || (af == bl && aliases(m, af as usize, b_id, a_id)?));
-                if !in_place {
+                let allowed = (bf == al && overlaps(m, bf as usize, (a_id, ao), (b_id, bo))?)
+                    || (af == bl && overlaps(m, af as usize, (b_id, bo), (a_id, ao))?);
+                if !allowed {
                     return Err(FormatError::PlanOverlap { a: a_id, b: b_id });
                 }
             }
@@ -158,10 +158,19 @@ fn check_plan(m: &Model<'_>) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// Whether op `k` may write `output` over `input` (same offset and size, checked by the caller):
-/// the op's in-place rule, [`OpDesc::may_alias`].
-fn aliases(m: &Model<'_>, k: usize, input: TensorId, output: TensorId) -> Result<bool, FormatError> {
-    if k >= m.op_count() {
+/// The descriptors of op `op`'s inputs, in slot order, and of its output.
+fn descs<'a>(m: &Model<'a>, op: &OpDesc) -> Result<(heapless::Vec<TensorDesc<'a>, MAX_OP_INPUTS>, TensorDesc<'a>), FormatError> {
+    let mut ins = heapless::Vec::new();
+    for &id in &op.inputs {
+        ins.push(m.checked_tensor(id)?).map_err(|_| FormatError::Malformed { section: crate::error::Section::Ops, index: u32::MAX })?;
+    }
+    Ok((ins, m.checked_tensor(op.output)?))
+}
+
+/// Whether op `k` may write `output` (at byte `out_at`) over `input` (at `in_at`): the op's
+/// overlap rule, [`OpDesc::may_alias`], at the shift `in_at - out_at`.
+fn overlaps(m: &Model<'_>, k: usize, (input, in_at): (TensorId, u32), (output, out_at): (TensorId, u32)) -> Result<bool, FormatError> {
+    if k >= m.op_count() || in_at < out_at {
         return Ok(false);
     }
     let op = m.raw_op(k)?;
@@ -169,6 +178,32 @@ fn aliases(m: &Model<'_>, k: usize, input: TensorId, output: TensorId) -> Result
     if op.output != output {
         return Ok(false);
     }
-    let (a, b) = (m.checked_tensor(input)?, m.checked_tensor(output)?);
-    Ok(op.may_alias(slot, (a.dtype, &a.shape), (b.dtype, &b.shape)))
+    let (ins, y) = descs(m, &op)?;
+    Ok(op.may_alias(slot, &ins, &y, (in_at - out_at) as u64))
+}
+
+/// Op `k`'s scratch: at least what its kernel needs ([`OpDesc::scratch_bytes`]), aligned, inside
+/// the arena, and sharing no byte with a tensor live during the op.
+fn check_scratch(m: &Model<'_>, k: usize, op: &OpDesc) -> Result<(), FormatError> {
+    let (ins, y) = descs(m, op)?;
+    let need = op.scratch_bytes(&ins, &y) as u64;
+    let (at, len) = (op.scratch.offset as u64, op.scratch.len as u64);
+    if len < need {
+        return Err(FormatError::ScratchTooSmall { op: k as u32, needed: need as u32, planned: len as u32 });
+    }
+    if len == 0 {
+        return Ok(());
+    }
+    if at % ALIGN as u64 != 0 || at + len > m.arena_bytes() as u64 {
+        return Err(FormatError::ScratchOutOfBounds { op: k as u32 });
+    }
+    for i in 0..m.tensor_count() {
+        let t = m.raw_tensor(i)?;
+        let Some((offset, first, last)) = arena_life(&t) else { continue };
+        let tlen = t.byte_len().unwrap_or(0) as u64;
+        if first as usize <= k && k <= last as usize && (offset as u64) < at + len && at < offset as u64 + tlen {
+            return Err(FormatError::ScratchOverlap { op: k as u32, tensor: i as TensorId });
+        }
+    }
+    Ok(())
 }

@@ -21,7 +21,8 @@ use crate::tensor::{DType, TensorDesc, TensorId};
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"MOTE";
 /// The format version this reader implements; a file of another version is rejected.
-pub const VERSION: u16 = 1;
+/// Version 2 added each op's scratch region to its record (version 1 had none).
+pub const VERSION: u16 = 2;
 /// Bytes in the fixed header.
 pub const HEADER_LEN: usize = 32;
 /// Bytes in one section-table entry.

@@ -8,8 +8,8 @@ use std::vec::Vec;
 
 use super::{checksum, kind, ModelMeta, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED, VERSION};
 use crate::error::FormatError;
-use crate::ops::{OpDesc, OpKind};
-use crate::plan::{self, Buffer};
+use crate::ops::{OpDesc, OpKind, ScratchRegion};
+use crate::plan::{self, Buffer, Overlap};
 use crate::tensor::{DType, Quant, Region, Shape, Storage, TensorDesc, TensorId};
 
 /// A byte buffer whose start is 16-byte aligned, as [`Model::from_bytes`](super::Model::from_bytes)
@@ -234,7 +234,7 @@ impl ModelBuilder {
     /// Appends an op; ops run in the order they are added.
     pub fn op(&mut self, kind: OpKind, inputs: &[TensorId], output: TensorId) -> Result<(), BuildError> {
         let inputs = heapless::Vec::from_slice(inputs).map_err(|_| BuildError::TooMany { what: "op inputs" })?;
-        self.ops.push(OpDesc { kind, inputs, output });
+        self.ops.push(OpDesc { kind, inputs, output, scratch: ScratchRegion::default() });
         Ok(())
     }
 
@@ -244,7 +244,18 @@ impl ModelBuilder {
         self
     }
 
+    /// The descriptor of tensor `i` as far as its type and shape go (storage left empty).
+    fn desc(&self, i: TensorId) -> TensorDesc<'_> {
+        let t = &self.tensors[i as usize];
+        TensorDesc { dtype: t.dtype, shape: t.shape.clone(), quant: t.quant, storage: Storage::Arena { offset: 0, first: 0, last: 0 }, name: &t.name }
+    }
+
     /// Plans the arena and writes the file, then loads it back to validate it.
+    ///
+    /// The plan holds every activation and every op's scratch ([`OpDesc::scratch_bytes`]). Every
+    /// in-place overlap the ops allow is taken; a convolution's output trailing its input
+    /// ([`OpDesc::overlap_shift`]) costs kernel calls, so each one, in op order, is kept only if
+    /// it makes the arena smaller.
     pub fn finish(&self) -> Result<Vec<u8>, BuildError> {
         let n_ops = self.ops.len();
         let size = |t: &Pending| t.shape.numel().unwrap_or(0) as usize * t.dtype.size();
@@ -270,33 +281,62 @@ impl ModelBuilder {
         }
         let ids: Vec<usize> = (0..self.tensors.len()).filter(|&i| life[i].is_some()).collect();
         let buffer_of = |t: usize| ids.iter().position(|&i| i == t);
-        let buffers: Vec<Buffer> = ids
+        let mut buffers: Vec<Buffer> = ids
             .iter()
             .map(|&i| {
                 let (first, last) = life[i].unwrap_or((0, 0));
                 Buffer { size: size(&self.tensors[i]), first, last }
             })
             .collect();
+        // Scratch buffers follow the tensors': (op, buffer).
+        let mut scratch_of: Vec<(usize, usize)> = Vec::new();
+        for (k, op) in self.ops.iter().enumerate() {
+            let ins: Vec<TensorDesc<'_>> = op.inputs.iter().map(|&i| self.desc(i)).collect();
+            let need = op.scratch_bytes(&ins, &self.desc(op.output));
+            if need > 0 {
+                scratch_of.push((k, buffers.len()));
+                buffers.push(Buffer { size: need, first: k, last: k });
+            }
+        }
 
-        let mut aliases = Vec::new();
+        let mut overlaps = Vec::new();
+        let mut trailing = Vec::new();
         let mut aliased_from = vec![false; self.tensors.len()];
         for (k, op) in self.ops.iter().enumerate() {
-            let out = &self.tensors[op.output as usize];
+            let ins: Vec<TensorDesc<'_>> = op.inputs.iter().map(|&i| self.desc(i)).collect();
+            let y = self.desc(op.output);
             for (slot, &i) in op.inputs.iter().enumerate() {
-                let t = &self.tensors[i as usize];
-                let eligible = op.may_alias(slot, (t.dtype, &t.shape), (out.dtype, &out.shape))
-                    && life[i as usize].is_some_and(|l| l.1 == k)
+                let dies_here = life[i as usize].is_some_and(|l| l.1 == k)
                     && !self.inputs.contains(&i)
                     && !self.outputs.contains(&i)
                     && !aliased_from[i as usize];
-                if let (true, Some(a), Some(b)) = (eligible, buffer_of(i as usize), buffer_of(op.output as usize)) {
-                    aliases.push((a, b));
+                let (Some(a), Some(b), true) = (buffer_of(i as usize), buffer_of(op.output as usize), dies_here) else { continue };
+                if op.may_alias(slot, &ins, &y, 0) {
+                    overlaps.push(Overlap { input: a, output: b, shift: 0 });
+                    aliased_from[i as usize] = true;
+                    break;
+                }
+                if let Some(shift) = op.overlap_shift(slot, &ins, &y).filter(|&s| op.may_alias(slot, &ins, &y, s)) {
+                    trailing.push(Overlap { input: a, output: b, shift: shift as usize });
                     aliased_from[i as usize] = true;
                     break;
                 }
             }
         }
-        let planned = plan::plan(&buffers, &aliases);
+        let mut planned = plan::plan(&buffers, &overlaps);
+        for t in trailing {
+            overlaps.push(t);
+            let tried = plan::plan(&buffers, &overlaps);
+            if tried.arena_bytes < planned.arena_bytes {
+                planned = tried;
+            } else {
+                overlaps.pop();
+            }
+        }
+        let mut ops = self.ops.clone();
+        for &(k, b) in &scratch_of {
+            ops[k].scratch = ScratchRegion { offset: planned.offsets[b] as u32, len: buffers[b].size as u32 };
+        }
 
         let tensors: Vec<TensorDesc<'_>> = self
             .tensors
@@ -329,7 +369,7 @@ impl ModelBuilder {
             inputs: io(&self.inputs, "graph inputs")?,
             outputs: io(&self.outputs, "graph outputs")?,
         };
-        let file = write(&meta, &tensors, &self.ops, &self.weights);
+        let file = write(&meta, &tensors, &ops, &self.weights);
         let aligned = AlignedBytes::new(&file);
         super::Model::from_bytes(&aligned).map_err(BuildError::Invalid)?;
         Ok(file)

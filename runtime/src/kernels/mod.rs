@@ -21,12 +21,20 @@
 //! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and must pass the
 //! same conformance suites (`mote_runtime::conformance`, feature `conformance`); these reference
 //! kernels stay compiled as the specification. `arm` has int8 convolution and fully connected
-//! kernels for Arm cores with the DSP extension (Helium, NEON and x86 variants are still to come).
+//! kernels for Arm cores with the DSP extension (Helium, NEON and x86 variants are still to come);
+//! it is compiled on every target (with portable definitions of the instructions off Arm), since
+//! its scratch sizes are part of every model's memory plan.
+//!
+//! # Scratch
+//! A kernel that needs working memory (widened operands, gathered windows) states how much per
+//! shape ([`conv2d_i8_scratch_bytes`], [`fully_connected_i8_scratch_bytes`]); the converter
+//! plans that many bytes of the arena for the op, overlapping tensors that are dead during it,
+//! and the interpreter passes them in. No kernel takes scratch from the stack, so the arena
+//! figure a model file states is all the RAM its tensors and kernels use.
 //!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 
 pub mod activation;
-#[cfg(any(mote_arm_dsp, test))]
 pub mod arm;
 pub mod conv;
 pub mod elementwise;
@@ -38,9 +46,67 @@ pub mod resize;
 pub mod shape;
 pub mod softmax;
 
-/// The int8 convolution and fully connected layer the interpreter runs: the Arm DSP kernels
-/// (`arm`) where the target has the DSP extension, the reference kernels elsewhere.
+/// The int8 convolution and fully connected layer the interpreter runs, with the op's planned
+/// scratch: the Arm DSP kernels (`arm`) where the target has the DSP extension, the reference
+/// kernels (which need no scratch) elsewhere.
+#[cfg(mote_arm_dsp)]
+pub use arm::{conv2d_i8_with_scratch, fully_connected_i8_with_scratch};
+
+/// The target's int8 convolution and fully connected layer with the reference kernels'
+/// signature, taking exactly the planned scratch from the stack: what the conformance suites run
+/// on a device (`examples/conformance-firmware`).
 #[cfg(mote_arm_dsp)]
 pub use arm::{conv2d_i8, fully_connected_i8};
 #[cfg(not(mote_arm_dsp))]
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};
+
+/// Bytes of scratch the int8 convolution may take for `p`, on any target: the most any variant
+/// needs (the Arm DSP kernels'; the reference needs none). It is a property of the shape, so one
+/// model file plans the same arena for every target; a new variant must fit within it or raise
+/// it (a format-visible change: older files then fail to load with `ScratchTooSmall`).
+pub fn conv2d_i8_scratch_bytes(p: &conv::Conv2dParams) -> usize {
+    arm::conv2d_i8_scratch_bytes(p)
+}
+
+/// Bytes of scratch the int8 fully connected layer may take for `p`, on any target (as
+/// [`conv2d_i8_scratch_bytes`]).
+pub fn fully_connected_i8_scratch_bytes(p: &fully_connected::FcParams) -> usize {
+    arm::fully_connected_i8_scratch_bytes(p)
+}
+
+/// [`conv::conv2d_i8`], ignoring the scratch (targets without faster kernels).
+#[cfg(not(mote_arm_dsp))]
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_i8_with_scratch(
+    p: &conv::Conv2dParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    requant: &[crate::quant::Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+    _scratch: &mut [u8],
+) {
+    conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+}
+
+/// [`fully_connected::fully_connected_i8`], ignoring the scratch (targets without faster
+/// kernels).
+#[cfg(not(mote_arm_dsp))]
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_i8_with_scratch(
+    p: &fully_connected::FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    requant: &[crate::quant::Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+    _scratch: &mut [u8],
+) {
+    fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+}

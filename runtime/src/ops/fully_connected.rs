@@ -9,7 +9,7 @@ use super::Activation;
 use crate::error::{FormatError, RunError};
 use crate::kernels::fully_connected::{self as kernel, FcParams};
 use crate::quant::Requant;
-use crate::tensor::TensorDesc;
+use crate::tensor::{DType, TensorDesc};
 
 /// Load-time checks: operand types, `w` of `[n, k]` with `k` the input's innermost size, an
 /// output of `[.., n]` with the input's row count.
@@ -36,17 +36,27 @@ fn params(ins: &[TensorDesc<'_>]) -> Option<FcParams> {
     Some(FcParams { rows, inputs, outputs })
 }
 
-pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], act: Activation) -> Result<(), RunError> {
+pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Activation) -> Result<(), RunError> {
     let p = params(e.ins).ok_or(RunError::Internal)?;
     let (x, w) = (e.x, e.input(1)?);
     if e.is_i8() {
         let requant: &[Requant] = e.get(e.input(3)?)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
-        crate::kernels::fully_connected_i8(&p, e.get(x)?, qparams(x)?.zero_point, e.get(w)?, bias, requant, qparams(e.y)?.zero_point, cast_mut(out)?, e.act_i8(act)?);
+        let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
+        crate::kernels::fully_connected_i8_with_scratch(&p, e.get(x)?, zx, e.get(w)?, bias, requant, zy, cast_mut(out)?, e.act_i8(act)?, scratch);
     } else {
         kernel::fully_connected_f32(&p, e.get(x)?, e.get(w)?, e.optional(2)?, cast_mut(out)?, e.act_f32(act));
     }
     Ok(())
+}
+
+/// The int8 kernel's scratch for the shape ([`crate::kernels::fully_connected_i8_scratch_bytes`]),
+/// 0 for f32.
+pub(crate) fn scratch_bytes(ins: &[TensorDesc<'_>]) -> usize {
+    match (ins.first(), params(ins)) {
+        (Some(x), Some(p)) if x.dtype == DType::I8 => crate::kernels::fully_connected_i8_scratch_bytes(&p),
+        _ => 0,
+    }
 }
 
 /// `rows * k * n`.

@@ -2,9 +2,10 @@
 //!
 //! A family's module holds everything about it: its attributes (the wire types, as the file
 //! stores them), `check` (the load-time validation of one op: arity, dtypes, shapes,
-//! attributes), `run` (operand decoding and the kernel call) and, where it has one, its in-place
-//! rule. This module keeps the closed [`OpKind`] enum and one exhaustive `match` per question,
-//! each arm a one-line call into the family (`check`, `run`, [`macs`], [`OpDesc::may_alias`]);
+//! attributes), `run` (operand decoding and the kernel call), its kernel's scratch need and, where
+//! it has one, its in-place rule. This module keeps the closed [`OpKind`] enum and one exhaustive
+//! `match` per question, each arm a one-line call into the family (`check`, `run`, [`macs`],
+//! [`OpDesc::scratch_bytes`], [`OpDesc::may_alias`], [`OpDesc::overlap_shift`]);
 //! a new variant fails to compile until every question has its answer. There are no
 //! registration tables: the `match` is the dispatch.
 //!
@@ -53,7 +54,7 @@ pub use unary::UnaryOp;
 use crate::error::{FormatError, RunError};
 use crate::format::Model;
 use crate::quant::QParams;
-use crate::tensor::{DType, Shape, TensorDesc, TensorId, MAX_RANK};
+use crate::tensor::{DType, TensorDesc, TensorId, MAX_RANK};
 use operands::{Check, Exec};
 
 /// Most inputs one op takes (Concat of more is split by the converter).
@@ -202,34 +203,75 @@ impl OpKind {
     }
 }
 
-/// One entry of the op table: the op, its input tensors and its output tensor.
+/// The arena bytes an op's kernel may use as scratch while the op runs: `len` bytes at `offset`
+/// (a multiple of 16). `len` is 0 for an op that needs none (then `offset` is 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ScratchRegion {
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// One entry of the op table: the op, its input tensors, its output tensor and its scratch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct OpDesc {
     pub kind: OpKind,
     pub inputs: heapless::Vec<TensorId, MAX_OP_INPUTS>,
     pub output: TensorId,
+    /// Planned by the writer from [`OpDesc::scratch_bytes`]; the loader checks it holds at least
+    /// that many bytes and overlaps no tensor live during the op.
+    pub scratch: ScratchRegion,
 }
 
 impl OpDesc {
-    /// The in-place rule: whether the output may occupy exactly the bytes of the input in `slot`,
-    /// given the input's and the output's dtype and shape. It holds when that input appears once
-    /// among the op's inputs, has the output's byte size, and the op's family allows the slot:
-    /// Binary either operand of the output's full shape, Unary and Reshape their input.
+    /// Bytes of scratch this op's kernel needs, on any target, given its inputs' and output's
+    /// descriptors (in slot order): the int8 Conv2d and FullyConnected kernels' need for the
+    /// shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), 0 for every other op.
+    pub fn scratch_bytes(&self, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> usize {
+        match self.kind {
+            OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::scratch_bytes(ins, y, stride, dilation, pad, groups),
+            OpKind::FullyConnected { .. } => fully_connected::scratch_bytes(ins),
+            OpKind::Binary { .. }
+            | OpKind::Pool2d { .. }
+            | OpKind::GlobalAvgPool { .. }
+            | OpKind::Unary { .. }
+            | OpKind::Softmax { .. }
+            | OpKind::Concat { .. }
+            | OpKind::Slice { .. }
+            | OpKind::Reshape
+            | OpKind::Transpose { .. }
+            | OpKind::Pad { .. }
+            | OpKind::Resize { .. }
+            | OpKind::Quantize
+            | OpKind::Dequantize => 0,
+        }
+    }
+
+    /// The overlap rule: whether the output may start `shift` bytes before the start of the input
+    /// in `slot` and share bytes with it, given the descriptors of all inputs (slot order) and of
+    /// the output. The input must appear once among the op's inputs.
     ///
-    /// The writer's planner places an output over an input only where this holds (and the input
-    /// dies at this op and is no graph input or output); the loader accepts two live tensors
+    /// - `shift` 0 with equal byte sizes is the in-place rule of the elementwise families: Binary
+    ///   either operand of the output's full shape, Unary and Reshape their input.
+    /// - Conv2d (a batch of one) allows any `shift` at which it can run in bands of output rows,
+    ///   each band's output ending before the first input row it or a later band reads (see
+    ///   `ops::conv`): the output trails the input through memory.
+    ///
+    /// The writer's planner overlaps an output with an input only where this holds (and the
+    /// input dies at this op and is no graph input or output); the loader accepts two live tensors
     /// sharing bytes only where this holds. The lifetimes are the graph's business, checked by
     /// the loader for every file.
-    pub fn may_alias(&self, slot: usize, input: (DType, &Shape), output: (DType, &Shape)) -> bool {
-        let Some(&id) = self.inputs.get(slot) else { return false };
-        let bytes = |(dtype, shape): (DType, &Shape)| shape.numel().map(|n| n as u64 * dtype.size() as u64);
+    pub fn may_alias(&self, slot: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, shift: u64) -> bool {
+        let (Some(&id), Some(input)) = (self.inputs.get(slot), ins.get(slot)) else { return false };
+        let bytes = |t: &TensorDesc<'_>| t.byte_len();
+        let in_place = shift == 0 && bytes(input) == bytes(y);
         let family = match &self.kind {
-            OpKind::Binary { .. } => binary::may_alias(slot, input.1, output.1),
-            OpKind::Unary { .. } => unary::may_alias(slot),
-            OpKind::Reshape => shape::reshape_may_alias(slot),
-            OpKind::Conv2d { .. }
-            | OpKind::FullyConnected { .. }
+            OpKind::Binary { .. } => in_place && binary::may_alias(slot, &input.shape, &y.shape),
+            OpKind::Unary { .. } => in_place && unary::may_alias(slot),
+            OpKind::Reshape => in_place && shape::reshape_may_alias(slot),
+            &OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::may_overlap(slot, ins, y, stride, dilation, pad, groups, shift),
+            OpKind::FullyConnected { .. }
             | OpKind::Pool2d { .. }
             | OpKind::GlobalAvgPool { .. }
             | OpKind::Softmax { .. }
@@ -241,7 +283,17 @@ impl OpDesc {
             | OpKind::Quantize
             | OpKind::Dequantize => false,
         };
-        family && self.inputs.iter().filter(|&&i| i == id).count() == 1 && bytes(input) == bytes(output)
+        family && self.inputs.iter().filter(|&&i| i == id).count() == 1
+    }
+
+    /// The smallest non-zero `shift` (a multiple of 16) that [`may_alias`](Self::may_alias)
+    /// allows for input `slot` and that runs the op in at most a few bands: what the planner
+    /// tries for an op whose output may trail its input (Conv2d), `None` for other ops.
+    pub fn overlap_shift(&self, slot: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> Option<u64> {
+        match self.kind {
+            OpKind::Conv2d { stride, dilation, pad, groups, .. } if slot == 0 => conv::overlap_shift(ins, y, stride, dilation, pad, groups),
+            _ => None,
+        }
     }
 }
 
@@ -268,11 +320,13 @@ pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), Fo
     }
 }
 
-/// Runs one validated op, writing `out` (the output's bytes in the arena).
-pub(crate) fn run(kind: &OpKind, e: &Exec<'_, '_>, out: &mut [u8]) -> Result<(), RunError> {
+/// Runs one validated op, writing its output in the arena.
+/// `out` is the op's window: its output's bytes, and for a Conv2d whose output trails its input
+/// the union of both; `scratch` its planned scratch.
+pub(crate) fn run(kind: &OpKind, e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8]) -> Result<(), RunError> {
     match *kind {
-        OpKind::Conv2d { stride, dilation, pad, groups, act } => conv::run(e, out, stride, dilation, pad, groups, act),
-        OpKind::FullyConnected { act } => fully_connected::run(e, out, act),
+        OpKind::Conv2d { stride, dilation, pad, groups, act } => conv::run(e, out, scratch, stride, dilation, pad, groups, act),
+        OpKind::FullyConnected { act } => fully_connected::run(e, out, scratch, act),
         OpKind::Binary { op, act, quant } => binary::run(e, out, op, act, quant),
         OpKind::Pool2d { kind, kernel, stride, pad, count_include_pad, act } => pool::run_pool2d(e, out, kind, kernel, stride, pad, count_include_pad, act),
         OpKind::GlobalAvgPool { act } => pool::run_global(e, out, act),

@@ -191,11 +191,14 @@ pub(crate) fn window_out(len: u32, kernel: u32, stride: u16, dilation: u16, pad_
     Some(((padded - span) / stride as u64 + 1) as u32)
 }
 
-/// One op being run: its decoded tensors and read-only views of everything but its output.
+/// One op being run: its decoded tensors and read-only views of everything but its window and
+/// scratch.
 ///
-/// The arena is split around the output's bytes (`below`, `above`), so inputs and output are
-/// disjoint borrows; an input that shares the output's bytes (an in-place op the loader allowed)
-/// has no separate view ([`Exec::bytes`] gives `None`).
+/// The op's *window* is its output's bytes, or for an output that overlaps an input (an
+/// in-place op, a convolution trailing its input: what the loader allowed) the union of both.
+/// The arena is split around the window and the scratch, so inputs, window and scratch are
+/// disjoint borrows; an input inside the window has no separate view ([`Exec::bytes`] gives
+/// `None`).
 pub(crate) struct Exec<'s, 'm: 's> {
     pub model: &'m Model<'m>,
     /// The op's inputs, in slot order.
@@ -204,10 +207,10 @@ pub(crate) struct Exec<'s, 'm: 's> {
     pub x: &'s TensorDesc<'m>,
     /// The op's output.
     pub y: &'s TensorDesc<'m>,
-    pub below: &'s [u8],
-    pub above: &'s [u8],
-    pub out_start: usize,
-    pub out_end: usize,
+    /// The arena outside the window and the scratch: up to three views, each with its offset.
+    pub views: [(usize, &'s [u8]); 3],
+    /// The window's byte range in the arena.
+    pub window: (usize, usize),
 }
 
 impl<'s, 'm: 's> Exec<'s, 'm> {
@@ -220,22 +223,25 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
         self.y.dtype == DType::I8
     }
 
-    /// The bytes of an input, or `None` if it is the output's own buffer (in-place op).
+    /// The bytes of an input, or `None` if it lies in the op's window (in-place op).
     pub fn bytes(&self, t: &TensorDesc<'_>) -> Result<Option<&'s [u8]>, RunError> {
         let slice = match t.storage {
             Storage::Const(region) => self.model.weights(region),
             Storage::Arena { .. } => {
                 let (start, len) = arena_range(t).ok_or(RunError::Internal)?;
-                if start + len <= self.out_start {
-                    self.below.get(start..start + len)
-                } else if start >= self.out_end {
-                    self.above.get(start - self.out_end..start - self.out_end + len)
-                } else {
+                if start < self.window.1 && self.window.0 < start + len {
                     return Ok(None);
                 }
+                self.views.iter().find(|(at, v)| *at <= start && start + len <= at + v.len()).and_then(|&(at, v)| v.get(start - at..start - at + len))
             }
         };
         slice.map(Some).ok_or(RunError::Internal)
+    }
+
+    /// Where an arena tensor of the window starts, from the window's start.
+    pub fn window_offset(&self, t: &TensorDesc<'_>) -> Result<usize, RunError> {
+        let (start, _) = arena_range(t).ok_or(RunError::Internal)?;
+        start.checked_sub(self.window.0).ok_or(RunError::Internal)
     }
 
     /// The elements of an input that is not the output's buffer.

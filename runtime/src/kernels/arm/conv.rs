@@ -41,6 +41,17 @@ pub fn supports_block(p: &Conv2dParams) -> bool {
     p.groups == 1 && groups > 0 && p.output[1] > 0 && p.output[2] > 0 && 17 * groups <= Scratch::WORDS
 }
 
+/// Words of scratch [`conv2d_block_s8`] takes for `p`: the weight block, and unless the windows
+/// are read in place, as many gathered windows as fit (at most one per output pixel).
+pub fn block_scratch_words(p: &Conv2dParams) -> usize {
+    let groups = window_len(p).div_ceil(4);
+    if reads_in_place(p) {
+        return 16 * groups;
+    }
+    let pixels = p.output[0] * p.output[1] * p.output[2];
+    16 * groups + groups * ((Scratch::WORDS - 16 * groups) / groups).min(pixels)
+}
+
 /// Widens the weights of output channels `c0 .. c0 + 8` (zeros past `oc` and past `K`) into a
 /// weight block and returns their output stage with the starts `bias - x_zero_point * sum(w)`.
 ///
@@ -360,6 +371,12 @@ pub(super) unsafe fn widen(src: *const u8, k: usize, zp_pair: u32, zero_point: i
 pub fn supports_im2col(p: &Conv2dParams) -> bool {
     let k = window_len(p);
     p.groups == 1 && 4 * (k / 4) + k.div_ceil(4) <= Scratch::WORDS
+}
+
+/// Words of scratch [`conv2d_im2col_s8`] takes for `p`: the column pair and one window.
+pub fn im2col_scratch_words(p: &Conv2dParams) -> usize {
+    let k = window_len(p);
+    4 * (k / 4) + k.div_ceil(4)
 }
 
 /// One pixel's widened column at `cols` (every `stride`-th word pair), through the int8 window

@@ -51,6 +51,13 @@ pub fn supports(p: &Conv2dParams) -> bool {
     c > 0 && p.groups == c && oc == c && oh > 0 && ow > 0 && kh * kw.div_ceil(2) <= MAX_PAIRS && Planes::new(p).is_some()
 }
 
+/// Words of scratch [`depthwise_conv2d_s8`] takes for `p`: four planes of its band, for the
+/// larger of the row-wise and the transposed walk (the kernel picks one by cost).
+pub fn scratch_words(p: &Conv2dParams) -> usize {
+    let words = |q: &Conv2dParams| Planes::new(q).map_or(0, |b| 2 * Planes::input_rows(q, b.rows) * b.width);
+    words(p).max(transposed(p).map_or(0, |t| words(&t)))
+}
+
 /// Depthwise convolution, the arithmetic of [`crate::kernels::conv::conv2d_i8`].
 ///
 /// # Safety

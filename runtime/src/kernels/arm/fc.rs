@@ -13,6 +13,12 @@ pub fn supports(p: &FcParams) -> bool {
     4 * (p.inputs / 4) <= Scratch::WORDS
 }
 
+/// Words of scratch [`fully_connected_s8`] takes for `p`: a column pair, or one column when
+/// `x` has a single row.
+pub fn scratch_words(p: &FcParams) -> usize {
+    (if p.rows > 1 { 4 } else { 2 }) * (p.inputs / 4)
+}
+
 /// Fully connected layer, the arithmetic of
 /// [`crate::kernels::fully_connected::fully_connected_i8`].
 ///

@@ -30,7 +30,14 @@
 //! reference kernels on generated cases.
 //!
 //! # Scratch
-//! Widened operands live in one stack buffer of [`SCRATCH_BYTES`], taken by the two entry points.
+//! Widened operands and gathered windows live in a scratch buffer that is part of the model's
+//! planned arena: [`conv2d_i8_scratch_bytes`] and [`fully_connected_i8_scratch_bytes`] state how
+//! much a shape needs (at most [`SCRATCH_BYTES`]; the specialisation's own `*_scratch_words`), the
+//! converter places that many bytes for the op, and the interpreter hands them to
+//! [`conv2d_i8_with_scratch`] / [`fully_connected_i8_with_scratch`]. A scratch shorter than the
+//! shape needs (or misaligned) takes the reference kernel, never memory it was not given.
+//! [`conv2d_i8`] and [`fully_connected_i8`] keep the reference kernels' signature for the
+//! conformance suites: they take exactly the planned number of bytes from a stack buffer.
 
 /// The first line of every `global_asm!` here. Module-level assembly is parsed once more, for
 /// the symbol table of linker-plugin LTO, as for the target's base architecture, without
@@ -56,37 +63,54 @@ pub mod fc;
 pub mod matmul;
 pub mod requant;
 
-use core::mem::MaybeUninit;
-
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
 use crate::quant::Requant;
 use requant::OutputStage;
 
-/// Bytes of stack scratch the kernels take: enough for the MLPerf Tiny models' layers (the
+/// The most scratch one op's kernel takes, in bytes: the specialisations are chosen (and their
+/// chunks sized) so that their scratch fits. Enough for the MLPerf Tiny models' layers (the
 /// largest, ResNet-8's 3×3×64 convolution, needs 2,880).
 pub const SCRATCH_BYTES: usize = 3072;
 
-/// Uninitialised stack scratch, 8-byte aligned; a kernel writes every word it reads.
-#[repr(C, align(8))]
-pub struct Scratch([MaybeUninit<u32>; Scratch::WORDS]);
+/// A kernel's scratch: words of the arena the planner reserved for the op, 4-byte aligned, at
+/// least what the specialisation's `*_scratch_words` states for the call; a kernel writes every
+/// word it reads.
+pub struct Scratch<'a>(&'a mut [u32]);
 
-impl Scratch {
-    /// Capacity in 32-bit words.
+impl Scratch<'_> {
+    /// The most words a specialisation may take ([`SCRATCH_BYTES`]).
     pub const WORDS: usize = SCRATCH_BYTES / 4;
 
-    pub fn new() -> Scratch {
-        Scratch([MaybeUninit::uninit(); Scratch::WORDS])
-    }
-
     fn words(&mut self) -> *mut u32 {
-        self.0.as_mut_ptr() as *mut u32
+        self.0.as_mut_ptr()
     }
 }
 
-impl Default for Scratch {
-    fn default() -> Scratch {
-        Scratch::new()
+/// The first `bytes` of `scratch` as words, `None` when it is shorter or not 4-byte aligned.
+fn scratch_words(scratch: &mut [u8], bytes: usize) -> Option<Scratch<'_>> {
+    let words: &mut [u32] = bytemuck::try_cast_slice_mut(scratch.get_mut(..bytes)?).ok()?;
+    Some(Scratch(words))
+}
+
+/// Bytes of scratch [`conv2d_i8_with_scratch`] uses for `p`: its specialisation's need, 0 for
+/// the reference. It depends on the shape alone (not on the requantization or the zero points,
+/// which may still send a call to the reference), so the converter can plan it for every target.
+pub fn conv2d_i8_scratch_bytes(p: &Conv2dParams) -> usize {
+    4 * match shape_path(p) {
+        ConvPath::Depthwise => depthwise::scratch_words(p),
+        ConvPath::Block => conv::block_scratch_words(p),
+        ConvPath::Im2col => conv::im2col_scratch_words(p),
+        ConvPath::Reference => 0,
+    }
+}
+
+/// Bytes of scratch [`fully_connected_i8_with_scratch`] uses for `p` (0 for the reference).
+pub fn fully_connected_i8_scratch_bytes(p: &FcParams) -> usize {
+    if fc::supports(p) {
+        4 * fc::scratch_words(p)
+    } else {
+        0
     }
 }
 
@@ -132,8 +156,44 @@ fn conv_lengths_match(p: &Conv2dParams, x: &[i8], w: &[i8], bias: Option<&[i32]>
         && bias.is_none_or(|b| b.len() == oc)
 }
 
-/// int8 2-D convolution: [`crate::kernels::conv::conv2d_i8`]'s signature and contract, and its
-/// bytes.
+/// int8 2-D convolution: [`crate::kernels::conv::conv2d_i8`]'s contract and bytes, with
+/// `scratch` of at least [`conv2d_i8_scratch_bytes`] bytes, 4-byte aligned (else the reference
+/// runs).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_i8_with_scratch(
+    p: &Conv2dParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    requant: &[Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+    scratch: &mut [u8],
+) {
+    let stage = OutputStage::new(requant, p.output[3], out_zero_point, act)
+        .filter(|_| (-128..=127).contains(&x_zero_point) && conv_lengths_match(p, x, w, bias, out));
+    let scratch = scratch_words(scratch, conv2d_i8_scratch_bytes(p));
+    let (Some(stage), Some(mut scratch), path) = (stage, scratch, shape_path(p)) else {
+        return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
+    };
+    let scratch = &mut scratch;
+    // SAFETY: the path's `supports` holds, the stage is for `oc` channels, `x_zero_point` is in
+    // the int8 range, the lengths match (checked above) and the scratch holds the path's need.
+    unsafe {
+        match path {
+            ConvPath::Depthwise => depthwise::depthwise_conv2d_s8(p, x, x_zero_point, w, bias, &stage, out, scratch),
+            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, out, scratch),
+            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, out, scratch),
+            ConvPath::Reference => crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
+        }
+    }
+}
+
+/// int8 2-D convolution: [`crate::kernels::conv::conv2d_i8`]'s signature, contract and bytes,
+/// through [`conv2d_i8_with_scratch`] with exactly [`conv2d_i8_scratch_bytes`] of a stack
+/// buffer (what the conformance suites call).
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_i8(
     p: &Conv2dParams,
@@ -146,22 +206,10 @@ pub fn conv2d_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let stage = OutputStage::new(requant, p.output[3], out_zero_point, act)
-        .filter(|_| (-128..=127).contains(&x_zero_point) && conv_lengths_match(p, x, w, bias, out));
-    let (Some(stage), path) = (stage, shape_path(p)) else {
-        return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
-    };
-    let mut scratch = Scratch::new();
-    // SAFETY: the path's `supports` holds, the stage is for `oc` channels, `x_zero_point` is in
-    // the int8 range and the lengths match (checked above).
-    unsafe {
-        match path {
-            ConvPath::Depthwise => depthwise::depthwise_conv2d_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
-            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
-            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
-            ConvPath::Reference => crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
-        }
-    }
+    let mut words = [0u32; Scratch::WORDS];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    let need = conv2d_i8_scratch_bytes(p).min(SCRATCH_BYTES);
+    conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut bytes[..need]);
 }
 
 /// Whether [`fully_connected_i8`] runs the DSP kernel (`true`) or the reference.
@@ -169,8 +217,41 @@ pub fn fc_is_fast(p: &FcParams, x_zero_point: i32, requant: &[Requant], out_zero
     (-128..=127).contains(&x_zero_point) && OutputStage::new(requant, p.outputs, out_zero_point, (-128, 127)).is_some() && fc::supports(p)
 }
 
-/// int8 fully connected layer:
-/// [`crate::kernels::fully_connected::fully_connected_i8`]'s signature and contract, and its bytes.
+/// int8 fully connected layer: [`crate::kernels::fully_connected::fully_connected_i8`]'s
+/// contract and bytes, with `scratch` of at least [`fully_connected_i8_scratch_bytes`] bytes,
+/// 4-byte aligned (else the reference runs).
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_i8_with_scratch(
+    p: &FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    requant: &[Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+    scratch: &mut [u8],
+) {
+    let lengths = x.len() == p.rows * p.inputs
+        && w.len() == p.outputs * p.inputs
+        && out.len() == p.rows * p.outputs
+        && bias.is_none_or(|b| b.len() == p.outputs);
+    let stage = OutputStage::new(requant, p.outputs, out_zero_point, act);
+    let scratch = scratch_words(scratch, fully_connected_i8_scratch_bytes(p));
+    match (stage, scratch) {
+        (Some(stage), Some(mut scratch)) if lengths && (-128..=127).contains(&x_zero_point) && fc::supports(p) => {
+            // SAFETY: `fc::supports` holds, the stage is for `outputs` channels, `x_zero_point`
+            // is in the int8 range, the lengths match and the scratch holds the kernel's need.
+            unsafe { fc::fully_connected_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch) }
+        }
+        _ => crate::kernels::fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
+    }
+}
+
+/// int8 fully connected layer: [`crate::kernels::fully_connected::fully_connected_i8`]'s
+/// signature, contract and bytes, through [`fully_connected_i8_with_scratch`] with exactly
+/// [`fully_connected_i8_scratch_bytes`] of a stack buffer (what the conformance suites call).
 #[allow(clippy::too_many_arguments)]
 pub fn fully_connected_i8(
     p: &FcParams,
@@ -183,20 +264,10 @@ pub fn fully_connected_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let lengths = x.len() == p.rows * p.inputs
-        && w.len() == p.outputs * p.inputs
-        && out.len() == p.rows * p.outputs
-        && bias.is_none_or(|b| b.len() == p.outputs);
-    let stage = OutputStage::new(requant, p.outputs, out_zero_point, act);
-    match stage {
-        Some(stage) if lengths && (-128..=127).contains(&x_zero_point) && fc::supports(p) => {
-            let mut scratch = Scratch::new();
-            // SAFETY: `fc::supports` holds, the stage is for `outputs` channels, `x_zero_point`
-            // is in the int8 range and the lengths match.
-            unsafe { fc::fully_connected_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch) }
-        }
-        _ => crate::kernels::fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
-    }
+    let mut words = [0u32; Scratch::WORDS];
+    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    let need = fully_connected_i8_scratch_bytes(p).min(SCRATCH_BYTES);
+    fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut bytes[..need]);
 }
 
 /// Deterministic test data for the Arm kernels' own tests (SplitMix64).
@@ -263,6 +334,21 @@ mod tests {
         conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
         crate::kernels::conv::conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
         assert_eq!(got, reference, "{p:?}");
+        // The kernel stays inside the scratch it states: words past it keep their canary.
+        let need = conv2d_i8_scratch_bytes(&p);
+        assert_eq!(need == 0, want == ConvPath::Reference, "{p:?}");
+        assert!(need <= SCRATCH_BYTES && need % 4 == 0, "{p:?}");
+        let mut words = std::vec![0xa5a5_a5a5u32; need / 4 + 16];
+        got.fill(0);
+        conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+        assert_eq!(got, reference, "{p:?}");
+        assert!(words[need / 4..].iter().all(|&v| v == 0xa5a5_a5a5), "{p:?} wrote past its {need} B of scratch");
+        // A shorter scratch takes the reference: the same bytes.
+        if need > 0 {
+            got.fill(0);
+            conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need - 4]);
+            assert_eq!(got, reference, "{p:?}");
+        }
     }
 
     #[test]
@@ -331,6 +417,13 @@ mod tests {
             fully_connected_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
             crate::kernels::fully_connected::fully_connected_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
             assert_eq!(got, reference, "{p:?}");
+            let need = fully_connected_i8_scratch_bytes(&p);
+            assert_eq!(need, if rows > 1 { 4 } else { 2 } * 4 * (inputs / 4));
+            let mut words = std::vec![0xa5a5_a5a5u32; need / 4 + 16];
+            got.fill(0);
+            fully_connected_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+            assert_eq!(got, reference, "{p:?}");
+            assert!(words[need / 4..].iter().all(|&v| v == 0xa5a5_a5a5), "{p:?} wrote past its {need} B of scratch");
         }
     }
 
