@@ -254,8 +254,8 @@ impl ModelBuilder {
     ///
     /// The plan holds every activation and every op's scratch ([`OpDesc::scratch_bytes`]). Every
     /// in-place overlap the ops allow is taken; a convolution's output trailing its input
-    /// ([`OpDesc::overlap_shift`]) costs kernel calls, so each one, in op order, is kept only if
-    /// it makes the arena smaller.
+    /// ([`OpDesc::overlap_shift`]) costs kernel calls, so the writer plans with all of them, then
+    /// drops, in op order, each one without which the arena does not grow.
     pub fn finish(&self) -> Result<Vec<u8>, BuildError> {
         let n_ops = self.ops.len();
         let size = |t: &Pending| t.shape.numel().unwrap_or(0) as usize * t.dtype.size();
@@ -323,14 +323,19 @@ impl ModelBuilder {
                 }
             }
         }
+        // Every trailing overlap first (the smallest arena), then each one dropped again where
+        // the arena does not grow without it (the fewest banded convolutions for that arena).
+        let fixed = overlaps.len();
+        overlaps.extend(&trailing);
         let mut planned = plan::plan(&buffers, &overlaps);
         for t in trailing {
-            overlaps.push(t);
+            let at = overlaps[fixed..].iter().position(|&o| o == t).map_or(overlaps.len(), |i| fixed + i);
+            let removed = overlaps.remove(at);
             let tried = plan::plan(&buffers, &overlaps);
-            if tried.arena_bytes < planned.arena_bytes {
+            if tried.arena_bytes <= planned.arena_bytes {
                 planned = tried;
             } else {
-                overlaps.pop();
+                overlaps.insert(at, removed);
             }
         }
         let mut ops = self.ops.clone();
