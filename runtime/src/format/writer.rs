@@ -128,6 +128,43 @@ struct Pending {
     data: Option<Region>,
 }
 
+/// The trailing overlaps to plan with, besides the `fixed` ones, and the plan. Two greedy
+/// searches, the smaller arena winning (ties: the first): adding each candidate in op order
+/// where it shrinks the arena, and taking all of them, then dropping each one the arena does not
+/// need. (A chain of trailing convolutions drifts through memory, one shift per link, so taking
+/// them all can be worse than taking none.)
+fn choose_trailing(buffers: &[Buffer], fixed: Vec<Overlap>, candidates: &[Overlap]) -> (Vec<Overlap>, plan::Plan) {
+    let mut added = fixed.clone();
+    let mut best = plan::plan(buffers, &added);
+    for &t in candidates {
+        added.push(t);
+        let tried = plan::plan(buffers, &added);
+        if tried.arena_bytes < best.arena_bytes {
+            best = tried;
+        } else {
+            added.pop();
+        }
+    }
+    let mut kept = fixed.clone();
+    kept.extend(candidates);
+    let mut pruned = plan::plan(buffers, &kept);
+    for t in candidates {
+        let Some(at) = kept.iter().rposition(|o| o == t) else { continue };
+        kept.remove(at);
+        let tried = plan::plan(buffers, &kept);
+        if tried.arena_bytes <= pruned.arena_bytes {
+            pruned = tried;
+        } else {
+            kept.insert(at, *t);
+        }
+    }
+    if pruned.arena_bytes < best.arena_bytes {
+        (kept, pruned)
+    } else {
+        (added, best)
+    }
+}
+
 /// Builds a model graph, plans its arena and writes the file.
 ///
 /// ```
@@ -254,8 +291,8 @@ impl ModelBuilder {
     ///
     /// The plan holds every activation and every op's scratch ([`OpDesc::scratch_bytes`]). Every
     /// in-place overlap the ops allow is taken; a convolution's output trailing its input
-    /// ([`OpDesc::overlap_shift`]) costs kernel calls, so the writer plans with all of them, then
-    /// drops, in op order, each one without which the arena does not grow.
+    /// ([`OpDesc::overlap_shift`]) costs kernel calls and is taken only where it shrinks the
+    /// arena (see `choose_trailing`).
     pub fn finish(&self) -> Result<Vec<u8>, BuildError> {
         let n_ops = self.ops.len();
         let size = |t: &Pending| t.shape.numel().unwrap_or(0) as usize * t.dtype.size();
@@ -323,21 +360,7 @@ impl ModelBuilder {
                 }
             }
         }
-        // Every trailing overlap first (the smallest arena), then each one dropped again where
-        // the arena does not grow without it (the fewest banded convolutions for that arena).
-        let fixed = overlaps.len();
-        overlaps.extend(&trailing);
-        let mut planned = plan::plan(&buffers, &overlaps);
-        for t in trailing {
-            let at = overlaps[fixed..].iter().position(|&o| o == t).map_or(overlaps.len(), |i| fixed + i);
-            let removed = overlaps.remove(at);
-            let tried = plan::plan(&buffers, &overlaps);
-            if tried.arena_bytes <= planned.arena_bytes {
-                planned = tried;
-            } else {
-                overlaps.insert(at, removed);
-            }
-        }
+        let (_, planned) = choose_trailing(&buffers, overlaps, &trailing);
         let mut ops = self.ops.clone();
         for &(k, b) in &scratch_of {
             ops[k].scratch = ScratchRegion { offset: planned.offsets[b] as u32, len: buffers[b].size as u32 };
