@@ -15,9 +15,9 @@
 //!   way a file can be wrong has its own [`FormatError`]. The interpreter then indexes only
 //!   inside what was validated.
 //! - **Zero copy.** Weights are 16-byte aligned in the file and read in place from flash.
-//! - **A plan made on the host.** Every activation's offset in the arena is fixed when the model
-//!   is written ([`plan`], `std` only), so firmware knows its exact RAM need before it is flashed
-//!   and the device carries no allocator.
+//! - **A plan made on the host.** Every activation's offset in the arena, and every kernel's
+//!   scratch, is fixed when the model is written ([`plan`], `std` only), so firmware knows its
+//!   exact RAM need before it is flashed and the device carries no allocator.
 //! - **The same bytes everywhere.** int8 kernels are integer-only with TFLite's requantization
 //!   rounding ([`quant`]); f32 kernels use IEEE operations in a fixed order and `libm`. A
 //!   Cortex-M0, a RISC-V core and the host produce identical outputs.
@@ -27,7 +27,8 @@
 //! - **One kernel contract** ([`kernels`]): a portable reference for every op, knowing nothing of
 //!   the file format, with one output stage; fast variants sit beside them and must pass the
 //!   same conformance suites (`conformance`, feature `conformance`), e.g. the Arm DSP int8
-//!   kernels (`kernels::arm`, on cores that have the extension; see `build.rs`).
+//!   kernels (`kernels::arm`, run on cores that have the extension, see `build.rs`; compiled
+//!   everywhere, since their scratch sizes are part of every model's plan).
 //!
 //! ## Features
 //! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and
