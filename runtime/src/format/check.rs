@@ -169,6 +169,7 @@ fn descs<'a>(m: &Model<'a>, op: &OpDesc) -> Result<(heapless::Vec<TensorDesc<'a>
 
 /// Whether op `k` may write `output` (at byte `out_at`) over `input` (at `in_at`): the op's
 /// overlap rule, [`OpDesc::may_alias`], at the shift `in_at - out_at`.
+#[inline(never)]
 fn overlaps(m: &Model<'_>, k: usize, (input, in_at): (TensorId, u32), (output, out_at): (TensorId, u32)) -> Result<bool, FormatError> {
     if k >= m.op_count() || in_at < out_at {
         return Ok(false);
@@ -183,10 +184,15 @@ fn overlaps(m: &Model<'_>, k: usize, (input, in_at): (TensorId, u32), (output, o
 }
 
 /// Op `k`'s scratch: at least what its kernel needs ([`OpDesc::scratch_bytes`]), aligned, inside
-/// the arena, and sharing no byte with a tensor live during the op.
+/// the arena, and sharing no byte with a tensor live during the op. (Only the first two inputs
+/// are decoded: no op's need depends on later ones, and a device's stack is small.)
+#[inline(never)]
 fn check_scratch(m: &Model<'_>, k: usize, op: &OpDesc) -> Result<(), FormatError> {
-    let (ins, y) = descs(m, op)?;
-    let need = op.scratch_bytes(&ins, &y) as u64;
+    let mut ins: heapless::Vec<TensorDesc<'_>, 2> = heapless::Vec::new();
+    for &id in op.inputs.iter().take(2) {
+        let _ = ins.push(m.checked_tensor(id)?);
+    }
+    let need = op.scratch_bytes(&ins, &m.checked_tensor(op.output)?) as u64;
     let (at, len) = (op.scratch.offset as u64, op.scratch.len as u64);
     if len < need {
         return Err(FormatError::ScratchTooSmall { op: k as u32, needed: need as u32, planned: len as u32 });

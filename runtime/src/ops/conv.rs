@@ -92,6 +92,7 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], stride: 
 }
 
 /// One kernel call: `p` over input bytes `xb` into output bytes `ob`.
+#[inline(never)]
 fn call(e: &Exec<'_, '_>, p: &Conv2dParams, xb: &[u8], ob: &mut [u8], scratch: &mut [u8], act: Activation) -> Result<(), RunError> {
     let (x, w) = (e.x, e.input(1)?);
     if e.is_i8() {

@@ -225,9 +225,10 @@ pub struct OpDesc {
 }
 
 impl OpDesc {
-    /// Bytes of scratch this op's kernel needs, on any target, given its inputs' and output's
-    /// descriptors (in slot order): the int8 Conv2d and FullyConnected kernels' need for the
-    /// shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), 0 for every other op.
+    /// Bytes of scratch this op's kernel needs, on any target, given its inputs' descriptors (in
+    /// slot order; the first two suffice) and its output's: the int8 Conv2d and FullyConnected
+    /// kernels' need for the shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), 0 for every
+    /// other op.
     pub fn scratch_bytes(&self, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> usize {
         match self.kind {
             OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::scratch_bytes(ins, y, stride, dilation, pad, groups),
