@@ -258,18 +258,18 @@ impl<'m, 'a> Interpreter<'m, 'a> {
         if s1 > arena.len() || w1 > arena.len() || (s0 < w1 && w0 < s1) {
             return Err(RunError::Internal);
         }
-        let (window, scratch, views): (&mut [u8], &mut [u8], [(usize, &[u8]); 3]) = if s1 <= w0 {
+        let (window, scratch, views) = if s1 <= w0 {
             let (below, rest) = arena.split_at_mut(w0);
             let (window, above) = rest.split_at_mut(w1 - w0);
             let (below, rest) = below.split_at_mut(s0);
             let (scratch, between) = rest.split_at_mut(s1 - s0);
-            (window, scratch, [(0, below), (s1, between), (w1, above)])
+            (window, scratch, [(0, &*below), (s1, &*between), (w1, &*above)])
         } else {
             let (below, rest) = arena.split_at_mut(w0);
             let (window, above) = rest.split_at_mut(w1 - w0);
             let (between, rest) = above.split_at_mut(s0 - w1);
             let (scratch, above) = rest.split_at_mut(s1 - s0);
-            (window, scratch, [(0, below), (w1, between), (s1, above)])
+            (window, scratch, [(0, &*below), (w1, &*between), (s1, &*above)])
         };
         let x = ins.first().ok_or(RunError::Internal)?;
         let exec = Exec { model, ins: &ins, x, y: &y, views, window: (w0, w1) };
