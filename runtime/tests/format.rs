@@ -448,11 +448,16 @@ fn fc_i8_file() -> Vec<u8> {
 
 /// `file` written again with op 0's scratch changed by `f`.
 fn with_scratch(file: &[u8], f: impl Fn(&mut ScratchRegion)) -> Vec<u8> {
+    rewritten(file, |_, ops| f(&mut ops[0].scratch))
+}
+
+/// `file` written again with its tensor and op records changed by `f`.
+fn rewritten(file: &[u8], f: impl Fn(&mut Vec<TensorDesc<'_>>, &mut Vec<OpDesc>)) -> Vec<u8> {
     let aligned = AlignedBytes::new(file);
     let model = Model::from_bytes(&aligned).unwrap();
-    let tensors: Vec<TensorDesc<'_>> = (0..model.tensor_count()).map(|i| model.tensor(i as u16).unwrap()).collect();
+    let mut tensors: Vec<TensorDesc<'_>> = (0..model.tensor_count()).map(|i| model.tensor(i as u16).unwrap()).collect();
     let mut ops: Vec<OpDesc> = model.ops().collect();
-    f(&mut ops[0].scratch);
+    f(&mut tensors, &mut ops);
     let entry = HEADER_LEN + 3 * SECTION_ENTRY_LEN;
     let word = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap()) as usize;
     assert_eq!(u16::from_le_bytes([file[entry], file[entry + 1]]), kind::WEIGHTS);
@@ -494,4 +499,51 @@ fn an_int8_kernels_scratch_is_planned_and_checked() {
     let mut want = [0i8; 8];
     mote_runtime::kernels::fully_connected::fully_connected_i8(&p, &x, 3, &w, Some(&bias), &rq, 3, &mut want, (-128, 127));
     assert_eq!(it.output_i8(0).unwrap(), want);
+}
+
+/// Two int8 3×3 convolutions and a residual Add: the second convolution's output trails its
+/// input. The loader accepts the writer's shift and refuses ones the bands cannot run with.
+#[test]
+fn a_trailing_convolution_needs_a_shift_its_bands_can_run_with() {
+    let mut b = ModelBuilder::new("trail");
+    let q = Quant::PerTensor { scale: 0.05, zero_point: 0 };
+    let dims = [1, 6, 4, 8];
+    let x = b.input("x", DType::I8, &dims, q).unwrap();
+    let w: Vec<i8> = (0..8 * 9 * 8).map(|i| ((i * 37) % 255 - 127) as i8).collect();
+    let w = b.constant_i8("w", &[8, 3, 3, 8], Quant::PerTensor { scale: 0.01, zero_point: 0 }, &w).unwrap();
+    let bias = b.constant_i32("b", &[8], &[0; 8]).unwrap();
+    let rq = mote_runtime::quant::quantize_multiplier(0.01);
+    let rq = b.constant_i32("rq", &[1, 2], &[rq.multiplier, rq.shift]).unwrap();
+    let conv = OpKind::Conv2d { stride: [1, 1], dilation: [1, 1], pad: [1, 1, 1, 1], groups: 1, act: Activation::None };
+    let a = b.activation("a", DType::I8, &dims, q).unwrap();
+    b.op(conv.clone(), &[x, w, bias, rq], a).unwrap();
+    let c = b.activation("c", DType::I8, &dims, q).unwrap();
+    b.op(conv, &[a, w, bias, rq], c).unwrap();
+    let y = b.activation("y", DType::I8, &dims, q).unwrap();
+    let qp = mote_runtime::quant::QParams { scale: 0.05, zero_point: 0 };
+    let add = mote_runtime::ops::BinaryQuant::new(BinaryOp::Add, qp, qp, qp);
+    b.op(OpKind::Binary { op: BinaryOp::Add, act: Activation::None, quant: Some(add) }, &[x, c], y).unwrap();
+    b.output(y);
+    let file = b.finish().unwrap();
+    let aligned = AlignedBytes::new(&file);
+    let model = Model::from_bytes(&aligned).unwrap();
+    let offset = |id: u16| match model.tensor(id).unwrap().storage {
+        Storage::Arena { offset, .. } => offset,
+        Storage::Const(_) => unreachable!(),
+    };
+    let shift = offset(a) - offset(c);
+    // Rows of 32 B: at 64 B the bands are rows 0-1, 2, 3, 4, 5; at 48 B the second band, which
+    // reads from row 0, could not end after row 1.
+    assert_eq!(shift, 64);
+    let move_c = |to: u32| {
+        rewritten(&file, |t, _| {
+            if let Storage::Arena { first, last, .. } = t[c as usize].storage {
+                t[c as usize].storage = Storage::Arena { offset: to, first, last };
+            }
+        })
+    };
+    assert_eq!(load(&move_c(offset(c))), Ok(()));
+    // In place, or trailing by less than a band needs: refused.
+    assert_eq!(load(&move_c(offset(a))), Err(FormatError::PlanOverlap { a, b: c }));
+    assert_eq!(load(&move_c(offset(a) - 48)), Err(FormatError::PlanOverlap { a, b: c }));
 }

@@ -6,7 +6,7 @@
 
 use super::{Model, ALIGN};
 use crate::error::FormatError;
-use crate::ops::{self, OpDesc, MAX_OP_INPUTS};
+use crate::ops::{self, OpDesc};
 use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId};
 
 pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
@@ -158,11 +158,12 @@ fn check_plan(m: &Model<'_>) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// The descriptors of op `op`'s inputs, in slot order, and of its output.
-fn descs<'a>(m: &Model<'a>, op: &OpDesc) -> Result<(heapless::Vec<TensorDesc<'a>, MAX_OP_INPUTS>, TensorDesc<'a>), FormatError> {
+/// The descriptors of op `op`'s first two inputs (all that the overlap and scratch rules read;
+/// a device's stack is small) and of its output.
+fn operands<'a>(m: &Model<'a>, op: &OpDesc) -> Result<(heapless::Vec<TensorDesc<'a>, 2>, TensorDesc<'a>), FormatError> {
     let mut ins = heapless::Vec::new();
-    for &id in &op.inputs {
-        ins.push(m.checked_tensor(id)?).map_err(|_| FormatError::Malformed { section: crate::error::Section::Ops, index: u32::MAX })?;
+    for &id in op.inputs.iter().take(2) {
+        let _ = ins.push(m.checked_tensor(id)?);
     }
     Ok((ins, m.checked_tensor(op.output)?))
 }
@@ -179,20 +180,16 @@ fn overlaps(m: &Model<'_>, k: usize, (input, in_at): (TensorId, u32), (output, o
     if op.output != output {
         return Ok(false);
     }
-    let (ins, y) = descs(m, &op)?;
+    let (ins, y) = operands(m, &op)?;
     Ok(op.may_alias(slot, &ins, &y, (in_at - out_at) as u64))
 }
 
 /// Op `k`'s scratch: at least what its kernel needs ([`OpDesc::scratch_bytes`]), aligned, inside
-/// the arena, and sharing no byte with a tensor live during the op. (Only the first two inputs
-/// are decoded: no op's need depends on later ones, and a device's stack is small.)
+/// the arena, and sharing no byte with a tensor live during the op.
 #[inline(never)]
 fn check_scratch(m: &Model<'_>, k: usize, op: &OpDesc) -> Result<(), FormatError> {
-    let mut ins: heapless::Vec<TensorDesc<'_>, 2> = heapless::Vec::new();
-    for &id in op.inputs.iter().take(2) {
-        let _ = ins.push(m.checked_tensor(id)?);
-    }
-    let need = op.scratch_bytes(&ins, &m.checked_tensor(op.output)?) as u64;
+    let (ins, y) = operands(m, op)?;
+    let need = op.scratch_bytes(&ins, &y) as u64;
     let (at, len) = (op.scratch.offset as u64, op.scratch.len as u64);
     if len < need {
         return Err(FormatError::ScratchTooSmall { op: k as u32, needed: need as u32, planned: len as u32 });

@@ -250,8 +250,9 @@ impl OpDesc {
     }
 
     /// The overlap rule: whether the output may start `shift` bytes before the start of the input
-    /// in `slot` and share bytes with it, given the descriptors of all inputs (slot order) and of
-    /// the output. The input must appear once among the op's inputs.
+    /// in `slot` and share bytes with it, given the descriptors of the inputs (slot order; the
+    /// first two suffice, no op overlaps a later one) and of the output. The input must appear
+    /// once among the op's inputs.
     ///
     /// - `shift` 0 with equal byte sizes is the in-place rule of the elementwise families: Binary
     ///   either operand of the output's full shape, Unary and Reshape their input.
