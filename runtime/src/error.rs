@@ -71,6 +71,9 @@ pub enum FormatError {
     InvalidLifetime { op: u32, tensor: TensorId },
     /// Two activations share arena bytes while both are live.
     PlanOverlap { a: TensorId, b: TensorId },
+    /// An op of a family (or on f32 data) this build of the runtime leaves out: enable
+    /// `mote-runtime`'s Cargo `feature` (`mote inspect` lists every feature a model needs).
+    OpNotCompiled { op: u32, code: OpCode, feature: &'static str },
 }
 
 /// Why an [`Interpreter`](crate::Interpreter) could not be created or run.
@@ -122,6 +125,7 @@ impl core::fmt::Display for FormatError {
             InvalidGraphIo { tensor } => write!(f, "tensor {tensor}: invalid graph input or output"),
             InvalidLifetime { op, tensor } => write!(f, "op {op}: tensor {tensor} is used outside its planned lifetime or never written"),
             PlanOverlap { a, b } => write!(f, "memory plan: tensors {a} and {b} overlap while both are live"),
+            OpNotCompiled { op, code, feature } => write!(f, "op {op} ({code}) is not compiled in: enable mote-runtime's feature \"{feature}\""),
         }
     }
 }
