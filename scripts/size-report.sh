@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prints the flash (.text + .rodata + .data) and RAM of the Cortex-M4 size probe, a firmware that
-# runs a model from flash and links nothing else, in two builds: with every op family
-# (`all-ops`) and with exactly what the KWS DS-CNN needs (`kws`, the list `mote inspect` prints).
+# runs a model from flash and links nothing else: the runtime's flash, model excluded. One build
+# with every op family (`all-ops`), then one per benchmark model with exactly the features it
+# needs (`kws`, `vww`, `ic`, `ad`: the lists `mote inspect` prints, see the probe's Cargo.toml).
 # Fails when a build's flash grows by more than 2 % over its figure in
 # examples/size-probe/budget.toml (as hil-tests/budgets.toml does for the HIL matrix).
 #   MOTE_BLESS=1 bash scripts/size-report.sh      rewrites the budget with the measured figures.
@@ -88,13 +89,15 @@ probe() {
 }
 
 probe all-ops
-probe kws --no-default-features --features kws
+for model in kws vww ic ad; do
+  probe "$model" --no-default-features --features "$model"
+done
 
 if [ -n "${MOTE_BLESS:-}" ]; then
   {
     echo "# Flash of the Cortex-M4 size probe (.text + .rodata + .data, bytes; opt-level s, LTO) per"
-    echo "# build, as scripts/size-report.sh measures it: all-ops links every op family, kws exactly"
-    echo "# what the KWS DS-CNN needs. The script fails when one grows by more than 2 % over its"
+    echo "# build, as scripts/size-report.sh measures it: all-ops links every op family, each model"
+    echo "# exactly the features it needs. The script fails when one grows by more than 2 % over its"
     echo "# figure. Regenerate after an intended change with"
     echo "#   MOTE_BLESS=1 bash scripts/size-report.sh"
     cat "$budget.new"

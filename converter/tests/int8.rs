@@ -82,6 +82,7 @@ fn ic_resnet8_int8_meets_accuracy_and_size() {
     let (r, inspected) = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
     assert_eq!(inspected.macs, 12_501_632, "IC ResNet-8 MACs (MLPerf Tiny)");
     assert_eq!(inspected.features, ["conv", "fully_connected", "binary", "pool", "softmax", "quantize", "f32"], "IC ResNet-8: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("ic"), inspected.features, "examples/size-probe's feature `ic`");
     assert_eq!(r.samples, 900);
     assert!((r.accuracy_reference.unwrap() - 0.8778).abs() < 1e-3, "float accuracy {:?} (MANIFEST: 87.78 %)", r.accuracy_reference);
     assert!(r.accuracy.unwrap() >= 0.875, "int8 accuracy {:?} < 87.5 %", r.accuracy);
@@ -94,7 +95,7 @@ fn kws_dscnn_int8_agrees_on_every_window() {
     let (r, inspected) = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
     assert_eq!(inspected.macs, 2_656_768, "KWS DS-CNN MACs (MLPerf Tiny)");
     assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "softmax", "quantize", "f32"], "KWS DS-CNN: runtime features (mote inspect)");
-    assert_eq!(size_probe_features("kws"), inspected.features, "examples/size-probe's `kws` feature must be what mote inspect lists");
+    assert_eq!(size_probe_features("kws"), inspected.features, "examples/size-probe's feature `kws`");
     assert_eq!(r.samples, 34);
     assert_eq!(r.top1_agreement, 1.0, "KWS must agree with float on 34 of 34");
     assert_eq!(r.accuracy, r.accuracy_reference);
@@ -106,6 +107,7 @@ fn ad_autoencoder_int8_score_drift_is_the_published_one() {
     let (r, inspected) = convert_and_eval("ad_fc_autoencoder.onnx", "ad_toycar.npz", None, None, false);
     assert_eq!(inspected.macs, 264_192, "AD autoencoder MACs (MLPerf Tiny)");
     assert_eq!(inspected.features, ["fully_connected"], "AD autoencoder: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("ad"), inspected.features, "examples/size-probe's feature `ad`");
     let rec = r.reconstruction.expect("an autoencoder's reconstruction score");
     assert!(rec.drift < 0.01, "mean anomaly score drift {} >= 1 %", rec.drift);
     published("AD mean anomaly score drift", rec.drift, 0.0015, 0.00005);
@@ -119,6 +121,7 @@ fn vww_mobilenet_int8_accuracy_is_the_published_one() {
     let (r, inspected) = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
     assert_eq!(inspected.macs, 7_489_664, "VWW MobileNet MACs (MLPerf Tiny)");
     assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "softmax", "quantize", "f32"], "VWW MobileNet: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("vww"), inspected.features, "examples/size-probe's feature `vww`");
     assert_eq!((r.samples, r.labelled), (61, 41));
     assert!(r.top1_agreement >= 0.98, "top-1 agreement {}", r.top1_agreement);
     assert!(r.file_bytes <= 333_288, "file {} B > MLPerf's int8 TFLite 333,288 B", r.file_bytes);
