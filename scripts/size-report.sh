@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Prints flash (.text + .rodata + .data) and RAM figures of the Cortex-M4 size probe, and fails
-# when its flash grows by more than 2 % over the figure committed in examples/size-probe/budget.toml
-# (as hil-tests/budgets.toml does for the HIL matrix). After an intended change:
-#   MOTE_BLESS=1 bash scripts/size-report.sh     rewrites the budget with the measured figure.
+# Prints the flash (.text + .rodata + .data) and RAM of the Cortex-M4 size probe, a firmware that
+# runs a model from flash and links nothing else: the runtime's flash, model excluded. One build
+# with every op family (`all-ops`), then one per benchmark model with exactly the features it
+# needs (`kws`, `vww`, `ic`, `ad`: the lists `mote inspect` prints, see the probe's Cargo.toml).
+# Fails when a build's flash grows by more than 2 % over its figure in
+# examples/size-probe/budget.toml (as hil-tests/budgets.toml does for the HIL matrix).
+#   MOTE_BLESS=1 bash scripts/size-report.sh      rewrites the budget with the measured figures.
+#   MOTE_SIZE_FAMILIES=1 bash scripts/size-report.sh   also prints what each op family and f32
+#                                                 add on their own (one build each; slow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-(cd examples/size-probe && cargo build --release --locked -q)
-elf=examples/size-probe/target/thumbv7em-none-eabihf/release/mote-size-probe
-python3 - "$elf" examples/size-probe/budget.toml "${MOTE_BLESS:-}" <<'PY'
+dir=examples/size-probe
+elf=$dir/target/thumbv7em-none-eabihf/release/mote-size-probe
+budget=$dir/budget.toml
+[ -z "${MOTE_BLESS:-}" ] || : >"$budget.new"
+
+# measure NAME: prints the figures of the probe just built and checks (or blesses) budget NAME.
+measure() {
+  python3 - "$elf" "$budget" "$1" "${MOTE_BLESS:-}" <<'PY'
 import re, struct, sys
-elf, budget_path, bless = sys.argv[1:]
+elf, budget_path, key, bless = sys.argv[1:]
 data = open(elf, 'rb').read()
 # ELF32 little-endian section headers.
 shoff, = struct.unpack_from('<I', data, 0x20)
@@ -21,10 +31,9 @@ size = {name(s): s[5] for s in secs}
 text, rodata, data_, bss = (size.get(k, 0) for k in ('.text', '.rodata', '.data', '.bss'))
 vt = size.get('.vector_table', 0)
 flash = text + rodata + data_
-print(f"size-probe (thumbv7em-none-eabihf, opt-level s, lto):")
 print(f"  .vector_table {vt:7} B")
 print(f"  .text         {text:7} B")
-print(f"  .rodata       {rodata:7} B  (includes the embedded probe model)")
+print(f"  .rodata       {rodata:7} B")
 print(f"  .data         {data_:7} B")
 print(f"  .bss          {bss:7} B  (includes the 4096 B arena)")
 print(f"  flash = .text + .rodata + .data = {flash} B")
@@ -49,26 +58,63 @@ if symtab is not None:
         if n:
             print(f"    {g:27} {n:7} B")
 
-HEADER = """\
-# Flash of the Cortex-M4 size probe (.text + .rodata + .data, bytes; opt-level s, LTO), as
-# scripts/size-report.sh measures it. The script fails when the flash grows by more than 2 % over
-# this figure. Regenerate after an intended change with
-#   MOTE_BLESS=1 bash scripts/size-report.sh
-"""
+if key == '-':
+    sys.exit(0)
 if bless:
-    open(budget_path, 'w').write(f"{HEADER}flash = {flash}\n")
-    print(f"  budget: {budget_path} blessed at {flash} B")
+    open(budget_path + '.new', 'a').write(f"{key} = {flash}\n")
+    print(f"  budget: {key} blessed at {flash} B")
     sys.exit(0)
 try:
-    m = re.search(r'^flash\s*=\s*(\d+)\s*$', open(budget_path).read(), re.M)
+    m = re.search(rf'^{re.escape(key)}\s*=\s*(\d+)\s*$', open(budget_path).read(), re.M)
 except FileNotFoundError:
     m = None
 if m is None:
-    sys.exit(f"  budget: {budget_path} has no `flash = N` line (bless with MOTE_BLESS=1)")
+    sys.exit(f"  budget: {budget_path} has no `{key} = N` line (bless with MOTE_BLESS=1)")
 was = int(m.group(1))
 change = (flash - was) / max(was, 1)
 if change > 0.02:
-    sys.exit(f"  budget: FAILED, flash {was} -> {flash} B (+{change * 100:.1f} %, over the 2 % budget of {budget_path})")
+    sys.exit(f"  budget: FAILED, {key} flash {was} -> {flash} B (+{change * 100:.1f} %, over the 2 % budget of {budget_path})")
 note = f"; {was - flash} B under it, MOTE_BLESS=1 locks the gain in" if flash < was else ""
-print(f"  budget: {was} B + 2 %, ok ({change * 100:+.1f} %{note})")
+print(f"  budget: {key} {was} B + 2 %, ok ({change * 100:+.1f} %{note})")
 PY
+}
+
+# probe NAME CARGO_FEATURE_ARGS...: builds the probe with those features and measures it.
+probe() {
+  local key=$1
+  shift
+  echo "size-probe, $key (thumbv7em-none-eabihf, opt-level s, LTO; cargo build $*):"
+  (cd "$dir" && cargo build --release --locked -q "$@")
+  measure "$key"
+}
+
+probe all-ops
+for model in kws vww ic ad; do
+  probe "$model" --no-default-features --features "$model"
+done
+
+if [ -n "${MOTE_BLESS:-}" ]; then
+  {
+    echo "# Flash of the Cortex-M4 size probe (.text + .rodata + .data, bytes; opt-level s, LTO) per"
+    echo "# build, as scripts/size-report.sh measures it: all-ops links every op family, each model"
+    echo "# exactly the features it needs. The script fails when one grows by more than 2 % over its"
+    echo "# figure. Regenerate after an intended change with"
+    echo "#   MOTE_BLESS=1 bash scripts/size-report.sh"
+    cat "$budget.new"
+  } >"$budget"
+  rm "$budget.new"
+fi
+
+if [ -n "${MOTE_SIZE_FAMILIES:-}" ]; then
+  echo "what each op family adds to the probe on its own (flash over the build with no family):"
+  (cd "$dir" && cargo build --release --locked -q --no-default-features)
+  base=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
+  echo "  no family: $base B"
+  for f in conv fully_connected binary pool unary softmax shape resize quantize; do
+    for extra in "" ",f32"; do
+      (cd "$dir" && cargo build --release --locked -q --no-default-features --features "mote-runtime/$f${extra:+,mote-runtime/f32}")
+      n=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
+      echo "  $f${extra:+ + f32}: +$((n - base)) B"
+    done
+  done
+fi

@@ -1,5 +1,9 @@
-//! `mote inspect`: what a `.mote` file holds, op by op.
+//! `mote inspect`: what a `.mote` file holds, op by op, and the `mote-runtime` Cargo features a
+//! firmware needs to run it.
 
+use std::collections::BTreeSet;
+
+use mote_runtime::ops::F32_FEATURE;
 use mote_runtime::tensor::{Storage, TensorDesc};
 use mote_runtime::Model;
 use serde::Serialize;
@@ -26,11 +30,18 @@ pub struct Report {
     pub weights_bytes: usize,
     pub arena_bytes: usize,
     pub file_bytes: usize,
+    /// The `mote-runtime` Cargo features the model needs (`mote_runtime::ops::features`), in
+    /// the order of `Family::ALL`, then `f32`.
+    pub features: Vec<&'static str>,
 }
 
 pub fn inspect(m: &Model<'_>) -> Report {
     let mut ops = vec![];
+    let (mut families, mut f32_data) = (BTreeSet::new(), false);
     for (index, op) in m.ops().enumerate() {
+        let (family, f32) = mote_runtime::ops::features(m, &op);
+        families.extend(family);
+        f32_data |= f32;
         let ins: Vec<TensorDesc<'_>> = op.inputs.iter().filter_map(|&i| m.tensor(i)).collect();
         let Some(y) = m.tensor(op.output) else { continue };
         let param_bytes = ins.iter().filter(|t| matches!(t.storage, Storage::Const(_))).map(|t| t.byte_len().unwrap_or(0) as u64).sum();
@@ -54,6 +65,16 @@ pub fn inspect(m: &Model<'_>) -> Report {
         weights_bytes: m.weights_bytes(),
         arena_bytes: m.arena_bytes(),
         file_bytes: m.file_bytes().len(),
+        features: families.iter().map(|f| f.feature()).chain(f32_data.then_some(F32_FEATURE)).collect(),
+    }
+}
+
+impl Report {
+    /// The dependency line of a firmware that runs exactly this model (and models needing no
+    /// more), ready to paste into its `Cargo.toml`.
+    pub fn cargo_line(&self) -> String {
+        let features: Vec<String> = self.features.iter().map(|f| format!("{f:?}")).collect();
+        format!("mote-runtime = {{ version = \"{}\", default-features = false, features = [{}] }}", env!("CARGO_PKG_VERSION"), features.join(", "))
     }
 }
 
@@ -64,6 +85,8 @@ impl std::fmt::Display for Report {
         for o in &self.ops {
             writeln!(f, "{:>4}  {:<15} {:<5} {:<22} {:>12} {:>10} {:>10}  {}", o.index, o.op, o.dtype, format!("{:?}", o.output_shape), o.macs, o.param_bytes, o.scratch_bytes, o.output)?;
         }
-        writeln!(f, "total: {} MACs, weights {} B, arena {} B, file {} B", self.macs, self.weights_bytes, self.arena_bytes, self.file_bytes)
+        writeln!(f, "total: {} MACs, weights {} B, arena {} B, file {} B", self.macs, self.weights_bytes, self.arena_bytes, self.file_bytes)?;
+        writeln!(f, "runtime features: {}", self.features.join(", "))?;
+        writeln!(f, "  {}", self.cargo_line())
     }
 }

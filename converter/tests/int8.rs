@@ -3,7 +3,7 @@
 //! The figures the README publishes (its converter table, `--example results`) are guarded here
 //! at the value measured, within the rounding of the printed figure, so that a change that moves
 //! one fails until the README is regenerated; and `mote inspect` must count the MACs MLPerf Tiny
-//! publishes for each model.
+//! publishes for each model and list the runtime features it needs (what a firmware enables).
 
 mod common;
 
@@ -15,9 +15,9 @@ use mote_converter::eval::{evaluate, EvalReport};
 use mote_converter::quantize::Method;
 use mote_converter::{convert, Calibration, Options};
 
-/// Converts and evaluates `model`; returns the report and the total MACs `mote inspect --json`
-/// prints for the converted file.
-fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_index: Option<&str>, labels: bool) -> (EvalReport, u64) {
+/// Converts and evaluates `model`; returns the report and what `mote inspect --json` prints for
+/// the converted file.
+fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_index: Option<&str>, labels: bool) -> (EvalReport, Inspected) {
     let onnx = bench(&format!("models/{model}"));
     let data = bench(&format!("data/{data}"));
     let opts = Options {
@@ -37,16 +37,34 @@ fn convert_and_eval(model: &str, data: &str, calib_index: Option<&str>, eval_ind
     let report = evaluate(&converted.bytes, &onnx, &set, labels.as_deref(), 8).unwrap();
     eprintln!("{report}");
     assert!(!report.layers.is_empty(), "{model}: per-layer figures are missing");
-    (report, inspect_macs(model, &converted.bytes))
+    (report, inspect(model, &converted.bytes))
 }
 
-fn inspect_macs(model: &str, bytes: &[u8]) -> u64 {
+/// What the tests check of `mote inspect --json`: the total MACs and the runtime features.
+struct Inspected {
+    macs: u64,
+    features: Vec<String>,
+}
+
+fn inspect(model: &str, bytes: &[u8]) -> Inspected {
     let path = scratch(&format!("macs-{model}")).join("model.mote");
     std::fs::write(&path, bytes).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mote")).arg("inspect").arg(&path).arg("--json").output().unwrap();
     assert!(out.status.success(), "mote inspect {model}: {}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["macs"].as_u64().unwrap_or_else(|| panic!("mote inspect --json: no integer `macs` in {v}"))
+    let macs = v["macs"].as_u64().unwrap_or_else(|| panic!("mote inspect --json: no integer `macs` in {v}"));
+    let features = v["features"].as_array().unwrap_or_else(|| panic!("mote inspect --json: no `features` in {v}"));
+    Inspected { macs, features: features.iter().map(|f| f.as_str().unwrap().to_string()).collect() }
+}
+
+/// The `mote-runtime` features that `examples/size-probe` enables under its feature `name` (a
+/// one-line `name = ["mote-runtime/…", …]` in its manifest).
+fn size_probe_features(name: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/size-probe/Cargo.toml");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    let line = manifest.lines().find(|l| l.starts_with(&format!("{name} = ["))).unwrap_or_else(|| panic!("{}: no feature {name}", path.display()));
+    let quoted = line.split('"').skip(1).step_by(2);
+    quoted.map(|f| f.strip_prefix("mote-runtime/").expect("a mote-runtime feature").to_string()).collect()
 }
 
 /// The RAM goal: the arena, every kernel's scratch included, at most 0.8× TFLite Micro's arena
@@ -68,8 +86,10 @@ fn published(what: &str, measured: f64, published: f64, tolerance: f64) {
 
 #[test]
 fn ic_resnet8_int8_meets_accuracy_and_size() {
-    let (r, macs) = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
-    assert_eq!(macs, 12_501_632, "IC ResNet-8 MACs (MLPerf Tiny)");
+    let (r, inspected) = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
+    assert_eq!(inspected.macs, 12_501_632, "IC ResNet-8 MACs (MLPerf Tiny)");
+    assert_eq!(inspected.features, ["conv", "fully_connected", "binary", "pool", "softmax", "quantize", "f32"], "IC ResNet-8: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("ic"), inspected.features, "examples/size-probe's feature `ic`");
     arena_within_tflm(&r, 54996);
     assert_eq!(r.samples, 900);
     assert!((r.accuracy_reference.unwrap() - 0.8778).abs() < 1e-3, "float accuracy {:?} (MANIFEST: 87.78 %)", r.accuracy_reference);
@@ -80,8 +100,10 @@ fn ic_resnet8_int8_meets_accuracy_and_size() {
 
 #[test]
 fn kws_dscnn_int8_agrees_on_every_window() {
-    let (r, macs) = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
-    assert_eq!(macs, 2_656_768, "KWS DS-CNN MACs (MLPerf Tiny)");
+    let (r, inspected) = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
+    assert_eq!(inspected.macs, 2_656_768, "KWS DS-CNN MACs (MLPerf Tiny)");
+    assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "softmax", "quantize", "f32"], "KWS DS-CNN: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("kws"), inspected.features, "examples/size-probe's feature `kws`");
     arena_within_tflm(&r, 22820);
     assert_eq!(r.samples, 34);
     assert_eq!(r.top1_agreement, 1.0, "KWS must agree with float on 34 of 34");
@@ -91,8 +113,10 @@ fn kws_dscnn_int8_agrees_on_every_window() {
 
 #[test]
 fn ad_autoencoder_int8_score_drift_is_the_published_one() {
-    let (r, macs) = convert_and_eval("ad_fc_autoencoder.onnx", "ad_toycar.npz", None, None, false);
-    assert_eq!(macs, 264_192, "AD autoencoder MACs (MLPerf Tiny)");
+    let (r, inspected) = convert_and_eval("ad_fc_autoencoder.onnx", "ad_toycar.npz", None, None, false);
+    assert_eq!(inspected.macs, 264_192, "AD autoencoder MACs (MLPerf Tiny)");
+    assert_eq!(inspected.features, ["fully_connected"], "AD autoencoder: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("ad"), inspected.features, "examples/size-probe's feature `ad`");
     arena_within_tflm(&r, 2580);
     let rec = r.reconstruction.expect("an autoencoder's reconstruction score");
     assert!(rec.drift < 0.01, "mean anomaly score drift {} >= 1 %", rec.drift);
@@ -104,8 +128,10 @@ fn ad_autoencoder_int8_score_drift_is_the_published_one() {
 /// are those of the whole set.
 #[test]
 fn vww_mobilenet_int8_accuracy_is_the_published_one() {
-    let (r, macs) = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
-    assert_eq!(macs, 7_489_664, "VWW MobileNet MACs (MLPerf Tiny)");
+    let (r, inspected) = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
+    assert_eq!(inspected.macs, 7_489_664, "VWW MobileNet MACs (MLPerf Tiny)");
+    assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "softmax", "quantize", "f32"], "VWW MobileNet: runtime features (mote inspect)");
+    assert_eq!(size_probe_features("vww"), inspected.features, "examples/size-probe's feature `vww`");
     arena_within_tflm(&r, 100708);
     assert_eq!((r.samples, r.labelled), (61, 41));
     assert!(r.top1_agreement >= 0.98, "top-1 agreement {}", r.top1_agreement);

@@ -78,6 +78,9 @@ pub enum FormatError {
     ScratchOutOfBounds { op: u32 },
     /// An op's scratch shares arena bytes with a tensor live while the op runs.
     ScratchOverlap { op: u32, tensor: TensorId },
+    /// An op of a family (or on f32 data) this build of the runtime leaves out: enable
+    /// `mote-runtime`'s Cargo `feature` (`mote inspect` lists every feature a model needs).
+    OpNotCompiled { op: u32, code: OpCode, feature: &'static str },
 }
 
 /// Why an [`Interpreter`](crate::Interpreter) could not be created or run.
@@ -132,6 +135,7 @@ impl core::fmt::Display for FormatError {
             ScratchTooSmall { op, needed, planned } => write!(f, "op {op}: its kernel needs {needed} B of scratch, the memory plan has {planned} B; convert the model again"),
             ScratchOutOfBounds { op } => write!(f, "op {op}: scratch out of the arena or misaligned"),
             ScratchOverlap { op, tensor } => write!(f, "memory plan: op {op}'s scratch overlaps tensor {tensor}, live during the op"),
+            OpNotCompiled { op, code, feature } => write!(f, "op {op} ({code}) is not compiled in: enable mote-runtime's feature \"{feature}\""),
         }
     }
 }

@@ -31,6 +31,15 @@
 //!   everywhere, since their scratch sizes are part of every model's plan).
 //!
 //! ## Features
+//! - `all-ops` (default): every op family below, float included.
+//! - One per op family, named after its module in [`ops`]: `conv` (Conv2d), `fully_connected`,
+//!   `binary` (Add, Sub, Mul, Div), `pool` (Pool2d, GlobalAvgPool), `unary`, `softmax`, `shape`
+//!   (Concat, Slice, Transpose, Pad), `resize`, `quantize` (Quantize, Dequantize); and `f32`,
+//!   the float variant of every family. Reshape moves no bytes and is in every build. A firmware that runs known models sets
+//!   `default-features = false` and lists what they need: `mote inspect MODEL` prints the
+//!   Cargo line. A model with an op this build leaves out fails to load with
+//!   [`FormatError::OpNotCompiled`], naming the op and the feature; the file format and the
+//!   decoder are the same in every build. The gate sits in [`ops`] only (no `cfg` in kernels).
 //! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and
 //!   `std::error::Error` on the error types. Host tools only.
 //! - `defmt`: `defmt::Format` on public types, for firmware logging.

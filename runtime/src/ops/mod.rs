@@ -26,6 +26,20 @@
 //! | `Resize` | [`resize`] | x | x |
 //! | `Quantize`, `Dequantize` | [`quantize`] | x | x |
 //!
+//! # Cargo features: an op family per feature
+//! Each family is compiled in by the `mote-runtime` feature of its module's name ([`Family`]:
+//! `conv`, `fully_connected`, `binary`, `pool`, `unary`, `softmax`, `shape`, `resize`,
+//! `quantize`), and the float variants of all of them by `f32`; `all-ops`, the default, enables
+//! every one; Reshape, which moves no bytes, is in every build. The gate sits here, on the arms
+//! of `check` and `run`, so the families' modules and kernels carry no `cfg`: the loader rejects
+//! an op whose family (or, for an op on f32 data, `f32`) this build leaves out with
+//! [`FormatError::OpNotCompiled`] naming the feature, and a disabled family's `check` and `run`
+//! are never referenced, so the linker drops them with their kernels. Without `f32`,
+//! `Exec::is_i8` is constant, which drops the float branches of the families that branch on it
+//! (all but `binary` and `resize`, whose float kernels stay linked when their family is on). The
+//! file format does not change: every op still decodes. [`features`] says what one op needs;
+//! `mote inspect` prints the union for a model.
+//!
 //! # Adding an op
 //! A variant of an existing family (a new `UnaryOp`, say) is appended to the family's wire enum
 //! and handled in its module and kernel. A new family is a new module here with its attributes,
@@ -175,6 +189,94 @@ impl OpCode {
     }
 }
 
+impl OpCode {
+    /// The family whose Cargo feature compiles this op in (the module that implements it).
+    /// `None` for Reshape: it moves no bytes (the planner places its output on its input), so
+    /// every build has it.
+    pub const fn family(self) -> Option<Family> {
+        Some(match self {
+            OpCode::Conv2d => Family::Conv,
+            OpCode::FullyConnected => Family::FullyConnected,
+            OpCode::Binary => Family::Binary,
+            OpCode::Pool2d | OpCode::GlobalAvgPool => Family::Pool,
+            OpCode::Unary => Family::Unary,
+            OpCode::Softmax => Family::Softmax,
+            OpCode::Concat | OpCode::Slice | OpCode::Transpose | OpCode::Pad => Family::Shape,
+            OpCode::Reshape => return None,
+            OpCode::Resize => Family::Resize,
+            OpCode::Quantize | OpCode::Dequantize => Family::Quantize,
+        })
+    }
+}
+
+/// An op family: one module of [`ops`](self) and the `mote-runtime` Cargo feature of the same
+/// name that compiles it in (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Family {
+    Conv,
+    FullyConnected,
+    Binary,
+    Pool,
+    Unary,
+    Softmax,
+    Shape,
+    Resize,
+    Quantize,
+}
+
+impl Family {
+    pub const ALL: [Family; 9] =
+        [Family::Conv, Family::FullyConnected, Family::Binary, Family::Pool, Family::Unary, Family::Softmax, Family::Shape, Family::Resize, Family::Quantize];
+
+    /// The Cargo feature of `mote-runtime` that compiles the family in.
+    pub const fn feature(self) -> &'static str {
+        match self {
+            Family::Conv => "conv",
+            Family::FullyConnected => "fully_connected",
+            Family::Binary => "binary",
+            Family::Pool => "pool",
+            Family::Unary => "unary",
+            Family::Softmax => "softmax",
+            Family::Shape => "shape",
+            Family::Resize => "resize",
+            Family::Quantize => "quantize",
+        }
+    }
+
+    /// Whether this build compiles the family in.
+    pub const fn compiled(self) -> bool {
+        match self {
+            Family::Conv => cfg!(feature = "conv"),
+            Family::FullyConnected => cfg!(feature = "fully_connected"),
+            Family::Binary => cfg!(feature = "binary"),
+            Family::Pool => cfg!(feature = "pool"),
+            Family::Unary => cfg!(feature = "unary"),
+            Family::Softmax => cfg!(feature = "softmax"),
+            Family::Shape => cfg!(feature = "shape"),
+            Family::Resize => cfg!(feature = "resize"),
+            Family::Quantize => cfg!(feature = "quantize"),
+        }
+    }
+}
+
+/// The Cargo feature that compiles in the f32 variant of every family.
+pub const F32_FEATURE: &str = "f32";
+
+/// Whether this build runs ops on f32 data.
+pub const F32_COMPILED: bool = cfg!(feature = "f32");
+
+/// Whether this build compiles in every family and `f32` (`all-ops`): then the loader's feature
+/// gate is left out altogether.
+const ALL_COMPILED: bool = {
+    let (mut all, mut i) = (F32_COMPILED, 0);
+    while i < Family::ALL.len() {
+        all &= Family::ALL[i].compiled();
+        i += 1;
+    }
+    all
+};
+
 impl core::fmt::Display for OpCode {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name())
@@ -299,49 +401,95 @@ impl OpDesc {
     }
 }
 
-/// Load-time validation of op `index`: arity, dtypes, shapes and attributes. The graph-level
-/// checks (ids, lifetimes, memory plan) are the loader's.
+/// What op `op` of `model` needs of this crate's Cargo features: its family's (none for
+/// Reshape) and, when it computes on f32 data ([`computes_f32`]), `f32` ([`F32_FEATURE`]).
+pub fn features(model: &Model<'_>, op: &OpDesc) -> (Option<Family>, bool) {
+    (op.kind.code().family(), computes_f32(model, op))
+}
+
+/// Whether op `op` of `model` computes on f32 data: any of its operands or its output is f32,
+/// except for Quantize and Dequantize, whose float side is their job (they need only
+/// `quantize`). A tensor id outside `model` counts as not f32 (the loader rejects it anyway).
+pub fn computes_f32(model: &Model<'_>, op: &OpDesc) -> bool {
+    !matches!(op.kind, OpKind::Quantize | OpKind::Dequantize)
+        && op.inputs.iter().chain([&op.output]).any(|&id| matches!(model.tensor(id), Some(t) if t.dtype == DType::F32))
+}
+
+/// `Ok` when a build that compiles in the families `compiled` accepts and `f32` (whether it
+/// has the `f32` feature) can run op `index`, else the error naming the feature it lacks.
+fn compiled_in(model: &Model<'_>, index: u32, op: &OpDesc, compiled: impl Fn(Family) -> bool, f32: bool) -> Result<(), FormatError> {
+    let off = |feature| Err(FormatError::OpNotCompiled { op: index, code: op.kind.code(), feature });
+    match op.kind.code().family() {
+        Some(family) if !compiled(family) => off(family.feature()),
+        _ if !f32 && computes_f32(model, op) => off(F32_FEATURE),
+        _ => Ok(()),
+    }
+}
+
+/// `$then` when this build compiles `$family` in, else `$else(family)`. The condition is a
+/// constant, so a disabled family's functions are not referenced and not linked.
+macro_rules! compiled {
+    ($family:ident, $then:expr, else $else:expr) => {
+        if const { Family::$family.compiled() } {
+            $then
+        } else {
+            $else(Family::$family)
+        }
+    };
+}
+
+/// Load-time validation of op `index`: that this build compiles it in ([`features`]), then
+/// arity, dtypes, shapes and attributes. The graph-level checks (ids, lifetimes, memory plan)
+/// are the loader's.
 pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), FormatError> {
+    if !ALL_COMPILED {
+        compiled_in(model, index, op, Family::compiled, F32_COMPILED)?;
+    }
     let c = &Check::new(model, index, op)?;
+    let off = |family: Family| Err(FormatError::OpNotCompiled { op: index, code: op.kind.code(), feature: family.feature() });
     match op.kind {
-        OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::check(c, stride, dilation, pad, groups),
-        OpKind::FullyConnected { .. } => fully_connected::check(c),
-        OpKind::Binary { ref quant, .. } => binary::check(c, quant),
-        OpKind::Pool2d { kernel, stride, pad, count_include_pad, .. } => pool::check_pool2d(c, kernel, stride, pad, count_include_pad),
-        OpKind::GlobalAvgPool { .. } => pool::check_global(c),
-        OpKind::Unary { op } => unary::check(c, op),
-        OpKind::Softmax { beta, out_inv_q16 } => softmax::check(c, beta, out_inv_q16),
-        OpKind::Concat { axis } => shape::check_concat(c, axis),
-        OpKind::Slice { ref begin, ref step } => shape::check_slice(c, begin, step),
+        OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::check(c, stride, dilation, pad, groups), else off),
+        OpKind::FullyConnected { .. } => compiled!(FullyConnected, fully_connected::check(c), else off),
+        OpKind::Binary { ref quant, .. } => compiled!(Binary, binary::check(c, quant), else off),
+        OpKind::Pool2d { kernel, stride, pad, count_include_pad, .. } => compiled!(Pool, pool::check_pool2d(c, kernel, stride, pad, count_include_pad), else off),
+        OpKind::GlobalAvgPool { .. } => compiled!(Pool, pool::check_global(c), else off),
+        OpKind::Unary { op } => compiled!(Unary, unary::check(c, op), else off),
+        OpKind::Softmax { beta, out_inv_q16 } => compiled!(Softmax, softmax::check(c, beta, out_inv_q16), else off),
+        OpKind::Concat { axis } => compiled!(Shape, shape::check_concat(c, axis), else off),
+        OpKind::Slice { ref begin, ref step } => compiled!(Shape, shape::check_slice(c, begin, step), else off),
         OpKind::Reshape => shape::check_reshape(c),
-        OpKind::Transpose { ref perm } => shape::check_transpose(c, perm),
-        OpKind::Pad { ref before, ref after, value } => shape::check_pad(c, before, after, value),
-        OpKind::Resize { mode, .. } => resize::check(c, mode),
-        OpKind::Quantize => quantize::check(c, DType::F32, DType::I8),
-        OpKind::Dequantize => quantize::check(c, DType::I8, DType::F32),
+        OpKind::Transpose { ref perm } => compiled!(Shape, shape::check_transpose(c, perm), else off),
+        OpKind::Pad { ref before, ref after, value } => compiled!(Shape, shape::check_pad(c, before, after, value), else off),
+        OpKind::Resize { mode, .. } => compiled!(Resize, resize::check(c, mode), else off),
+        OpKind::Quantize => compiled!(Quantize, quantize::check(c, DType::F32, DType::I8), else off),
+        OpKind::Dequantize => compiled!(Quantize, quantize::check(c, DType::I8, DType::F32), else off),
     }
 }
 
 /// Runs one validated op, writing its output in the arena.
 /// `out` is the op's window: its output's bytes, and for a Conv2d whose output trails its input
-/// the union of both; `scratch` its planned scratch.
+/// the union of both; `scratch` its planned scratch. An op of a family this build leaves out did
+/// not pass `check`: it is [`RunError::Internal`] here.
 pub(crate) fn run(kind: &OpKind, e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8]) -> Result<(), RunError> {
+    let off = |_| Err(RunError::Internal);
     match *kind {
-        OpKind::Conv2d { stride, dilation, pad, groups, act } => conv::run(e, out, scratch, stride, dilation, pad, groups, act),
-        OpKind::FullyConnected { act } => fully_connected::run(e, out, scratch, act),
-        OpKind::Binary { op, act, quant } => binary::run(e, out, op, act, quant),
-        OpKind::Pool2d { kind, kernel, stride, pad, count_include_pad, act } => pool::run_pool2d(e, out, kind, kernel, stride, pad, count_include_pad, act),
-        OpKind::GlobalAvgPool { act } => pool::run_global(e, out, act),
-        OpKind::Unary { op } => unary::run(e, out, op),
-        OpKind::Softmax { beta, out_inv_q16 } => softmax::run(e, out, beta, out_inv_q16),
-        OpKind::Concat { axis } => shape::run_concat(e, out, axis),
-        OpKind::Slice { ref begin, ref step } => shape::run_slice(e, out, begin, step),
+        OpKind::Conv2d { stride, dilation, pad, groups, act } => compiled!(Conv, conv::run(e, out, scratch, stride, dilation, pad, groups, act), else off),
+        OpKind::FullyConnected { act } => compiled!(FullyConnected, fully_connected::run(e, out, scratch, act), else off),
+        OpKind::Binary { op, act, quant } => compiled!(Binary, binary::run(e, out, op, act, quant), else off),
+        OpKind::Pool2d { kind, kernel, stride, pad, count_include_pad, act } => {
+            compiled!(Pool, pool::run_pool2d(e, out, kind, kernel, stride, pad, count_include_pad, act), else off)
+        }
+        OpKind::GlobalAvgPool { act } => compiled!(Pool, pool::run_global(e, out, act), else off),
+        OpKind::Unary { op } => compiled!(Unary, unary::run(e, out, op), else off),
+        OpKind::Softmax { beta, out_inv_q16 } => compiled!(Softmax, softmax::run(e, out, beta, out_inv_q16), else off),
+        OpKind::Concat { axis } => compiled!(Shape, shape::run_concat(e, out, axis), else off),
+        OpKind::Slice { ref begin, ref step } => compiled!(Shape, shape::run_slice(e, out, begin, step), else off),
         OpKind::Reshape => shape::run_reshape(e, out),
-        OpKind::Transpose { ref perm } => shape::run_transpose(e, out, perm),
-        OpKind::Pad { ref before, value, .. } => shape::run_pad(e, out, before, value),
-        OpKind::Resize { mode, coord } => resize::run(e, out, mode, coord),
-        OpKind::Quantize => quantize::run_quantize(e, out),
-        OpKind::Dequantize => quantize::run_dequantize(e, out),
+        OpKind::Transpose { ref perm } => compiled!(Shape, shape::run_transpose(e, out, perm), else off),
+        OpKind::Pad { ref before, value, .. } => compiled!(Shape, shape::run_pad(e, out, before, value), else off),
+        OpKind::Resize { mode, coord } => compiled!(Resize, resize::run(e, out, mode, coord), else off),
+        OpKind::Quantize => compiled!(Quantize, quantize::run_quantize(e, out), else off),
+        OpKind::Dequantize => compiled!(Quantize, quantize::run_dequantize(e, out), else off),
     }
 }
 
@@ -372,5 +520,73 @@ pub fn macs(model: &Model<'_>, op: &OpDesc) -> u64 {
         | OpKind::Resize { .. }
         | OpKind::Quantize
         | OpKind::Dequantize => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::writer::{AlignedBytes, ModelBuilder};
+    use crate::tensor::Quant;
+
+    /// f32 input → Quantize → int8 Conv2d → Dequantize → f32 Sigmoid.
+    fn mixed_model() -> Vec<u8> {
+        let q = Quant::PerTensor { scale: 0.05, zero_point: 0 };
+        let mut b = ModelBuilder::new("mixed");
+        let x = b.input("x", DType::F32, &[1, 4, 4, 2], Quant::None).unwrap();
+        let xq = b.activation("xq", DType::I8, &[1, 4, 4, 2], q).unwrap();
+        b.op(OpKind::Quantize, &[x], xq).unwrap();
+        let w = b.constant_i8("w", &[2, 3, 3, 2], Quant::PerTensor { scale: 0.01, zero_point: 0 }, &[1; 36]).unwrap();
+        let bias = b.constant_i32("b", &[2], &[0, 0]).unwrap();
+        let rq = crate::quant::quantize_multiplier(0.01);
+        let r = b.constant_i32("rq", &[1, 2], &[rq.multiplier, rq.shift]).unwrap();
+        let c = b.activation("c", DType::I8, &[1, 4, 4, 2], q).unwrap();
+        let conv = OpKind::Conv2d { stride: [1, 1], dilation: [1, 1], pad: [1, 1, 1, 1], groups: 1, act: Activation::Relu };
+        b.op(conv, &[xq, w, bias, r], c).unwrap();
+        let f = b.activation("f", DType::F32, &[1, 4, 4, 2], Quant::None).unwrap();
+        b.op(OpKind::Dequantize, &[c], f).unwrap();
+        let y = b.activation("y", DType::F32, &[1, 4, 4, 2], Quant::None).unwrap();
+        b.op(OpKind::Unary { op: UnaryOp::Sigmoid }, &[f], y).unwrap();
+        b.output(y);
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn features_name_the_family_and_f32_data() {
+        let bytes = AlignedBytes::new(&mixed_model());
+        let m = Model::from_bytes(&bytes).unwrap();
+        let got: Vec<_> = m.ops().map(|op| features(&m, &op)).collect();
+        // Quantize and Dequantize touch f32 by definition and need only `quantize`.
+        assert_eq!(got, [(Some(Family::Quantize), false), (Some(Family::Conv), false), (Some(Family::Quantize), false), (Some(Family::Unary), true)]);
+        assert_eq!(OpCode::Reshape.family(), None, "Reshape moves no bytes: every build has it");
+        let names: Vec<_> = Family::ALL.iter().map(|f| f.feature()).collect();
+        assert_eq!(names, ["conv", "fully_connected", "binary", "pool", "unary", "softmax", "shape", "resize", "quantize"]);
+        for f in Family::ALL {
+            assert!(f.compiled(), "the crate's tests run with every family: {f:?}");
+        }
+    }
+
+    /// A build without a family (or without `f32`) rejects exactly the ops that need it, naming
+    /// the op and the feature to enable.
+    #[test]
+    fn an_op_left_out_is_a_load_error_naming_its_feature() {
+        let bytes = AlignedBytes::new(&mixed_model());
+        let m = Model::from_bytes(&bytes).unwrap();
+        let ops: Vec<_> = m.ops().collect();
+        let gate = |compiled: &dyn Fn(Family) -> bool, f32: bool| -> Vec<Result<(), FormatError>> {
+            ops.iter().enumerate().map(|(i, op)| compiled_in(&m, i as u32, op, compiled, f32)).collect()
+        };
+        assert_eq!(gate(&|_| true, true), [Ok(()); 4]);
+        let no_conv = gate(&|f| f != Family::Conv, true);
+        assert_eq!(no_conv, [Ok(()), Err(FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: "conv" }), Ok(()), Ok(())]);
+        let int8_only = gate(&|_| true, false);
+        assert_eq!(int8_only, [Ok(()), Ok(()), Ok(()), Err(FormatError::OpNotCompiled { op: 3, code: OpCode::Unary, feature: "f32" })]);
+        let only_conv = gate(&|f| f == Family::Conv, false);
+        let quantize = |op, code| Err(FormatError::OpNotCompiled { op, code, feature: "quantize" });
+        assert_eq!(only_conv[..3], [quantize(0, OpCode::Quantize), Ok(()), quantize(2, OpCode::Dequantize)]);
+        assert_eq!(
+            FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: "conv" }.to_string(),
+            "op 1 (Conv2d) is not compiled in: enable mote-runtime's feature \"conv\""
+        );
     }
 }

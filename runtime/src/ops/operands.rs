@@ -219,8 +219,11 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
         self.ins.get(slot).ok_or(RunError::Internal)
     }
 
+    /// Whether the op computes in int8, else in f32. Without the `f32` feature the loader admits
+    /// no op on f32 data, so this is constant `true` and the families' float branches are not
+    /// linked.
     pub fn is_i8(&self) -> bool {
-        self.y.dtype == DType::I8
+        !super::F32_COMPILED || self.y.dtype == DType::I8
     }
 
     /// The bytes of an input, or `None` if it lies in the op's window (in-place op).
