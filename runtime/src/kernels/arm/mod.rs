@@ -15,7 +15,7 @@
 //! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows |
 //!
 //! All of them need the output stage of [`requant::OutputStage`] (normalised multipliers below
-//! 0.5, per tensor or per channel: what the converter writes) and an input zero point in the int8
+//! 0.5 or zero ones, per tensor or per channel: what the converter writes) and an input zero point in the int8
 //! range; grouped convolutions, depthwise multipliers above 1 and shapes whose scratch does not
 //! fit also take the reference.
 //!
@@ -249,12 +249,21 @@ mod tests {
     /// Runs `p` on random data through [`conv2d_i8`] and the reference; checks the path taken and
     /// every output byte.
     fn check_conv(p: Conv2dParams, want: ConvPath, seed: u64) {
+        check_conv_dead(p, want, seed, 0);
+    }
+
+    /// [`check_conv`] with every `dead`-th channel's multiplier zero (none for 0), as a channel
+    /// whose weights are all zero gets.
+    fn check_conv_dead(p: Conv2dParams, want: ConvPath, seed: u64, dead: usize) {
         let mut rng = Rng(seed);
         let oc = p.output[3];
         let x = random_i8(&mut rng, p.input.iter().product());
         let w = random_i8(&mut rng, oc * p.kernel[0] * p.kernel[1] * p.input[3] / p.groups);
         let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
-        let requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit()))).collect();
+        let mut requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit()))).collect();
+        if dead > 0 {
+            requant.iter_mut().step_by(dead).for_each(|r| *r = quantize_multiplier(0.0));
+        }
         let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
         let act = rng.act_i8(out_zp);
         assert_eq!(conv_path(&p, x_zp, &requant, out_zp), want, "{p:?}");
@@ -277,6 +286,21 @@ mod tests {
         check_conv(params([1, 32, 32, 16], [1, 16, 16, 32], [1, 1], 2, [0, 0], 1), ConvPath::Block, 5);
         check_conv(params([1, 16, 16, 32], [1, 8, 8, 64], [3, 3], 2, [0, 0], 1), ConvPath::Im2col, 6);
         check_conv(params([1, 8, 8, 64], [1, 8, 8, 64], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 7);
+    }
+
+    #[test]
+    fn visual_wake_words_layers_with_dead_channels_take_their_paths() {
+        // MobileNetV1 0.25 at 96x96: the 3-channel stride-2 first layer, depthwise stride 1 and
+        // 2 (padded at the bottom and right only), pointwise 64 -> 128, 128 -> 128 and
+        // 256 -> 256, many of whose channels have all-zero weights (zero multipliers).
+        check_conv(params([1, 96, 96, 3], [1, 48, 48, 8], [3, 3], 2, [0, 0], 1), ConvPath::Block, 20);
+        check_conv(params([1, 48, 48, 8], [1, 48, 48, 8], [3, 3], 1, [1, 1], 8), ConvPath::Depthwise, 21);
+        check_conv(params([1, 48, 48, 16], [1, 24, 24, 16], [3, 3], 2, [0, 0], 16), ConvPath::Depthwise, 22);
+        check_conv_dead(params([1, 6, 6, 64], [1, 6, 6, 128], [1, 1], 1, [0, 0], 1), ConvPath::Block, 23, 5);
+        check_conv_dead(params([1, 6, 6, 128], [1, 6, 6, 128], [1, 1], 1, [0, 0], 1), ConvPath::Block, 24, 2);
+        check_conv_dead(params([1, 6, 6, 128], [1, 3, 3, 128], [3, 3], 2, [0, 0], 128), ConvPath::Depthwise, 25, 7);
+        check_conv_dead(params([1, 3, 3, 256], [1, 3, 3, 256], [1, 1], 1, [0, 0], 1), ConvPath::Im2col, 26, 1);
+        check_conv_dead(params([1, 3, 3, 256], [1, 3, 3, 256], [1, 1], 1, [0, 0], 1), ConvPath::Im2col, 27, 3);
     }
 
     #[test]
@@ -310,7 +334,8 @@ mod tests {
         let rq = |m: f64| [quantize_multiplier(m)];
         assert_eq!(conv_path(&p, 0, &rq(0.01), 0), ConvPath::Block);
         assert_eq!(conv_path(&p, 0, &rq(0.5), 0), ConvPath::Reference);
-        assert_eq!(conv_path(&p, 0, &rq(0.0), 0), ConvPath::Reference);
+        assert_eq!(conv_path(&p, 0, &rq(0.0), 0), ConvPath::Block);
+        assert_eq!(conv_path(&p, 0, &[Requant { multiplier: 0, shift: -2 }], 0), ConvPath::Reference);
         assert_eq!(conv_path(&p, 200, &rq(0.01), 0), ConvPath::Reference);
         assert_eq!(conv_path(&p, 0, &rq(0.01), -129), ConvPath::Reference);
     }
