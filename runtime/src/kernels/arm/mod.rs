@@ -152,13 +152,14 @@ pub fn conv2d_i8(
         return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
     };
     let mut scratch = Scratch::new();
-    // SAFETY: the path's `supports` holds, the stage is for `oc` channels, `x_zero_point` is in
-    // the int8 range and the lengths match (checked above).
+    let live = matches!(path, ConvPath::Block | ConvPath::Im2col).then(|| conv::LiveChannels::new(&stage, p.output[3])).flatten();
+    // SAFETY: the path's `supports` holds, the stage is for `oc` channels (and `live` from it),
+    // `x_zero_point` is in the int8 range and the lengths match (checked above).
     unsafe {
         match path {
             ConvPath::Depthwise => depthwise::depthwise_conv2d_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
-            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
-            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch),
+            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, live.as_ref(), out, &mut scratch),
+            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, live.as_ref(), out, &mut scratch),
             ConvPath::Reference => crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
         }
     }
@@ -301,6 +302,10 @@ mod tests {
         check_conv_dead(params([1, 6, 6, 128], [1, 3, 3, 128], [3, 3], 2, [0, 0], 128), ConvPath::Depthwise, 25, 7);
         check_conv_dead(params([1, 3, 3, 256], [1, 3, 3, 256], [1, 1], 1, [0, 0], 1), ConvPath::Im2col, 26, 1);
         check_conv_dead(params([1, 3, 3, 256], [1, 3, 3, 256], [1, 1], 1, [0, 0], 1), ConvPath::Im2col, 27, 3);
+        // Dead channels in gathered windows, a partial last block, odd channel counts and K.
+        check_conv_dead(params([2, 7, 9, 3], [2, 4, 5, 13], [3, 3], 2, [1, 1], 1), ConvPath::Block, 28, 3);
+        check_conv_dead(params([1, 5, 3, 21], [1, 5, 3, 5], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 29, 2);
+        check_conv_dead(params([1, 5, 4, 24], [1, 5, 4, 6], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 30, 4);
     }
 
     #[test]

@@ -82,6 +82,14 @@ impl<'a> OutputStage<'a> {
         ChannelScale { m2: (r.multiplier as u32).wrapping_shl(1) as i32, em1: !r.shift as u32 }
     }
 
+    /// Whether channel `c`'s multiplier is zero: its every output is the zero point, clamped.
+    /// `c` must be below the `channels` the stage was made for.
+    #[inline(always)]
+    pub fn is_dead(&self, c: usize) -> bool {
+        // SAFETY: as in `channel`.
+        unsafe { self.requant.get_unchecked(c & self.channel_mask) }.multiplier == 0
+    }
+
     /// The requant entries as the assembly routines read them (deriving each channel's
     /// constants themselves): the first entry and the byte step between channels' entries.
     pub fn requant_ptr(&self) -> (*const Requant, usize) {
