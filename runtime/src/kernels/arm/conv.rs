@@ -206,6 +206,9 @@ pub unsafe fn conv2d_block_s8(
     out: &mut [i8],
     scratch: &mut Scratch,
 ) {
+    // Blocks of scattered channels store through a copy: worth it only when it saves a block.
+    let oc = p.output[3];
+    let live = live.filter(|l| channel_groups(oc, Some(l)) < channel_groups(oc, None));
     // SAFETY: forwarded from the caller.
     unsafe { block_live_s8(p, x, x_zero_point, w, bias, stage, live, out, scratch) };
     if let Some(live) = live {
@@ -269,6 +272,7 @@ unsafe fn block_live_s8(
     let (outer, inner) = if gather_once { (chunks, blocks) } else { (blocks, chunks) };
     let mut at = [0, 0, 0];
     let mut stage8 = BlockOut::default();
+    let (mut chs, mut nc) = ([0; 8], 0);
     for i in 0..outer {
         for j in 0..inner {
             let (chunk, blk) = if gather_once { (i, j) } else { (j, i) };
@@ -287,8 +291,8 @@ unsafe fn block_live_s8(
                         at = next_pixel(p, at);
                     }
                 }
-                let (chs, nc) = channel_group(oc, live, blk);
                 if gather_once || j == 0 {
+                    (chs, nc) = channel_group(oc, live, blk);
                     stage8 = widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block);
                 }
                 let mut job = BlockJob { x: windows as *const i8, x_step: 4 * groups, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
