@@ -404,6 +404,17 @@ unsafe fn gather(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], dst: *mut 
     let (dh, dw) = (p.dilation[0] as isize, p.dilation[1] as isize);
     let run = kw * c;
     let image = x.as_ptr().wrapping_add(b * h * wd * c) as *const u8;
+    if dh == 1 && dw == 1 && y0 >= 0 && x0 >= 0 && y0 as usize + kh <= h && x0 as usize + kw <= wd {
+        // A window inside the image (most of them): `kh` runs of `kw * c` bytes, and none of
+        // the set-up below.
+        let mut src = image.wrapping_add((y0 as usize * wd + x0 as usize) * c);
+        for ky in 0..kh {
+            // SAFETY: `K` bytes from `dst`; the window's rows are in the image.
+            unsafe { copy_run(dst.add(ky * run), src, run) };
+            src = src.wrapping_add(wd * c);
+        }
+        return;
+    }
     if dw == 1 {
         // Taps `left .. right` of every row are in the image.
         let left = (-x0).clamp(0, kw as isize) as usize;
