@@ -49,6 +49,7 @@ pub fn supports_block(p: &Conv2dParams) -> bool {
 /// channels). A dead channel's every output is its zero point, clamped; see the module docs.
 pub struct LiveChannels {
     bits: [u32; LiveChannels::MAX / 32],
+    oc: usize,
     live: usize,
 }
 
@@ -61,7 +62,7 @@ impl LiveChannels {
         if oc > Self::MAX {
             return None;
         }
-        let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], live: 0 };
+        let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], oc, live: 0 };
         for c in (0..oc).filter(|&c| !stage.is_dead(c)) {
             set.bits[c / 32] |= 1 << (c % 32);
             set.live += 1;
@@ -76,25 +77,16 @@ impl LiveChannels {
     /// The live channels from the `first`-th live one on, at most 8, and their count.
     fn nth8(&self, first: usize) -> ([usize; 8], usize) {
         let (mut chs, mut n, mut seen) = ([0; 8], 0, 0);
-        for (i, &word) in self.bits.iter().enumerate() {
-            let ones = word.count_ones() as usize;
-            if seen + ones <= first {
-                seen += ones;
-                continue;
-            }
-            let mut rest = word;
-            while rest != 0 && n < 8 {
-                let c = 32 * i + rest.trailing_zeros() as usize;
-                rest &= rest - 1;
+        let mut c = 0;
+        while c < self.oc && n < 8 {
+            if self.is_live(c) {
                 if seen >= first {
                     chs[n] = c;
                     n += 1;
                 }
                 seen += 1;
             }
-            if n == 8 {
-                break;
-            }
+            c += 1;
         }
         (chs, n)
     }
@@ -113,13 +105,14 @@ fn channel_groups(oc: usize, live: Option<&LiveChannels>) -> usize {
     live.map_or(oc, |l| l.live).div_ceil(8)
 }
 
-/// Writes every dead channel's bytes of `pixels` pixels of `oc` channels at `out`.
+/// Writes every dead channel's bytes of `pixels` pixels of `oc` channels at `out`: the zero
+/// point (`zp_round >> 1`), clamped.
 ///
 /// # Safety
-/// `out` is writable for `pixels * oc` bytes; `stage` is for `oc` channels.
+/// `out` is writable for `pixels * oc` bytes.
 unsafe fn fill_dead(out: *mut i8, pixels: usize, oc: usize, live: &LiveChannels, stage: &OutputStage<'_>) {
+    let v = stage.clamp1(stage.zp_round() >> 1);
     for c in (0..oc).filter(|&c| !live.is_live(c)) {
-        let v = stage.clamp1(stage.requantize(stage.channel(c), 0));
         for i in 0..pixels {
             // SAFETY: inside the output.
             unsafe { *out.add(i * oc + c) = v };
@@ -565,8 +558,8 @@ pub unsafe fn conv2d_im2col_s8(
     }
 }
 
-/// [`columns_times_rows`] for the channel pairs with a live channel, each run of consecutive
-/// such pairs in one call of the routine; the dead channels' bytes are left alone.
+/// [`columns_times_rows`] for the channel pairs with a live channel; the bytes of the other
+/// pairs are left alone.
 ///
 /// # Safety
 /// As [`columns_times_rows`], with `k % 4 == 0`, `oc` even and `live` made from `stage`.
@@ -585,39 +578,39 @@ unsafe fn columns_times_live_rows(
 ) {
     static NO_BIAS: i32 = 0;
     let (requant, requant_step) = stage.requant_ptr();
-    let pair_live = |o: usize| live.is_live(o) || live.is_live(o + 1);
-    let mut o = 0;
-    while o < oc {
-        if !pair_live(o) {
-            o += 2;
-            continue;
-        }
-        let first = o;
-        while o < oc && pair_live(o) {
-            o += 2;
-        }
-        // SAFETY: rows, biases, requant entries and outputs of channels `first .. o` (< oc).
+    let bias_step = if bias.is_some() { 4 } else { 0 };
+    let mut job = RowsJob {
+        cols,
+        w: w.as_ptr(),
+        groups: k / 4,
+        pairs: 1,
+        bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+        bias_step,
+        requant,
+        requant_step,
+        zp_round: stage.zp_round(),
+        lo: stage.lo(),
+        hi: stage.hi(),
+        dst,
+        dst_b: oc,
+        clamp: stage.clamps(),
+    };
+    for o in (0..oc).step_by(2) {
+        // SAFETY: rows, biases, requant entries and outputs of channels `o`, `o + 1` (< oc); the
+        // routine advances the job past them, as the dead branch does.
         unsafe {
-            let mut job = RowsJob {
-                cols,
-                w: w.as_ptr().add(first * k),
-                groups: k / 4,
-                pairs: (o - first) / 2,
-                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr().add(first)),
-                bias_step: if bias.is_some() { 4 } else { 0 },
-                requant: requant.byte_add(first * requant_step),
-                requant_step,
-                zp_round: stage.zp_round(),
-                lo: stage.lo(),
-                hi: stage.hi(),
-                dst: dst.add(first),
-                dst_b: oc,
-                clamp: stage.clamps(),
-            };
-            if pair {
-                rows_q15x2(&mut job);
+            if live.is_live(o) || live.is_live(o + 1) {
+                job.pairs = 1;
+                if pair {
+                    rows_q15x2(&mut job);
+                } else {
+                    rows_q15(&mut job);
+                }
             } else {
-                rows_q15(&mut job);
+                job.w = job.w.add(2 * k);
+                job.bias = job.bias.byte_add(2 * bias_step);
+                job.requant = job.requant.byte_add(2 * requant_step);
+                job.dst = job.dst.add(2);
             }
         }
     }

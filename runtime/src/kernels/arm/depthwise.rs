@@ -10,7 +10,7 @@
 //! keyword spotting.
 //!
 //! A 3×3 kernel without dilation runs in [`Dw3x3Job`]'s routine, four outputs of a row at a
-//! time when the horizontal stride is 1 or 2. A tall narrow image (keyword spotting's 25×5) is walked along its
+//! time when the stride is 1. A tall narrow image (keyword spotting's 25×5) is walked along its
 //! columns instead: the planes, the kernel and the output strides are transposed.
 
 use super::dsp::{fill_words, smlabb, smlad};
@@ -79,7 +79,7 @@ pub unsafe fn depthwise_conv2d_s8(
     let [_, qoh, qow, _] = q.output;
     let Some(planes) = Planes::new(&q) else { return };
     let base = scratch.words() as *mut i16;
-    let quads = if three && q.stride[1] <= 2 { qow / 4 } else { 0 };
+    let quads = if three && q.stride[1] == 1 { qow / 4 } else { 0 };
     let mut job = Dw3x3Job {
         w: [0; 6],
         start: 0,
@@ -99,7 +99,6 @@ pub unsafe fn depthwise_conv2d_s8(
         single_step: 2 * q.stride[1],
         clamp: stage.clamps(),
         dst_row_step: strides.out[0],
-        quad_step: 8 * q.stride[1],
     };
     for b in 0..n {
         let mut oy0 = 0;
@@ -302,8 +301,7 @@ unsafe fn channel_band(
 
 /// One channel's 3×3 (no dilation) outputs for a band of `rows` output rows: for each row, from
 /// `src` (its window's top-left cell, `width` bytes per plane row), `quads` steps of four outputs
-/// (`quad_step` bytes each: 8 for stride 1, where loads `[x0, x1]` … `[x4, x5]` per kernel row
-/// serve all four; 16 for stride 2, loads `[x0, x1]` … `[x6, x7]` and `x8`), then `singles` of
+/// (stride 1: loads `[x0, x1]` … `[x4, x5]` per kernel row serve all four), then `singles` of
 /// one (`single_step` bytes apart), written from `dst` on, `dst_step` bytes apart; then
 /// `src += row_step`, `dst += dst_row_step`. The routine advances `src`, `dst` and `rows`.
 #[derive(Debug)]
@@ -330,8 +328,6 @@ pub struct Dw3x3Job {
     pub clamp: u32,
     /// Bytes from one row's first output to the next row's.
     pub dst_row_step: usize,
-    /// Bytes `src` advances per quad: 8 (stride 1) or 16 (stride 2).
-    pub quad_step: usize,
 }
 
 #[cfg(mote_arm_dsp)]
@@ -380,37 +376,34 @@ core::arch::global_asm!(
     "smlabb r6, r8, r10, r6",
     "smlatb r7, r8, r10, r7",
     ".endm",
-    // Stride 2: output i of the four reads [x2i, x2i+1] and x2i+2.
-    ".macro mote_dw_quad2_row rp",
+    ".macro mote_dw_single_row rp",
     "ldr r8, [\\rp]",
     "smlad r4, r8, r9, r4",
-    "ldr r8, [\\rp, #4]",
+    "ldrsh r8, [\\rp, #4]",
     "smlabb r4, r8, r10, r4",
-    "smlad r5, r8, r9, r5",
-    "ldr r8, [\\rp, #8]",
-    "smlabb r5, r8, r10, r5",
-    "smlad r6, r8, r9, r6",
-    "ldr r8, [\\rp, #12]",
-    "smlabb r6, r8, r10, r6",
-    "smlad r7, r8, r9, r7",
-    "ldrh r8, [\\rp, #16]",
-    "smlabb r7, r8, r10, r7",
     ".endm",
-    // Four outputs of a quad through \\row, src advanced by \\step.
-    ".macro mote_dw_quad row, step",
+    "ldr r3, [r0, #48]",
+    "ldr lr, [r0, #64]",
+    "1:",
+    "ldr r2, [r0, #60]",
+    "ldr r1, [r0, #52]",
+    "ldr r12, [r0, #68]",
+    "cmp r12, #0",
+    "beq 3f",
+    "2:",
     "ldr r4, [r0, #24]",
     "mov r5, r4",
     "mov r6, r4",
     "mov r7, r4",
     "ldrd r9, r10, [r0]",
-    "\\row r1",
+    "mote_dw_quad_row r1",
     "add r11, r1, r3",
     "ldrd r9, r10, [r0, #8]",
-    "\\row r11",
+    "mote_dw_quad_row r11",
     "add r11, r3",
     "ldrd r9, r10, [r0, #16]",
-    "\\row r11",
-    "adds r1, #\\step",
+    "mote_dw_quad_row r11",
+    "adds r1, #8",
     "ldrd r9, r10, [r0, #28]",
     "ldr r11, [r0, #36]",
     "mote_dw_requant r4",
@@ -428,33 +421,8 @@ core::arch::global_asm!(
     ".endr",
     "strb r4, [r2]",
     "add r2, lr",
-    ".endm",
-    ".macro mote_dw_single_row rp",
-    "ldr r8, [\\rp]",
-    "smlad r4, r8, r9, r4",
-    "ldrsh r8, [\\rp, #4]",
-    "smlabb r4, r8, r10, r4",
-    ".endm",
-    "ldr r3, [r0, #48]",
-    "ldr lr, [r0, #64]",
-    "1:",
-    "ldr r2, [r0, #60]",
-    "ldr r1, [r0, #52]",
-    "ldr r12, [r0, #68]",
-    "cmp r12, #0",
-    "beq 3f",
-    "ldr r8, [r0, #92]",
-    "cmp r8, #16",
-    "beq 7f",
-    "2:",
-    "mote_dw_quad mote_dw_quad_row, 8",
     "subs r12, #1",
     "bne 2b",
-    "b 3f",
-    "7:",
-    "mote_dw_quad mote_dw_quad2_row, 16",
-    "subs r12, #1",
-    "bne 7b",
     "3:",
     "ldr r12, [r0, #72]",
     "cmp r12, #0",
@@ -494,8 +462,6 @@ core::arch::global_asm!(
     ".purgem mote_dw_requant",
     ".purgem mote_dw_clamp",
     ".purgem mote_dw_quad_row",
-    ".purgem mote_dw_quad2_row",
-    ".purgem mote_dw_quad",
     ".purgem mote_dw_single_row",
     "pop {{r4-r11, pc}}",
     ".size mote_dsp_dw3x3, . - mote_dsp_dw3x3",
@@ -616,7 +582,7 @@ unsafe fn dw3x3(job: &mut Dw3x3Job) {
                 let v = requantize(acc, job.m2, job.em1, job.zp_round);
                 *job.dst = clamp_i8x4(v as u32, job.lo, job.hi) as i8;
                 job.dst = job.dst.add(job.dst_step);
-                src = src.add(if i < 4 * job.quads { job.quad_step / 4 } else { job.single_step });
+                src = src.add(if i < 4 * job.quads { 2 } else { job.single_step });
             }
             job.src = (job.src as *const u8).add(job.row_step) as *const i16;
             job.dst = row_dst.add(job.dst_row_step);
