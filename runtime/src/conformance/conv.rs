@@ -110,7 +110,8 @@ pub fn conv2d_f32(kernel: Conv2dF32, cases: Cases) -> Result<(), Mismatch> {
 /// The whole output exactly: the i64 sum from the definition, TFLite's requantization
 /// (`MultiplyByQuantizedMultiplier` from its definition), the zero point and the clamp. Cycles through zero points of both signs,
 /// requant multipliers below 1, from 1 up (saturating) and mixed, per-tensor and per-channel
-/// requantization, bias or not, and every kind of activation.
+/// requantization (with a zero multiplier in some channel now and then), bias or not, and every
+/// kind of activation.
 pub fn conv2d_i8(kernel: Conv2dI8, cases: Cases) -> Result<(), Mismatch> {
     cases.each(|d| {
         let p = geometry(d);
@@ -125,8 +126,13 @@ pub fn conv2d_i8(kernel: Conv2dI8, cases: Cases) -> Result<(), Mismatch> {
         out[..no].iter_mut().for_each(|v| *v = d.i8());
         let mut requant = [Requant::ONE; MAX_OC];
         requant[..n_rq].iter_mut().for_each(|r| *r = d.requant(regime));
-        let shifts = requant[..n_rq].iter().fold((i32::MAX, i32::MIN), |(lo, hi), r| (lo.min(r.shift), hi.max(r.shift)));
         let act = d.act_i8(out_zp);
+        // A dead channel (all-zero weights quantize to a zero multiplier) in one case of four
+        // with per-channel requant; its weights stay random, its output must be the zero point.
+        if n_rq > 1 && d.cycle(4) == 0 {
+            requant[d.size(0, n_rq - 1)] = crate::quant::quantize_multiplier(0.0);
+        }
+        let shifts = requant[..n_rq].iter().fold((i32::MAX, i32::MIN), |(lo, hi), r| (lo.min(r.shift), hi.max(r.shift)));
         let int8 = Int8Params { x_zero_point: x_zp, out_zero_point: out_zp, requants: n_rq, shifts };
         let ctx = Ctx::new("conv2d_i8", d, Params::Conv2d { p, bias: has_bias, act: Act::I8(act.0, act.1), int8: Some(int8) });
         kernel(&p, &x[..nx], x_zp, &w[..nw], has_bias.then_some(&bias[..oc]), &requant[..n_rq], out_zp, &mut out[..no], act);

@@ -9,6 +9,10 @@
 //! - [`conv2d_im2col_s8`], for larger `K`: two pixels' windows are widened side by side with the
 //!   zero point subtracted (padding is 0) and meet the int8 weight rows, streamed from the model
 //!   two at a time.
+//!
+//! Both compute only the [`LiveChannels`]: an output channel whose multiplier is zero (the
+//! converter writes one for a channel whose weights are all zero; pruned models have many) is
+//! its zero point, clamped, whatever the input, and its bytes are written once at the end.
 
 use super::dsp::{copy_words, fill_words, smlad, ssub16, sxtb16, sxtb16_ror8};
 use super::matmul::{block_s8x8, rows_q15, rows_q15x2, BlockJob, BlockOut, RowsJob};
@@ -54,17 +58,94 @@ pub fn block_scratch_words(p: &Conv2dParams) -> usize {
 
 /// Widens the weights of output channels `c0 .. c0 + 8` (zeros past `oc` and past `K`) into a
 /// weight block and returns their output stage with the starts `bias - x_zero_point * sum(w)`.
+/// The output channels whose multiplier is not zero, as a bit set (for up to [`Self::MAX`]
+/// channels). A dead channel's every output is its zero point, clamped; see the module docs.
+pub struct LiveChannels {
+    bits: [u32; LiveChannels::MAX / 32],
+    oc: usize,
+    live: usize,
+}
+
+impl LiveChannels {
+    pub const MAX: usize = 512;
+
+    /// The live channels of a stage for `oc` channels, or `None` when every channel is live or
+    /// there are more than [`Self::MAX`].
+    pub fn new(stage: &OutputStage<'_>, oc: usize) -> Option<LiveChannels> {
+        if oc > Self::MAX {
+            return None;
+        }
+        let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], oc, live: 0 };
+        for c in (0..oc).filter(|&c| !stage.is_dead(c)) {
+            set.bits[c / 32] |= 1 << (c % 32);
+            set.live += 1;
+        }
+        (set.live < oc).then_some(set)
+    }
+
+    fn is_live(&self, c: usize) -> bool {
+        self.bits[c / 32] >> (c % 32) & 1 != 0
+    }
+
+    /// The live channels from the `first`-th live one on, at most 8, and their count.
+    fn nth8(&self, first: usize) -> ([usize; 8], usize) {
+        let (mut chs, mut n, mut seen) = ([0; 8], 0, 0);
+        let mut c = 0;
+        while c < self.oc && n < 8 {
+            if self.is_live(c) {
+                if seen >= first {
+                    chs[n] = c;
+                    n += 1;
+                }
+                seen += 1;
+            }
+            c += 1;
+        }
+        (chs, n)
+    }
+}
+
+/// The weight blocks' count and block `g`'s channels: `8g ..` (up to `oc`), or the `8g`-th live
+/// channel on.
+fn channel_group(oc: usize, live: Option<&LiveChannels>, g: usize) -> ([usize; 8], usize) {
+    match live {
+        Some(l) => l.nth8(8 * g),
+        None => (core::array::from_fn(|j| 8 * g + j), (oc - 8 * g).min(8)),
+    }
+}
+
+fn channel_groups(oc: usize, live: Option<&LiveChannels>) -> usize {
+    live.map_or(oc, |l| l.live).div_ceil(8)
+}
+
+/// Writes every dead channel's bytes of `pixels` pixels of `oc` channels at `out`: the zero
+/// point (`zp_round >> 1`), clamped.
+///
+/// # Safety
+/// `out` is writable for `pixels * oc` bytes.
+unsafe fn fill_dead(out: *mut i8, pixels: usize, oc: usize, live: &LiveChannels, stage: &OutputStage<'_>) {
+    let v = stage.clamp1(stage.zp_round() >> 1);
+    for c in (0..oc).filter(|&c| !live.is_live(c)) {
+        for i in 0..pixels {
+            // SAFETY: inside the output.
+            unsafe { *out.add(i * oc + c) = v };
+        }
+    }
+}
+
+/// Widens the weights of output channels `channels` (at most 8; zeros past them and past `K`)
+/// into a weight block and returns their output stage with the starts
+/// `bias - x_zero_point * sum(w)`.
 ///
 /// # Safety
 /// `block` is writable for `16 * ceil(k / 4)` words; `w` holds `oc` rows of `k`; `bias`, when
-/// present, `oc` values; `stage` is for `oc` channels.
+/// present, `oc` values; `stage` is for `oc` channels; every channel is below `oc`.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 unsafe fn widen_weight_block(
     w: &[i8],
     k: usize,
-    oc: usize,
-    c0: usize,
+    channels: &[usize],
     bias: Option<&[i32]>,
     x_zero_point: i32,
     stage: &OutputStage<'_>,
@@ -74,8 +155,7 @@ unsafe fn widen_weight_block(
     let (whole, groups) = (k / 4, k.div_ceil(4));
     let mut out = BlockOut { zp_round: stage.zp_round(), lo: stage.lo(), hi: stage.hi(), clamp: stage.clamps(), ..BlockOut::default() };
     for j in 0..8 {
-        let ch = c0 + j;
-        if ch >= oc {
+        let Some(&ch) = channels.get(j) else {
             for g in 0..groups {
                 // SAFETY: `16 * groups` words of block.
                 unsafe {
@@ -85,7 +165,7 @@ unsafe fn widen_weight_block(
             }
             out.scale[j] = out.scale[0];
             continue;
-        }
+        };
         // SAFETY: row `ch < oc` of `w`; `16 * groups` words of block.
         unsafe {
             let row = w.as_ptr().add(ch * k);
@@ -117,8 +197,8 @@ unsafe fn widen_weight_block(
 /// [`crate::kernels::conv::conv2d_i8`].
 ///
 /// # Safety
-/// [`supports_block`] holds, `stage` was made for `p.output[3]` channels, `x_zero_point` is in
-/// `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
+/// [`supports_block`] holds, `stage` was made for `p.output[3]` channels (and `live` from it),
+/// `x_zero_point` is in `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub unsafe fn conv2d_block_s8(
@@ -128,6 +208,35 @@ pub unsafe fn conv2d_block_s8(
     w: &[i8],
     bias: Option<&[i32]>,
     stage: &OutputStage<'_>,
+    live: Option<&LiveChannels>,
+    out: &mut [i8],
+    scratch: &mut Scratch,
+) {
+    // Blocks of scattered channels store through a copy: worth it only when it saves a block.
+    let oc = p.output[3];
+    let live = live.filter(|l| channel_groups(oc, Some(l)) < channel_groups(oc, None));
+    // SAFETY: forwarded from the caller.
+    unsafe { block_live_s8(p, x, x_zero_point, w, bias, stage, live, out, scratch) };
+    if let Some(live) = live {
+        // SAFETY: the output has `pixels * oc` bytes.
+        unsafe { fill_dead(out.as_mut_ptr(), out.len() / p.output[3], p.output[3], live, stage) };
+    }
+}
+
+/// [`conv2d_block_s8`]'s live channels.
+///
+/// # Safety
+/// As [`conv2d_block_s8`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn block_live_s8(
+    p: &Conv2dParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    live: Option<&LiveChannels>,
     out: &mut [i8],
     scratch: &mut Scratch,
 ) {
@@ -139,11 +248,12 @@ pub unsafe fn conv2d_block_s8(
     // SAFETY: the windows follow the block inside the scratch (`supports_block`).
     let windows = unsafe { block.add(16 * groups) };
     let pixels = n * oh * ow;
-    let blocks = oc.div_ceil(8);
+    let blocks = channel_groups(oc, live);
     if reads_in_place(p) {
-        for c0 in (0..oc).step_by(8) {
+        for g in 0..blocks {
+            let (chs, nc) = channel_group(oc, live, g);
             // SAFETY: the block fits; `w`, `bias` and `stage` are as the caller promises.
-            let stage8 = unsafe { widen_weight_block(w, k, oc, c0, bias, x_zero_point, stage, block) };
+            let stage8 = unsafe { widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block) };
             let mut job = BlockJob { x: x.as_ptr(), x_step: p.stride[1] * c, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
             for b in 0..n {
                 for oy in 0..oh {
@@ -151,7 +261,7 @@ pub unsafe fn conv2d_block_s8(
                     // pixels are written.
                     unsafe {
                         job.x = x.as_ptr().add((b * h + oy * p.stride[0]) * wd * c);
-                        run_block(&mut job, out.as_mut_ptr().add((b * oh + oy) * ow * oc + c0), ow, oc - c0);
+                        run_block(&mut job, out.as_mut_ptr().add((b * oh + oy) * ow * oc), ow, &chs[..nc]);
                     }
                 }
             }
@@ -168,6 +278,7 @@ pub unsafe fn conv2d_block_s8(
     let (outer, inner) = if gather_once { (chunks, blocks) } else { (blocks, chunks) };
     let mut at = [0, 0, 0];
     let mut stage8 = BlockOut::default();
+    let (mut chs, mut nc) = ([0; 8], 0);
     for i in 0..outer {
         for j in 0..inner {
             let (chunk, blk) = if gather_once { (i, j) } else { (j, i) };
@@ -187,26 +298,28 @@ pub unsafe fn conv2d_block_s8(
                     }
                 }
                 if gather_once || j == 0 {
-                    stage8 = widen_weight_block(w, k, oc, 8 * blk, bias, x_zero_point, stage, block);
+                    (chs, nc) = channel_group(oc, live, blk);
+                    stage8 = widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block);
                 }
                 let mut job = BlockJob { x: windows as *const i8, x_step: 4 * groups, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
-                run_block(&mut job, out.as_mut_ptr().add(first * oc + 8 * blk), count, oc - 8 * blk);
+                run_block(&mut job, out.as_mut_ptr().add(first * oc), count, &chs[..nc]);
             }
         }
     }
 }
 
-/// Runs `job` for `count` pixels from `job.x` into `dst`: 8 channels each, or the first `left`
-/// of them through a local copy when fewer than 8 remain.
+/// Runs `job` for `count` pixels from `job.x` into the output channels `channels` of the pixels
+/// from `dst` (their channel 0) on: in place for 8 consecutive channels, else through a local
+/// copy.
 ///
 /// # Safety
 /// As [`block_s8x8`], for the pixels and outputs named.
 #[inline(always)]
-unsafe fn run_block(job: &mut BlockJob, dst: *mut i8, count: usize, left: usize) {
+unsafe fn run_block(job: &mut BlockJob, dst: *mut i8, count: usize, channels: &[usize]) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        if left >= 8 {
-            job.dst = dst;
+        if channels.len() == 8 && channels[7] == channels[0] + 7 {
+            job.dst = dst.add(channels[0]);
             job.count = count;
             block_s8x8(job);
             return;
@@ -216,8 +329,8 @@ unsafe fn run_block(job: &mut BlockJob, dst: *mut i8, count: usize, left: usize)
             job.dst = bytes.as_mut_ptr();
             job.count = 1;
             block_s8x8(job);
-            for (t, &v) in bytes.iter().enumerate().take(left) {
-                *dst.add(i * job.dst_step + t) = v;
+            for (&ch, &v) in channels.iter().zip(bytes.iter()) {
+                *dst.add(i * job.dst_step + ch) = v;
             }
         }
     }
@@ -297,6 +410,17 @@ unsafe fn gather(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], dst: *mut 
     let (dh, dw) = (p.dilation[0] as isize, p.dilation[1] as isize);
     let run = kw * c;
     let image = x.as_ptr().wrapping_add(b * h * wd * c) as *const u8;
+    if dh == 1 && dw == 1 && y0 >= 0 && x0 >= 0 && y0 as usize + kh <= h && x0 as usize + kw <= wd {
+        // A window inside the image (most of them): `kh` runs of `kw * c` bytes, and none of
+        // the set-up below.
+        let mut src = image.wrapping_add((y0 as usize * wd + x0 as usize) * c);
+        for ky in 0..kh {
+            // SAFETY: `K` bytes from `dst`; the window's rows are in the image.
+            unsafe { copy_run(dst.add(ky * run), src, run) };
+            src = src.wrapping_add(wd * c);
+        }
+        return;
+    }
     if dw == 1 {
         // Taps `left .. right` of every row are in the image.
         let left = (-x0).clamp(0, kw as isize) as usize;
@@ -398,8 +522,8 @@ unsafe fn column(p: &Conv2dParams, x: &[i8], x_zero_point: i32, at: [usize; 3], 
 /// Convolution through im2col, the arithmetic of [`crate::kernels::conv::conv2d_i8`].
 ///
 /// # Safety
-/// [`supports_im2col`] holds, `stage` was made for `p.output[3]` channels, `x_zero_point` is in
-/// `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
+/// [`supports_im2col`] holds, `stage` was made for `p.output[3]` channels (and `live` from it),
+/// `x_zero_point` is in `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub unsafe fn conv2d_im2col_s8(
@@ -409,12 +533,16 @@ pub unsafe fn conv2d_im2col_s8(
     w: &[i8],
     bias: Option<&[i32]>,
     stage: &OutputStage<'_>,
+    live: Option<&LiveChannels>,
     out: &mut [i8],
     scratch: &mut Scratch,
 ) {
     let [n, _, _, _] = p.input;
     let [_, oh, ow, oc] = p.output;
     let k = window_len(p);
+    // Live channel pairs run alone only on the routines' own shapes (the portable loop of
+    // `columns_times_rows` takes the rest).
+    let live = live.filter(|_| k % 4 == 0 && oc % 2 == 0);
     let base = scratch.words();
     // SAFETY: the window follows the column pair inside the scratch (`supports_im2col`).
     let window = unsafe { base.add(4 * (k / 4)) } as *mut u8;
@@ -436,9 +564,74 @@ pub unsafe fn conv2d_im2col_s8(
                 [0; 3]
             };
             let dst = out.as_mut_ptr().add(pix * oc);
-            columns_times_rows(base, pair, [tail_a, tail_b], w, k, bias, stage, dst, oc);
+            match live {
+                Some(live) => columns_times_live_rows(base, pair, w, k, bias, stage, dst, oc, live),
+                None => columns_times_rows(base, pair, [tail_a, tail_b], w, k, bias, stage, dst, oc),
+            }
         }
         pix += if pair { 2 } else { 1 };
+    }
+    if let Some(live) = live {
+        // SAFETY: the output has `pixels * oc` bytes.
+        unsafe { fill_dead(out.as_mut_ptr(), pixels, oc, live, stage) };
+    }
+}
+
+/// [`columns_times_rows`] for the channel pairs with a live channel; the bytes of the other
+/// pairs are left alone.
+///
+/// # Safety
+/// As [`columns_times_rows`], with `k % 4 == 0`, `oc` even and `live` made from `stage`.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn columns_times_live_rows(
+    cols: *const u32,
+    pair: bool,
+    w: &[i8],
+    k: usize,
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    dst: *mut i8,
+    oc: usize,
+    live: &LiveChannels,
+) {
+    static NO_BIAS: i32 = 0;
+    let (requant, requant_step) = stage.requant_ptr();
+    let bias_step = if bias.is_some() { 4 } else { 0 };
+    let mut job = RowsJob {
+        cols,
+        w: w.as_ptr(),
+        groups: k / 4,
+        pairs: 1,
+        bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+        bias_step,
+        requant,
+        requant_step,
+        zp_round: stage.zp_round(),
+        lo: stage.lo(),
+        hi: stage.hi(),
+        dst,
+        dst_b: oc,
+        clamp: stage.clamps(),
+    };
+    for o in (0..oc).step_by(2) {
+        // SAFETY: rows, biases, requant entries and outputs of channels `o`, `o + 1` (< oc); the
+        // routine advances the job past them, as the dead branch does.
+        unsafe {
+            if live.is_live(o) || live.is_live(o + 1) {
+                job.pairs = 1;
+                if pair {
+                    rows_q15x2(&mut job);
+                } else {
+                    rows_q15(&mut job);
+                }
+            } else {
+                job.w = job.w.add(2 * k);
+                job.bias = job.bias.byte_add(2 * bias_step);
+                job.requant = job.requant.byte_add(2 * requant_step);
+                job.dst = job.dst.add(2);
+            }
+        }
     }
 }
 

@@ -164,7 +164,8 @@ mod portable {
     pub fn requantize(acc: i32, m2: i32, em1: u32, zp_round: i32) -> i32 {
         let smmlar = ((acc as i64) << 32).wrapping_add(acc as i64 * m2 as i64).wrapping_add(1 << 31) >> 32;
         let x = smmlar as i32;
-        let t = x.wrapping_add(x >> 31) >> em1;
+        // `ASR` by a register takes its low byte; 32 and more leave the sign.
+        let t = x.wrapping_add(x >> 31) >> (em1 & 0xff).min(31);
         (t.saturating_add(zp_round) >> 1).clamp(-128, 127)
     }
 

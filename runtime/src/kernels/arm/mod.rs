@@ -15,7 +15,7 @@
 //! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows |
 //!
 //! All of them need the output stage of [`requant::OutputStage`] (normalised multipliers below
-//! 0.5, per tensor or per channel: what the converter writes) and an input zero point in the int8
+//! 0.5 or zero ones, per tensor or per channel: what the converter writes) and an input zero point in the int8
 //! range; grouped convolutions, depthwise multipliers above 1 and shapes whose scratch does not
 //! fit also take the reference.
 //!
@@ -179,13 +179,15 @@ pub fn conv2d_i8_with_scratch(
         return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
     };
     let scratch = &mut scratch;
-    // SAFETY: the path's `supports` holds, the stage is for `oc` channels, `x_zero_point` is in
-    // the int8 range, the lengths match (checked above) and the scratch holds the path's need.
+    let live = matches!(path, ConvPath::Block | ConvPath::Im2col).then(|| conv::LiveChannels::new(&stage, p.output[3])).flatten();
+    // SAFETY: the path's `supports` holds, the stage is for `oc` channels (and `live` from it),
+    // `x_zero_point` is in the int8 range, the lengths match (checked above) and the scratch holds
+    // the path's need.
     unsafe {
         match path {
             ConvPath::Depthwise => depthwise::depthwise_conv2d_s8(p, x, x_zero_point, w, bias, &stage, out, scratch),
-            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, out, scratch),
-            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, out, scratch),
+            ConvPath::Block => conv::conv2d_block_s8(p, x, x_zero_point, w, bias, &stage, live.as_ref(), out, scratch),
+            ConvPath::Im2col => conv::conv2d_im2col_s8(p, x, x_zero_point, w, bias, &stage, live.as_ref(), out, scratch),
             ConvPath::Reference => crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
         }
     }
@@ -320,12 +322,21 @@ mod tests {
     /// Runs `p` on random data through [`conv2d_i8`] and the reference; checks the path taken and
     /// every output byte.
     fn check_conv(p: Conv2dParams, want: ConvPath, seed: u64) {
+        check_conv_dead(p, want, seed, 0);
+    }
+
+    /// [`check_conv`] with every `dead`-th channel's multiplier zero (none for 0), as a channel
+    /// whose weights are all zero gets.
+    fn check_conv_dead(p: Conv2dParams, want: ConvPath, seed: u64, dead: usize) {
         let mut rng = Rng(seed);
         let oc = p.output[3];
         let x = random_i8(&mut rng, p.input.iter().product());
         let w = random_i8(&mut rng, oc * p.kernel[0] * p.kernel[1] * p.input[3] / p.groups);
         let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
-        let requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit()))).collect();
+        let mut requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit()))).collect();
+        if dead > 0 {
+            requant.iter_mut().step_by(dead).for_each(|r| *r = quantize_multiplier(0.0));
+        }
         let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
         let act = rng.act_i8(out_zp);
         assert_eq!(conv_path(&p, x_zp, &requant, out_zp), want, "{p:?}");
@@ -366,6 +377,25 @@ mod tests {
     }
 
     #[test]
+    fn visual_wake_words_layers_with_dead_channels_take_their_paths() {
+        // MobileNetV1 0.25 at 96x96: the 3-channel stride-2 first layer, depthwise stride 1 and
+        // 2 (padded at the bottom and right only), pointwise 64 -> 128, 128 -> 128 and
+        // 256 -> 256, many of whose channels have all-zero weights (zero multipliers).
+        check_conv(params([1, 96, 96, 3], [1, 48, 48, 8], [3, 3], 2, [0, 0], 1), ConvPath::Block, 20);
+        check_conv(params([1, 48, 48, 8], [1, 48, 48, 8], [3, 3], 1, [1, 1], 8), ConvPath::Depthwise, 21);
+        check_conv(params([1, 48, 48, 16], [1, 24, 24, 16], [3, 3], 2, [0, 0], 16), ConvPath::Depthwise, 22);
+        check_conv_dead(params([1, 6, 6, 64], [1, 6, 6, 128], [1, 1], 1, [0, 0], 1), ConvPath::Block, 23, 5);
+        check_conv_dead(params([1, 6, 6, 128], [1, 6, 6, 128], [1, 1], 1, [0, 0], 1), ConvPath::Block, 24, 2);
+        check_conv_dead(params([1, 6, 6, 128], [1, 3, 3, 128], [3, 3], 2, [0, 0], 128), ConvPath::Depthwise, 25, 7);
+        check_conv_dead(params([1, 3, 3, 256], [1, 3, 3, 256], [1, 1], 1, [0, 0], 1), ConvPath::Im2col, 26, 1);
+        check_conv_dead(params([1, 3, 3, 256], [1, 3, 3, 256], [1, 1], 1, [0, 0], 1), ConvPath::Im2col, 27, 3);
+        // Dead channels in gathered windows, a partial last block, odd channel counts and K.
+        check_conv_dead(params([2, 7, 9, 3], [2, 4, 5, 13], [3, 3], 2, [1, 1], 1), ConvPath::Block, 28, 3);
+        check_conv_dead(params([1, 5, 3, 21], [1, 5, 3, 5], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 29, 2);
+        check_conv_dead(params([1, 5, 4, 24], [1, 5, 4, 6], [3, 3], 1, [1, 1], 1), ConvPath::Im2col, 30, 4);
+    }
+
+    #[test]
     fn odd_shapes_match_the_reference() {
         // Odd channel and pixel counts, K % 4 != 0, batch 2, partial weight blocks.
         check_conv(params([2, 3, 5, 5], [2, 3, 5, 7], [1, 1], 1, [0, 0], 1), ConvPath::Block, 8);
@@ -396,7 +426,8 @@ mod tests {
         let rq = |m: f64| [quantize_multiplier(m)];
         assert_eq!(conv_path(&p, 0, &rq(0.01), 0), ConvPath::Block);
         assert_eq!(conv_path(&p, 0, &rq(0.5), 0), ConvPath::Reference);
-        assert_eq!(conv_path(&p, 0, &rq(0.0), 0), ConvPath::Reference);
+        assert_eq!(conv_path(&p, 0, &rq(0.0), 0), ConvPath::Block);
+        assert_eq!(conv_path(&p, 0, &[Requant { multiplier: 0, shift: -2 }], 0), ConvPath::Reference);
         assert_eq!(conv_path(&p, 200, &rq(0.01), 0), ConvPath::Reference);
         assert_eq!(conv_path(&p, 0, &rq(0.01), -129), ConvPath::Reference);
     }

@@ -20,14 +20,20 @@
 //!    halves and saturates to int8, where the reference's clamp to `[lo, hi]` (inside int8)
 //!    gives the same byte as clamping the int8-saturated value.
 //!
+//! 4. A zero multiplier (`quantize_multiplier(0)` is `(0, 0)`: a channel whose weights are all
+//!    zero, common in pruned or sparsely trained models) makes the reference's `apply` 0 and the
+//!    output the zero point. The same five instructions give it: `em1 = !0` has 255 in its low
+//!    byte, and `ASR` by a register amount of 32 or more leaves only the sign (0 or -1), which
+//!    `QADD` of `1 + 2zp` and the halving turn into `zp` either way.
+//!
 //! The activation clamp then runs on four packed bytes at once (`SSUB8` / `SEL`, in the
 //! routines of [`super::matmul`] and [`super::depthwise`]), and only when it narrows the int8
 //! range.
 //!
 //! The stage covers what the converter produces: every multiplier normalised (`>= 2^30`, as
 //! `quantize_multiplier` makes every non-zero scale) with a real value below 0.5 (`shift <= -1`),
-//! and an output zero point in the int8 range. [`OutputStage::new`] returns `None` otherwise and
-//! the op runs on the reference kernel.
+//! or zero (`(0, 0)`), and an output zero point in the int8 range. [`OutputStage::new`] returns
+//! `None` otherwise and the op runs on the reference kernel.
 
 use super::dsp;
 use crate::quant::Requant;
@@ -54,13 +60,14 @@ pub struct OutputStage<'a> {
 impl<'a> OutputStage<'a> {
     /// The stage for `channels` output channels, or `None` when `requant` is neither per-tensor
     /// nor per-channel or holds a multiplier this stage does not cover.
+    #[inline(always)]
     pub fn new(requant: &'a [Requant], channels: usize, zero_point: i32, act: (i8, i8)) -> Option<OutputStage<'a>> {
         let channel_mask = match requant.len() {
             1 => 0,
             n if n == channels => usize::MAX,
             _ => return None,
         };
-        let covered = |r: &Requant| r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift);
+        let covered = |r: &Requant| (r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift)) || (r.multiplier | r.shift) == 0;
         if !requant.iter().all(covered) || !(-128..=127).contains(&zero_point) {
             return None;
         }
@@ -74,6 +81,14 @@ impl<'a> OutputStage<'a> {
         // SAFETY: `c & channel_mask` is 0 (one requant) or `c`, below `channels == requant.len()`.
         let r = unsafe { self.requant.get_unchecked(c & self.channel_mask) };
         ChannelScale { m2: (r.multiplier as u32).wrapping_shl(1) as i32, em1: !r.shift as u32 }
+    }
+
+    /// Whether channel `c`'s multiplier is zero: its every output is the zero point, clamped.
+    /// `c` must be below the `channels` the stage was made for.
+    #[inline(always)]
+    pub fn is_dead(&self, c: usize) -> bool {
+        // SAFETY: as in `channel`.
+        unsafe { self.requant.get_unchecked(c & self.channel_mask) }.multiplier == 0
     }
 
     /// The requant entries as the assembly routines read them (deriving each channel's
@@ -143,7 +158,7 @@ mod tests {
             accs.push(rng.next() as i32);
             accs.push((rng.next() as i32) >> rng.int(0, 31));
         }
-        let mut scales = std::vec![Requant { multiplier: 1 << 30, shift: -1 }, Requant { multiplier: i32::MAX, shift: -1 },
+        let mut scales = std::vec![Requant { multiplier: 0, shift: 0 }, Requant { multiplier: 1 << 30, shift: -1 }, Requant { multiplier: i32::MAX, shift: -1 },
                                    Requant { multiplier: 1 << 30, shift: -31 }, Requant { multiplier: i32::MAX, shift: -31 }];
         for _ in 0..60 {
             scales.push(quantize_multiplier(libm::pow(10.0, -9.0 + 8.6 * rng.unit())));
@@ -173,7 +188,8 @@ mod tests {
         assert!(OutputStage::new(&[ok; 3], 8, 0, (-128, 127)).is_none());
         assert!(OutputStage::new(&[Requant { multiplier: 1 << 30, shift: 0 }], 1, 0, (-128, 127)).is_none());
         assert!(OutputStage::new(&[Requant { multiplier: (1 << 30) - 1, shift: -3 }], 1, 0, (-128, 127)).is_none());
-        assert!(OutputStage::new(&[Requant { multiplier: 0, shift: 0 }], 1, 0, (-128, 127)).is_none());
+        assert!(OutputStage::new(&[Requant { multiplier: 0, shift: 0 }], 1, 0, (-128, 127)).is_some());
+        assert!(OutputStage::new(&[Requant { multiplier: 0, shift: -3 }], 1, 0, (-128, 127)).is_none());
         assert!(OutputStage::new(&[ok], 1, 128, (-128, 127)).is_none());
     }
 }
