@@ -321,6 +321,129 @@ pub fn binary_inplace_i8(
     }
 }
 
+/// Elements from which [`binary_tabled_i8`] takes the tables: below it, filling them (512
+/// terms) costs more than it saves.
+pub const TABLES_MIN_LEN: usize = 128;
+
+/// The operands' terms of int8 Add / Sub tabulated by operand byte, so that an element costs two
+/// loads and an add before the output stage: `a[x]` is [`binary_i8`]'s
+/// `q.a.apply((x - za) << ls)` and `b[y]` its `q.b.apply((y - zb) << ls)`, negated for Sub.
+///
+/// Each entry is the reference's own expression, so the tables are exact. Their sum equals the
+/// reference's saturating `a' + b'` (or `a' - b'`) when every entry lies strictly within
+/// `±2^30`: then no sum and no negation overflows. [`AddSubTerms::new`] checks that; the
+/// parameters [`BinaryQuant::new`] makes always pass (`|x - z| <= 255` shifted by 20 stays below
+/// `2^28`, and both operand multipliers are at most 0.5).
+pub struct AddSubTerms {
+    a: [i32; 256],
+    b: [i32; 256],
+}
+
+impl AddSubTerms {
+    /// The tables of `op` under `q`; `None` for Mul and Div, and for parameters with a term
+    /// outside `±2^30`.
+    pub fn new(op: BinaryOp, q: &BinaryQuant) -> Option<AddSubTerms> {
+        let sub = match op {
+            BinaryOp::Add => false,
+            BinaryOp::Sub => true,
+            BinaryOp::Mul | BinaryOp::Div => return None,
+        };
+        let term = |r: Requant, zero_point: i32, byte: usize| {
+            r.apply(shl_sat((byte as u8 as i8 as i32).saturating_sub(zero_point), q.left_shift))
+        };
+        let a: [i32; 256] = core::array::from_fn(|v| term(q.a, q.a_zero_point, v));
+        let b: [i32; 256] = core::array::from_fn(|v| {
+            let t = term(q.b, q.b_zero_point, v);
+            if sub {
+                t.wrapping_neg()
+            } else {
+                t
+            }
+        });
+        const LIMIT: i32 = 1 << 30;
+        let inside = |t: &[i32; 256]| t.iter().all(|&v| -LIMIT < v && v < LIMIT);
+        (inside(&a) && inside(&b)).then_some(AddSubTerms { a, b })
+    }
+
+    /// The tables for a call of [`binary_i8`]: `op` is Add or Sub, both operands have the
+    /// output's shape of at least [`TABLES_MIN_LEN`] elements, and the terms fit.
+    pub fn for_call(op: BinaryOp, q: &BinaryQuant, a_shape: &[usize], b_shape: &[usize], out_shape: &[usize]) -> Option<AddSubTerms> {
+        let same = a_shape == out_shape && b_shape == out_shape;
+        if !same || out_shape.iter().product::<usize>() < TABLES_MIN_LEN {
+            return None;
+        }
+        AddSubTerms::new(op, q)
+    }
+
+    /// `a' ± b'` for element `x` of operand a and `y` of operand b, before the output stage.
+    #[inline(always)]
+    pub fn sum(&self, x: i8, y: i8) -> i32 {
+        self.a[x as u8 as usize] + self.b[y as u8 as usize]
+    }
+
+    /// `out[i] = stage(sum(a[i], b[i]))`.
+    #[inline(always)]
+    pub fn run(&self, a: &[i8], b: &[i8], out: &mut [i8], stage: impl Fn(i32) -> i8) {
+        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+            *o = stage(self.sum(x, y));
+        }
+    }
+
+    /// [`AddSubTerms::run`] in place: `acc` holds operand a (if `acc_is_a`) or b.
+    #[inline(always)]
+    pub fn run_inplace(&self, acc_is_a: bool, acc: &mut [i8], other: &[i8], stage: impl Fn(i32) -> i8) {
+        if acc_is_a {
+            for (o, &y) in acc.iter_mut().zip(other) {
+                *o = stage(self.sum(*o, y));
+            }
+        } else {
+            for (o, &x) in acc.iter_mut().zip(other) {
+                *o = stage(self.sum(x, *o));
+            }
+        }
+    }
+}
+
+/// [`binary_i8`]'s signature, contract and bytes; same-shape Add and Sub of at least
+/// [`TABLES_MIN_LEN`] elements run through [`AddSubTerms`], everything else through
+/// [`binary_i8`].
+#[allow(clippy::too_many_arguments)]
+pub fn binary_tabled_i8(
+    op: BinaryOp,
+    q: &BinaryQuant,
+    a_shape: &[usize],
+    a: &[i8],
+    b_shape: &[usize],
+    b: &[i8],
+    out_shape: &[usize],
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    match AddSubTerms::for_call(op, q, a_shape, b_shape, out_shape) {
+        Some(terms) => terms.run(a, b, out, |s| clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act)),
+        None => binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act),
+    }
+}
+
+/// [`binary_inplace_i8`]'s signature, contract and bytes, through [`AddSubTerms`] where
+/// [`binary_tabled_i8`] takes them.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_inplace_tabled_i8(
+    op: BinaryOp,
+    q: &BinaryQuant,
+    acc_is_a: bool,
+    acc: &mut [i8],
+    other_shape: &[usize],
+    other: &[i8],
+    out_shape: &[usize],
+    act: (i8, i8),
+) {
+    match AddSubTerms::for_call(op, q, other_shape, out_shape, out_shape) {
+        Some(terms) => terms.run_inplace(acc_is_a, acc, other, |s| clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act)),
+        None => binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

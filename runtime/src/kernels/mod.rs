@@ -44,3 +44,11 @@ pub mod softmax;
 pub use arm::{conv2d_i8, fully_connected_i8};
 #[cfg(not(mote_arm_dsp))]
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};
+
+/// The int8 binary ops the interpreter runs: same-shape Add and Sub through tabulated operand
+/// terms ([`elementwise::AddSubTerms`]), with the DSP output stage where the target has one; the
+/// reference kernels for everything else.
+#[cfg(mote_arm_dsp)]
+pub use arm::elementwise::{binary_i8, binary_inplace_i8};
+#[cfg(not(mote_arm_dsp))]
+pub use elementwise::{binary_inplace_tabled_i8 as binary_inplace_i8, binary_tabled_i8 as binary_i8};
