@@ -5,7 +5,7 @@
 //! dimension or is 1, and a dimension of 1 broadcasts. All tensors are dense, row-major.
 
 use super::output::{clamp_f32, clamp_i8, requantize_i8};
-use crate::quant::{quantize_multiplier, QParams, Requant};
+use crate::quant::{quantize_multiplier, rounding_divide_by_pot, QParams, Requant};
 use crate::tensor::MAX_RANK;
 
 /// The arithmetic a binary elementwise op performs (the kernel's parameter; the file stores
@@ -329,50 +329,65 @@ pub const TABLES_MIN_LEN: usize = 128;
 /// loads and an add before the output stage: `a[x]` is [`binary_i8`]'s
 /// `q.a.apply((x - za) << ls)` and `b[y]` its `q.b.apply((y - zb) << ls)`, negated for Sub.
 ///
-/// Each entry is the reference's own expression, so the tables are exact. Their sum equals the
-/// reference's saturating `a' + b'` (or `a' - b'`) when every entry lies strictly within
-/// `±2^30`: then no sum and no negation overflows. [`AddSubTerms::new`] checks that; the
+/// Each entry is the reference's own value (see [`AddSubTerms::fill`]), so the tables are exact.
+/// Their sum equals the reference's saturating `a' + b'` (or `a' - b'`) when every entry lies
+/// strictly within `±2^30`: then no sum and no negation overflows. `fill` checks that; the
 /// parameters [`BinaryQuant::new`] makes always pass (`|x - z| <= 255` shifted by 20 stays below
 /// `2^28`, and both operand multipliers are at most 0.5).
+///
+/// 2 KB: callers keep one on the stack and fill it in place.
 pub struct AddSubTerms {
     a: [i32; 256],
     b: [i32; 256],
 }
 
+impl Default for AddSubTerms {
+    fn default() -> AddSubTerms {
+        AddSubTerms { a: [0; 256], b: [0; 256] }
+    }
+}
+
+/// `r.apply(shl_sat(x - zero_point, left_shift))` for the int8 value `x`.
+///
+/// Where the shift cannot saturate (`left_shift <= 23`: `|x - zero_point| <= 255`) and `r` has no
+/// left shift, `apply` is the doubling high multiply then the rounding shift, and the high
+/// multiply of a non-negative multiplier is `floor((x * m + 2^30) / 2^31)` for either sign of
+/// the product (its nudge with a truncating division lands on the same integer): one 64-bit
+/// product here instead of the general saturating code.
+#[inline(always)]
+fn add_sub_term(r: Requant, zero_point: i32, left_shift: i32, x: i32) -> i32 {
+    let d = x.saturating_sub(zero_point);
+    if (0..=23).contains(&left_shift) && r.shift <= 0 && r.multiplier >= 0 && (-255..=255).contains(&d) {
+        let high = ((((d << left_shift) as i64) * r.multiplier as i64 + (1 << 30)) >> 31) as i32;
+        rounding_divide_by_pot(high, -r.shift)
+    } else {
+        r.apply(shl_sat(d, left_shift))
+    }
+}
+
 impl AddSubTerms {
-    /// The tables of `op` under `q`; `None` for Mul and Div, and for parameters with a term
-    /// outside `±2^30`.
-    pub fn new(op: BinaryOp, q: &BinaryQuant) -> Option<AddSubTerms> {
+    /// Fills the tables for a call of [`binary_i8`] and returns `true` when the call can take
+    /// them: `op` is Add or Sub, both operands have the output's shape of at least
+    /// [`TABLES_MIN_LEN`] elements, and every term lies within `±2^30`.
+    pub fn fill(&mut self, op: BinaryOp, q: &BinaryQuant, a_shape: &[usize], b_shape: &[usize], out_shape: &[usize]) -> bool {
         let sub = match op {
             BinaryOp::Add => false,
             BinaryOp::Sub => true,
-            BinaryOp::Mul | BinaryOp::Div => return None,
+            BinaryOp::Mul | BinaryOp::Div => return false,
         };
-        let term = |r: Requant, zero_point: i32, byte: usize| {
-            r.apply(shl_sat((byte as u8 as i8 as i32).saturating_sub(zero_point), q.left_shift))
-        };
-        let a: [i32; 256] = core::array::from_fn(|v| term(q.a, q.a_zero_point, v));
-        let b: [i32; 256] = core::array::from_fn(|v| {
-            let t = term(q.b, q.b_zero_point, v);
-            if sub {
-                t.wrapping_neg()
-            } else {
-                t
-            }
-        });
-        const LIMIT: i32 = 1 << 30;
-        let inside = |t: &[i32; 256]| t.iter().all(|&v| -LIMIT < v && v < LIMIT);
-        (inside(&a) && inside(&b)).then_some(AddSubTerms { a, b })
-    }
-
-    /// The tables for a call of [`binary_i8`]: `op` is Add or Sub, both operands have the
-    /// output's shape of at least [`TABLES_MIN_LEN`] elements, and the terms fit.
-    pub fn for_call(op: BinaryOp, q: &BinaryQuant, a_shape: &[usize], b_shape: &[usize], out_shape: &[usize]) -> Option<AddSubTerms> {
-        let same = a_shape == out_shape && b_shape == out_shape;
-        if !same || out_shape.iter().product::<usize>() < TABLES_MIN_LEN {
-            return None;
+        if a_shape != out_shape || b_shape != out_shape || out_shape.iter().product::<usize>() < TABLES_MIN_LEN {
+            return false;
         }
-        AddSubTerms::new(op, q)
+        const LIMIT: i32 = 1 << 30;
+        let mut inside = true;
+        for (v, (ta, tb)) in self.a.iter_mut().zip(self.b.iter_mut()).enumerate() {
+            let x = v as u8 as i8 as i32;
+            *ta = add_sub_term(q.a, q.a_zero_point, q.left_shift, x);
+            let t = add_sub_term(q.b, q.b_zero_point, q.left_shift, x);
+            *tb = if sub { t.wrapping_neg() } else { t };
+            inside &= -LIMIT < *ta && *ta < LIMIT && -LIMIT < *tb && *tb < LIMIT;
+        }
+        inside
     }
 
     /// `a' ± b'` for element `x` of operand a and `y` of operand b, before the output stage.
@@ -380,26 +395,20 @@ impl AddSubTerms {
     pub fn sum(&self, x: i8, y: i8) -> i32 {
         self.a[x as u8 as usize] + self.b[y as u8 as usize]
     }
+}
 
-    /// `out[i] = stage(sum(a[i], b[i]))`.
-    #[inline(always)]
-    pub fn run(&self, a: &[i8], b: &[i8], out: &mut [i8], stage: impl Fn(i32) -> i8) {
-        for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-            *o = stage(self.sum(x, y));
-        }
-    }
-
-    /// [`AddSubTerms::run`] in place: `acc` holds operand a (if `acc_is_a`) or b.
-    #[inline(always)]
-    pub fn run_inplace(&self, acc_is_a: bool, acc: &mut [i8], other: &[i8], stage: impl Fn(i32) -> i8) {
-        if acc_is_a {
-            for (o, &y) in acc.iter_mut().zip(other) {
-                *o = stage(self.sum(*o, y));
-            }
-        } else {
-            for (o, &x) in acc.iter_mut().zip(other) {
-                *o = stage(self.sum(x, *o));
-            }
+/// `out[i] = clamp_i8(q.out.apply(terms.sum(a[i], b[i])) + zo, act)` for `i < n`.
+///
+/// # Safety
+/// `a` and `b` are readable and `out` writable for `n` elements; `out` may be `a` or `b` (each
+/// element is read before it is written), the ranges may not overlap otherwise.
+#[inline(never)]
+unsafe fn add_sub_tabled(terms: &AddSubTerms, q: &BinaryQuant, a: *const i8, b: *const i8, out: *mut i8, n: usize, act: (i8, i8)) {
+    for i in 0..n {
+        // SAFETY: `i < n`, the caller's ranges.
+        unsafe {
+            let s = terms.sum(*a.add(i), *b.add(i));
+            *out.add(i) = clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act);
         }
     }
 }
@@ -419,9 +428,13 @@ pub fn binary_tabled_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    match AddSubTerms::for_call(op, q, a_shape, b_shape, out_shape) {
-        Some(terms) => terms.run(a, b, out, |s| clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act)),
-        None => binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act),
+    let mut terms = AddSubTerms::default();
+    if terms.fill(op, q, a_shape, b_shape, out_shape) {
+        let n = out.len().min(a.len()).min(b.len());
+        // SAFETY: three distinct slices of at least `n` elements.
+        unsafe { add_sub_tabled(&terms, q, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), n, act) }
+    } else {
+        binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act)
     }
 }
 
@@ -438,9 +451,16 @@ pub fn binary_inplace_tabled_i8(
     out_shape: &[usize],
     act: (i8, i8),
 ) {
-    match AddSubTerms::for_call(op, q, other_shape, out_shape, out_shape) {
-        Some(terms) => terms.run_inplace(acc_is_a, acc, other, |s| clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act)),
-        None => binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act),
+    let mut terms = AddSubTerms::default();
+    if terms.fill(op, q, other_shape, out_shape, out_shape) {
+        let n = acc.len().min(other.len());
+        let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
+        let (a, b) = if acc_is_a { (acc as *const i8, other) } else { (other, acc as *const i8) };
+        // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output is
+        // the accumulator, one of the operands.
+        unsafe { add_sub_tabled(&terms, q, a, b, acc, n, act) }
+    } else {
+        binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act)
     }
 }
 
