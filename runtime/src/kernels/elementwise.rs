@@ -329,7 +329,7 @@ pub const TABLES_MIN_LEN: usize = 128;
 /// loads and an add before the output stage: `a[x]` is [`binary_i8`]'s
 /// `q.a.apply((x - za) << ls)` and `b[y]` its `q.b.apply((y - zb) << ls)`, negated for Sub.
 ///
-/// Each entry is the reference's own value (see [`AddSubTerms::fill`]), so the tables are exact.
+/// Each entry is the reference's value (see [`AddSubTerms::fill`]), so the tables are exact.
 /// Their sum equals the reference's saturating `a' + b'` (or `a' - b'`) when every entry lies
 /// strictly within `±2^30`: then no sum and no negation overflows. `fill` checks that; the
 /// parameters [`BinaryQuant::new`] makes always pass (`|x - z| <= 255` shifted by 20 stays below
@@ -347,28 +347,29 @@ impl Default for AddSubTerms {
     }
 }
 
-/// `r.apply(shl_sat(x - zero_point, left_shift))` for the int8 value `x`.
+/// `r.apply(shl_sat(x - zero_point, left_shift))` for the int8 value `x`, or `None` where the
+/// shortcut below does not hold.
 ///
-/// Where the shift cannot saturate (`left_shift <= 23`: `|x - zero_point| <= 255`) and `r` has no
-/// left shift, `apply` is the doubling high multiply then the rounding shift, and the high
-/// multiply of a non-negative multiplier is `floor((x * m + 2^30) / 2^31)` for either sign of
-/// the product (its nudge with a truncating division lands on the same integer): one 64-bit
-/// product here instead of the general saturating code.
+/// Where the shift cannot saturate (`left_shift <= 23` with `|x - zero_point| <= 255`) and `r`
+/// has no left shift, `apply` is the doubling high multiply then the rounding shift, and the
+/// high multiply of a non-negative multiplier is `floor((x * m + 2^30) / 2^31)` for either sign
+/// of the product (its nudge with a truncating division lands on the same integer): one 64-bit
+/// product. The parameters [`BinaryQuant::new`] makes for Add and Sub always qualify.
 #[inline(always)]
-fn add_sub_term(r: Requant, zero_point: i32, left_shift: i32, x: i32) -> i32 {
+fn add_sub_term(r: Requant, zero_point: i32, left_shift: i32, x: i32) -> Option<i32> {
     let d = x.saturating_sub(zero_point);
-    if (0..=23).contains(&left_shift) && r.shift <= 0 && r.multiplier >= 0 && (-255..=255).contains(&d) {
-        let high = ((((d << left_shift) as i64) * r.multiplier as i64 + (1 << 30)) >> 31) as i32;
-        rounding_divide_by_pot(high, -r.shift)
-    } else {
-        r.apply(shl_sat(d, left_shift))
+    if !((0..=23).contains(&left_shift) && r.shift <= 0 && r.multiplier >= 0 && (-255..=255).contains(&d)) {
+        return None;
     }
+    let high = ((((d << left_shift) as i64) * r.multiplier as i64 + (1 << 30)) >> 31) as i32;
+    Some(rounding_divide_by_pot(high, -r.shift))
 }
 
 impl AddSubTerms {
     /// Fills the tables for a call of [`binary_i8`] and returns `true` when the call can take
     /// them: `op` is Add or Sub, both operands have the output's shape of at least
-    /// [`TABLES_MIN_LEN`] elements, and every term lies within `±2^30`.
+    /// [`TABLES_MIN_LEN`] elements, and every term takes the shortcut of `add_sub_term` and lies
+    /// within `±2^30`.
     pub fn fill(&mut self, op: BinaryOp, q: &BinaryQuant, a_shape: &[usize], b_shape: &[usize], out_shape: &[usize]) -> bool {
         let sub = match op {
             BinaryOp::Add => false,
@@ -379,15 +380,18 @@ impl AddSubTerms {
             return false;
         }
         const LIMIT: i32 = 1 << 30;
-        let mut inside = true;
         for (v, (ta, tb)) in self.a.iter_mut().zip(self.b.iter_mut()).enumerate() {
             let x = v as u8 as i8 as i32;
-            *ta = add_sub_term(q.a, q.a_zero_point, q.left_shift, x);
-            let t = add_sub_term(q.b, q.b_zero_point, q.left_shift, x);
-            *tb = if sub { t.wrapping_neg() } else { t };
-            inside &= -LIMIT < *ta && *ta < LIMIT && -LIMIT < *tb && *tb < LIMIT;
+            let (Some(a), Some(b)) = (add_sub_term(q.a, q.a_zero_point, q.left_shift, x), add_sub_term(q.b, q.b_zero_point, q.left_shift, x)) else {
+                return false;
+            };
+            if !(-LIMIT < a && a < LIMIT && -LIMIT < b && b < LIMIT) {
+                return false;
+            }
+            *ta = a;
+            *tb = if sub { -b } else { b };
         }
-        inside
+        true
     }
 
     /// `a' ± b'` for element `x` of operand a and `y` of operand b, before the output stage.
@@ -536,6 +540,32 @@ mod tests {
         let mut acc = [1.0f32, 2.0, 3.0, 4.0];
         binary_inplace_f32(BinaryOp::Sub, false, &mut acc, &[1], &[10.0], &[4], none);
         assert_eq!(acc, [9.0, 8.0, 7.0, 6.0]);
+    }
+
+    /// The shortcut of `add_sub_term` against the reference's expression, at the edges of its
+    /// domain: every byte, zero points at both ends, headroom shifts up to 23, multipliers from
+    /// the smallest to `0.99` (and zero), ties of the final shift included.
+    #[test]
+    fn add_sub_term_is_the_reference_term() {
+        let mut requants = vec![Requant { multiplier: 0, shift: 0 }, Requant { multiplier: i32::MAX, shift: 0 }, Requant { multiplier: 1 << 30, shift: -31 }];
+        requants.extend((0..400).map(|i| quantize_multiplier(libm::pow(2.0, -0.1 * i as f64 - 0.01))));
+        let mut checked = 0;
+        for r in requants {
+            for zero_point in [-128, -127, -1, 0, 1, 64, 126, 127] {
+                for left_shift in [0, 1, 7, 20, 22, 23] {
+                    for x in -128..=127 {
+                        let want = r.apply(shl_sat(x - zero_point, left_shift));
+                        assert_eq!(add_sub_term(r, zero_point, left_shift, x), Some(want), "{r:?} zp {zero_point} ls {left_shift} x {x}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 4_000_000);
+        // Outside the shortcut's domain: no term (the reference kernel runs).
+        assert_eq!(add_sub_term(Requant { multiplier: 1 << 30, shift: 1 }, 0, 20, 5), None);
+        assert_eq!(add_sub_term(Requant::ONE, 0, 24, 5), None);
+        assert_eq!(add_sub_term(quantize_multiplier(0.25), 200, 20, -128), None);
     }
 
     #[test]
