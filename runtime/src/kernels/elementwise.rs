@@ -336,6 +336,7 @@ pub const TABLES_MIN_LEN: usize = 128;
 /// `2^28`, and both operand multipliers are at most 0.5).
 ///
 /// 2 KB: callers keep one on the stack and fill it in place.
+#[repr(C)]
 pub struct AddSubTerms {
     a: [i32; 256],
     b: [i32; 256],
@@ -392,6 +393,11 @@ impl AddSubTerms {
             *tb = if sub { -b } else { b };
         }
         true
+    }
+
+    /// The tables as one array: operand a's 256 terms, then operand b's.
+    pub fn as_ptr(&self) -> *const i32 {
+        self.a.as_ptr()
     }
 
     /// `a' ± b'` for element `x` of operand a and `y` of operand b, before the output stage.

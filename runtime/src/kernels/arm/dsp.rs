@@ -85,29 +85,6 @@ pub fn requantize(acc: i32, m2: i32, em1: u32, zp_round: i32) -> i32 {
     x
 }
 
-/// Four int8 values (`a` lowest) packed into a word by `BFI`, then clamped bytewise to
-/// `[lo, hi]` (splat bytes) by two `SSUB8` / `SEL` pairs: `max(lo)`, then `min(hi)`.
-#[cfg(mote_arm_dsp)]
-#[inline(always)]
-pub fn pack_clamp_i8x4(a: i32, b: i32, c: i32, d: i32, lo: u32, hi: u32) -> u32 {
-    let r: u32;
-    // SAFETY: register-only arithmetic; SSUB8 sets the GE flags, which only SEL reads.
-    unsafe {
-        asm!(
-            "bfi {r}, {b}, #8, #8",
-            "bfi {r}, {c}, #16, #8",
-            "bfi {r}, {d}, #24, #8",
-            "ssub8 {t}, {r}, {lo}",
-            "sel {r}, {r}, {lo}",
-            "ssub8 {t}, {hi}, {r}",
-            "sel {r}, {r}, {hi}",
-            r = inout(reg) a as u32 => r, b = in(reg) b, c = in(reg) c, d = in(reg) d, lo = in(reg) lo, hi = in(reg) hi, t = out(reg) _,
-            options(pure, nomem, nostack),
-        )
-    };
-    r
-}
-
 /// Copies `words` (at least 1) unaligned words, four instructions each. A Rust loop would be
 /// turned into a `memcpy` call, whose set-up costs more than the few words of a window row.
 ///
@@ -216,10 +193,6 @@ mod portable {
     pub fn clamp_i8x4(v: u32, lo: u32, hi: u32) -> u32 {
         let (v, lo, hi) = (v.to_le_bytes(), lo.to_le_bytes(), hi.to_le_bytes());
         u32::from_le_bytes(core::array::from_fn(|i| (v[i] as i8).max(lo[i] as i8).min(hi[i] as i8) as u8))
-    }
-
-    pub fn pack_clamp_i8x4(a: i32, b: i32, c: i32, d: i32, lo: u32, hi: u32) -> u32 {
-        clamp_i8x4(pack_i8x4(a, b, c, d), lo, hi)
     }
 }
 
