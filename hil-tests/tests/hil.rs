@@ -18,8 +18,8 @@ use mote_hil::qemu::Run;
 use mote_hil::{firmware, host, job, models, qemu};
 use mote_targets::Target;
 
-/// The cells whose per-op profiles go into the report: KWS, IC and VWW on the Cortex-M4.
-const PROFILED: [(&str, &str); 3] = [("mps2-an386", "kws_dscnn"), ("mps2-an386", "ic_resnet8"), ("mps2-an386", "vww_mobilenetv1_025")];
+/// The cells whose per-op profiles go into the report: KWS, IC, VWW and AD on the Cortex-M4.
+const PROFILED: [(&str, &str); 4] = [("mps2-an386", "kws_dscnn"), ("mps2-an386", "ic_resnet8"), ("mps2-an386", "vww_mobilenetv1_025"), ("mps2-an386", "ad_fc_autoencoder")];
 
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hil");

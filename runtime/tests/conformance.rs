@@ -59,6 +59,14 @@ fn binary_inplace_i8() {
     passes(|c| conformance::binary_inplace_i8(elementwise::binary_inplace_i8, c));
 }
 
+/// The tabulated Add / Sub path and its wrapper, which the interpreter runs on targets without
+/// the Arm DSP kernels (`kernels::binary_i8`; on the host, this same function).
+#[test]
+fn binary_tabled_i8() {
+    passes(|c| conformance::binary_i8(elementwise::binary_tabled_i8, c));
+    passes(|c| conformance::binary_inplace_i8(elementwise::binary_inplace_tabled_i8, c));
+}
+
 #[test]
 fn unary_f32() {
     passes(|c| conformance::unary_f32(activation::unary_f32, c));

@@ -150,18 +150,62 @@ fn qparams(d: &mut Draw) -> QParams {
     QParams { scale: libm::exp2(-7.0 * d.unit()) as f32, zero_point: d.int(-128, 127) as i32 }
 }
 
-fn check_i8(suite: &'static str, cases: Cases, in_place: bool, mut run: impl FnMut(BinaryOp, &BinaryQuant, InPlace, &Dims, &[i8], &Dims, &[i8], &Dims, &mut [i8], (i8, i8))) -> Result<(), Mismatch> {
+/// Output elements of the long same-shape cases, up to `1024`: past any length from which a
+/// variant switches to a same-shape path.
+const LONG_LEN: usize = 1024;
+
+/// Shapes of a long same-shape case: `[n]` or `[1, h, w, c]`, up to [`LONG_LEN`] elements.
+fn long_shape(d: &mut Draw) -> Dims {
+    let dims = if d.coin() { Dims::new(&[d.size(1, LONG_LEN)]) } else { Dims::new(&[1, d.size(1, 8), d.size(1, 8), d.size(1, 16)]) };
+    dims.unwrap_or_default()
+}
+
+/// Parameters of a long case, cycling through: [`BinaryQuant::new`] over random scales and
+/// zero points; the same with zero points at the ends of the int8 range; and raw parameters
+/// (any headroom shift up to 22, multipliers of either direction), whose terms and sums
+/// saturate.
+fn long_quant(d: &mut Draw, op: BinaryOp) -> BinaryQuant {
+    match d.cycle(3) {
+        0 => BinaryQuant::new(op, qparams(d), qparams(d), qparams(d)),
+        1 => {
+            let mut ends = || QParams { zero_point: if d.coin() { -128 } else { 127 }, ..qparams(d) };
+            BinaryQuant::new(op, ends(), ends(), ends())
+        }
+        _ => {
+            let (za, zb, zo) = (d.int(-128, 127) as i32, d.int(-128, 127) as i32, d.int(-128, 127) as i32);
+            let left_shift = d.int(0, 22) as i32;
+            let (ca, cb, co) = (d.size(0, 2), d.size(0, 2), d.size(0, 2));
+            BinaryQuant { a_zero_point: za, b_zero_point: zb, out_zero_point: zo, left_shift, a: d.requant(ca), b: d.requant(cb), out: d.requant(co) }
+        }
+    }
+}
+
+/// Operand values: random, now and then an end of the int8 range.
+fn value_i8(d: &mut Draw) -> i8 {
+    match d.int(0, 7) {
+        0 => -128,
+        1 => 127,
+        _ => d.i8(),
+    }
+}
+
+fn check_i8(suite: &'static str, cases: Cases, in_place: bool, long: bool, mut run: impl FnMut(BinaryOp, &BinaryQuant, InPlace, &Dims, &[i8], &Dims, &[i8], &Dims, &mut [i8], (i8, i8))) -> Result<(), Mismatch> {
     cases.each(|d| {
         let op = OPS[d.cycle(4)];
         let side = if !in_place { InPlace::No } else if d.cycle(2) == 0 { InPlace::OverA } else { InPlace::OverB };
-        let (qa, qb, qo) = (qparams(d), qparams(d), qparams(d));
-        let q = BinaryQuant::new(op, qa, qb, qo);
-        let (sa, sb, so) = shapes(d, side);
-        let (mut a, mut b, mut out) = ([0i8; MAX_LEN], [0i8; MAX_LEN], [0i8; MAX_LEN]);
-        a[..sa.numel()].iter_mut().for_each(|v| *v = d.i8());
+        let (q, (sa, sb, so)) = if long {
+            let q = long_quant(d, op);
+            let s = long_shape(d);
+            (q, (s, s, s))
+        } else {
+            let (qa, qb, qo) = (qparams(d), qparams(d), qparams(d));
+            (BinaryQuant::new(op, qa, qb, qo), shapes(d, side))
+        };
+        let (mut a, mut b, mut out) = ([0i8; LONG_LEN], [0i8; LONG_LEN], [0i8; LONG_LEN]);
+        a[..sa.numel()].iter_mut().for_each(|v| *v = value_i8(d));
         // b holds its zero point now and then: division by zero.
-        b[..sb.numel()].iter_mut().for_each(|v| *v = if d.int(0, 4) == 0 { qb.zero_point as i8 } else { d.i8() });
-        let act = d.act_i8(qo.zero_point);
+        b[..sb.numel()].iter_mut().for_each(|v| *v = if d.int(0, 4) == 0 { q.b_zero_point as i8 } else { value_i8(d) });
+        let act = d.act_i8(q.out_zero_point);
         let ctx = Ctx::new(suite, d, Params::Binary { op, a: sa, b: sb, out: so, act: Act::I8(act.0, act.1), quant: Some(q), in_place: side });
         let n = so.numel();
         run(op, &q, side, &sa, &a[..sa.numel()], &sb, &b[..sb.numel()], &so, &mut out[..n], act);
@@ -173,12 +217,17 @@ fn check_i8(suite: &'static str, cases: Cases, in_place: bool, mut run: impl FnM
 }
 
 /// Every element exactly, from the definition in i64 with TFLite's requantization; parameters
-/// from [`BinaryQuant::new`] over random scales and zero points of both signs. In addition,
+/// from [`BinaryQuant::new`] over random scales and zero points of both signs. A second pass
+/// runs long same-shape cases (up to 1,024 elements, where variants take their same-shape paths)
+/// with zero points at the ends of the int8 range and raw parameters that saturate (see
+/// `long_quant`). In addition,
 /// every fourth case checks the meaning of those parameters: without activation, each of the
 /// 16 × 16 products of two operand vectors is within one output quantum of the exact real
 /// result, rounded and saturated.
 pub fn binary_i8(kernel: BinaryI8, cases: Cases) -> Result<(), Mismatch> {
-    check_i8("binary_i8", cases, false, |op, q, _, sa, a, sb, b, so, out, act| kernel(op, q, sa.as_slice(), a, sb.as_slice(), b, so.as_slice(), out, act))?;
+    for long in [false, true] {
+        check_i8("binary_i8", cases, false, long, |op, q, _, sa, a, sb, b, so, out, act| kernel(op, q, sa.as_slice(), a, sb.as_slice(), b, so.as_slice(), out, act))?;
+    }
     cases.each(|d| {
         if d.cycle(4) != 0 {
             return Ok(());
@@ -210,12 +259,16 @@ pub fn binary_i8(kernel: BinaryI8, cases: Cases) -> Result<(), Mismatch> {
     })
 }
 
-/// As [`binary_i8`]'s exact part, the output accumulated over operand `a` or `b` (cycling).
+/// As [`binary_i8`]'s exact part (both passes), the output accumulated over operand `a` or `b`
+/// (cycling).
 pub fn binary_inplace_i8(kernel: BinaryInplaceI8, cases: Cases) -> Result<(), Mismatch> {
-    check_i8("binary_inplace_i8", cases, true, |op, q, side, sa, a, sb, b, so, out, act| {
-        let acc_is_a = side == InPlace::OverA;
-        let (other_shape, other) = if acc_is_a { (sb, b) } else { (sa, a) };
-        out.copy_from_slice(if acc_is_a { a } else { b });
-        kernel(op, q, acc_is_a, out, other_shape.as_slice(), other, so.as_slice(), act)
-    })
+    for long in [false, true] {
+        check_i8("binary_inplace_i8", cases, true, long, |op, q, side, sa, a, sb, b, so, out, act| {
+            let acc_is_a = side == InPlace::OverA;
+            let (other_shape, other) = if acc_is_a { (sb, b) } else { (sa, a) };
+            out.copy_from_slice(if acc_is_a { a } else { b });
+            kernel(op, q, acc_is_a, out, other_shape.as_slice(), other, so.as_slice(), act)
+        })?;
+    }
+    Ok(())
 }

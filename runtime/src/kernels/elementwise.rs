@@ -5,7 +5,7 @@
 //! dimension or is 1, and a dimension of 1 broadcasts. All tensors are dense, row-major.
 
 use super::output::{clamp_f32, clamp_i8, requantize_i8};
-use crate::quant::{quantize_multiplier, QParams, Requant};
+use crate::quant::{quantize_multiplier, rounding_divide_by_pot, QParams, Requant};
 use crate::tensor::MAX_RANK;
 
 /// The arithmetic a binary elementwise op performs (the kernel's parameter; the file stores
@@ -321,6 +321,159 @@ pub fn binary_inplace_i8(
     }
 }
 
+/// Elements from which [`binary_tabled_i8`] takes the tables: below it, filling them (512
+/// terms) costs more than it saves.
+pub const TABLES_MIN_LEN: usize = 128;
+
+/// The operands' terms of int8 Add / Sub tabulated by operand byte, so that an element costs two
+/// loads and an add before the output stage: `a[x]` is [`binary_i8`]'s
+/// `q.a.apply((x - za) << ls)` and `b[y]` its `q.b.apply((y - zb) << ls)`, negated for Sub.
+///
+/// Each entry is the reference's value (see [`AddSubTerms::fill`]), so the tables are exact.
+/// Their sum equals the reference's saturating `a' + b'` (or `a' - b'`) when every entry lies
+/// strictly within `±2^30`: then no sum and no negation overflows. `fill` checks that; the
+/// parameters [`BinaryQuant::new`] makes always pass (`|x - z| <= 255` shifted by 20 stays below
+/// `2^28`, and both operand multipliers are at most 0.5).
+///
+/// 2 KB: callers keep one on the stack and fill it in place.
+#[repr(C)]
+pub struct AddSubTerms {
+    a: [i32; 256],
+    b: [i32; 256],
+}
+
+impl Default for AddSubTerms {
+    fn default() -> AddSubTerms {
+        AddSubTerms { a: [0; 256], b: [0; 256] }
+    }
+}
+
+/// `r.apply(shl_sat(x - zero_point, left_shift))` for the int8 value `x`, or `None` where the
+/// shortcut below does not hold.
+///
+/// Where the shift cannot saturate (`left_shift <= 23` with `|x - zero_point| <= 255`) and `r`
+/// has no left shift, `apply` is the doubling high multiply then the rounding shift, and the
+/// high multiply of a non-negative multiplier is `floor((x * m + 2^30) / 2^31)` for either sign
+/// of the product (its nudge with a truncating division lands on the same integer): one 64-bit
+/// product. The parameters [`BinaryQuant::new`] makes for Add and Sub always qualify.
+#[inline(always)]
+fn add_sub_term(r: Requant, zero_point: i32, left_shift: i32, x: i32) -> Option<i32> {
+    let d = x.saturating_sub(zero_point);
+    if !((0..=23).contains(&left_shift) && r.shift <= 0 && r.multiplier >= 0 && (-255..=255).contains(&d)) {
+        return None;
+    }
+    let high = ((((d << left_shift) as i64) * r.multiplier as i64 + (1 << 30)) >> 31) as i32;
+    Some(rounding_divide_by_pot(high, -r.shift))
+}
+
+impl AddSubTerms {
+    /// Fills the tables for a call of [`binary_i8`] and returns `true` when the call can take
+    /// them: `op` is Add or Sub, both operands have the output's shape of at least
+    /// [`TABLES_MIN_LEN`] elements, and every term takes the shortcut of `add_sub_term` and lies
+    /// within `±2^30`.
+    pub fn fill(&mut self, op: BinaryOp, q: &BinaryQuant, a_shape: &[usize], b_shape: &[usize], out_shape: &[usize]) -> bool {
+        let sub = match op {
+            BinaryOp::Add => false,
+            BinaryOp::Sub => true,
+            BinaryOp::Mul | BinaryOp::Div => return false,
+        };
+        if a_shape != out_shape || b_shape != out_shape || out_shape.iter().product::<usize>() < TABLES_MIN_LEN {
+            return false;
+        }
+        const LIMIT: i32 = 1 << 30;
+        for (v, (ta, tb)) in self.a.iter_mut().zip(self.b.iter_mut()).enumerate() {
+            let x = v as u8 as i8 as i32;
+            let (Some(a), Some(b)) = (add_sub_term(q.a, q.a_zero_point, q.left_shift, x), add_sub_term(q.b, q.b_zero_point, q.left_shift, x)) else {
+                return false;
+            };
+            if !(-LIMIT < a && a < LIMIT && -LIMIT < b && b < LIMIT) {
+                return false;
+            }
+            *ta = a;
+            *tb = if sub { -b } else { b };
+        }
+        true
+    }
+
+    /// The tables as one array: operand a's 256 terms, then operand b's.
+    pub fn as_ptr(&self) -> *const i32 {
+        self.a.as_ptr()
+    }
+
+    /// `a' ± b'` for element `x` of operand a and `y` of operand b, before the output stage.
+    #[inline(always)]
+    pub fn sum(&self, x: i8, y: i8) -> i32 {
+        self.a[x as u8 as usize] + self.b[y as u8 as usize]
+    }
+}
+
+/// `out[i] = clamp_i8(q.out.apply(terms.sum(a[i], b[i])) + zo, act)` for `i < n`.
+///
+/// # Safety
+/// `a` and `b` are readable and `out` writable for `n` elements; `out` may be `a` or `b` (each
+/// element is read before it is written), the ranges may not overlap otherwise.
+#[inline(never)]
+unsafe fn add_sub_tabled(terms: &AddSubTerms, q: &BinaryQuant, a: *const i8, b: *const i8, out: *mut i8, n: usize, act: (i8, i8)) {
+    for i in 0..n {
+        // SAFETY: `i < n`, the caller's ranges.
+        unsafe {
+            let s = terms.sum(*a.add(i), *b.add(i));
+            *out.add(i) = clamp_i8(q.out.apply(s).saturating_add(q.out_zero_point), act);
+        }
+    }
+}
+
+/// [`binary_i8`]'s signature, contract and bytes; same-shape Add and Sub of at least
+/// [`TABLES_MIN_LEN`] elements run through [`AddSubTerms`], everything else through
+/// [`binary_i8`].
+#[allow(clippy::too_many_arguments)]
+pub fn binary_tabled_i8(
+    op: BinaryOp,
+    q: &BinaryQuant,
+    a_shape: &[usize],
+    a: &[i8],
+    b_shape: &[usize],
+    b: &[i8],
+    out_shape: &[usize],
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    let mut terms = AddSubTerms::default();
+    if terms.fill(op, q, a_shape, b_shape, out_shape) {
+        let n = out.len().min(a.len()).min(b.len());
+        // SAFETY: three distinct slices of at least `n` elements.
+        unsafe { add_sub_tabled(&terms, q, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), n, act) }
+    } else {
+        binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act)
+    }
+}
+
+/// [`binary_inplace_i8`]'s signature, contract and bytes, through [`AddSubTerms`] where
+/// [`binary_tabled_i8`] takes them.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_inplace_tabled_i8(
+    op: BinaryOp,
+    q: &BinaryQuant,
+    acc_is_a: bool,
+    acc: &mut [i8],
+    other_shape: &[usize],
+    other: &[i8],
+    out_shape: &[usize],
+    act: (i8, i8),
+) {
+    let mut terms = AddSubTerms::default();
+    if terms.fill(op, q, other_shape, out_shape, out_shape) {
+        let n = acc.len().min(other.len());
+        let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
+        let (a, b) = if acc_is_a { (acc as *const i8, other) } else { (other, acc as *const i8) };
+        // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output is
+        // the accumulator, one of the operands.
+        unsafe { add_sub_tabled(&terms, q, a, b, acc, n, act) }
+    } else {
+        binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,6 +546,32 @@ mod tests {
         let mut acc = [1.0f32, 2.0, 3.0, 4.0];
         binary_inplace_f32(BinaryOp::Sub, false, &mut acc, &[1], &[10.0], &[4], none);
         assert_eq!(acc, [9.0, 8.0, 7.0, 6.0]);
+    }
+
+    /// The shortcut of `add_sub_term` against the reference's expression, at the edges of its
+    /// domain: every byte, zero points at both ends, headroom shifts up to 23, multipliers from
+    /// the smallest to `0.99` (and zero), ties of the final shift included.
+    #[test]
+    fn add_sub_term_is_the_reference_term() {
+        let mut requants = vec![Requant { multiplier: 0, shift: 0 }, Requant { multiplier: i32::MAX, shift: 0 }, Requant { multiplier: 1 << 30, shift: -31 }];
+        requants.extend((0..400).map(|i| quantize_multiplier(libm::pow(2.0, -0.1 * i as f64 - 0.01))));
+        let mut checked = 0;
+        for r in requants {
+            for zero_point in [-128, -127, -1, 0, 1, 64, 126, 127] {
+                for left_shift in [0, 1, 7, 20, 22, 23] {
+                    for x in -128..=127 {
+                        let want = r.apply(shl_sat(x - zero_point, left_shift));
+                        assert_eq!(add_sub_term(r, zero_point, left_shift, x), Some(want), "{r:?} zp {zero_point} ls {left_shift} x {x}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 4_000_000);
+        // Outside the shortcut's domain: no term (the reference kernel runs).
+        assert_eq!(add_sub_term(Requant { multiplier: 1 << 30, shift: 1 }, 0, 20, 5), None);
+        assert_eq!(add_sub_term(Requant::ONE, 0, 24, 5), None);
+        assert_eq!(add_sub_term(quantize_multiplier(0.25), 200, 20, -128), None);
     }
 
     #[test]

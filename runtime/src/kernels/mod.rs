@@ -110,3 +110,10 @@ pub fn fully_connected_i8_with_scratch(
 ) {
     fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
 }
+/// The int8 binary ops the interpreter runs: same-shape Add and Sub through tabulated operand
+/// terms ([`elementwise::AddSubTerms`]), with the DSP output stage where the target has one; the
+/// reference kernels for everything else.
+#[cfg(mote_arm_dsp)]
+pub use arm::elementwise::{binary_i8, binary_inplace_i8};
+#[cfg(not(mote_arm_dsp))]
+pub use elementwise::{binary_inplace_tabled_i8 as binary_inplace_i8, binary_tabled_i8 as binary_i8};

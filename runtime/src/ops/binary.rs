@@ -3,7 +3,8 @@
 //!
 //! Operands `[a, b]`, both of the output's dtype; each may be of lower rank (left-padded with 1s)
 //! and broadcasts where its dimension is 1. int8 ops carry their fixed-point parameters
-//! ([`BinaryQuant`]) as an attribute. Kernels: [`crate::kernels::elementwise`].
+//! ([`BinaryQuant`]) as an attribute. Kernels: [`crate::kernels::elementwise`]; int8 runs the
+//! target's variant, [`crate::kernels::binary_i8`] / [`crate::kernels::binary_inplace_i8`].
 
 use serde::{Deserialize, Serialize};
 
@@ -114,9 +115,9 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], op: BinaryOp, act: Activatio
         (None, Some(a), Some(b)) => kernel::binary_f32(op, sa, cast(a)?, sb, cast(b)?, so, cast_mut(out)?, e.act_f32(act)),
         (None, None, Some(b)) => kernel::binary_inplace_f32(op, true, cast_mut(out)?, sb, cast(b)?, so, e.act_f32(act)),
         (None, Some(a), None) => kernel::binary_inplace_f32(op, false, cast_mut(out)?, sa, cast(a)?, so, e.act_f32(act)),
-        (Some(q), Some(a), Some(b)) => kernel::binary_i8(op, &q.into(), sa, cast(a)?, sb, cast(b)?, so, cast_mut(out)?, e.act_i8(act)?),
-        (Some(q), None, Some(b)) => kernel::binary_inplace_i8(op, &q.into(), true, cast_mut(out)?, sb, cast(b)?, so, e.act_i8(act)?),
-        (Some(q), Some(a), None) => kernel::binary_inplace_i8(op, &q.into(), false, cast_mut(out)?, sa, cast(a)?, so, e.act_i8(act)?),
+        (Some(q), Some(a), Some(b)) => crate::kernels::binary_i8(op, &q.into(), sa, cast(a)?, sb, cast(b)?, so, cast_mut(out)?, e.act_i8(act)?),
+        (Some(q), None, Some(b)) => crate::kernels::binary_inplace_i8(op, &q.into(), true, cast_mut(out)?, sb, cast(b)?, so, e.act_i8(act)?),
+        (Some(q), Some(a), None) => crate::kernels::binary_inplace_i8(op, &q.into(), false, cast_mut(out)?, sa, cast(a)?, so, e.act_i8(act)?),
         (_, None, None) => return Err(RunError::Internal),
     }
     Ok(())

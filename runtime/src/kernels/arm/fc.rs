@@ -1,8 +1,15 @@
-//! int8 fully connected layer: rows of `x`, widened two at a time with the zero point
-//! subtracted, times the int8 weight rows streamed from the model, two at a time. Each weight is
-//! used once per pair of rows, so nothing is widened ahead of time on the weights' side.
+//! int8 fully connected layer: rows of `x`, widened with the zero point subtracted, times the
+//! int8 weight rows streamed from the model. Each weight is used once per row (pair) of `x`, so
+//! nothing is widened ahead of time on the weights' side.
+//!
+//! Rows of `x` go two at a time through [`columns_times_rows`] (two widened rows × two weight
+//! rows, one `SMLAD` per two multiply-accumulates and per widened weight pair); a single row (a
+//! batch of one, or the last of an odd batch) goes through [`column_times_rows`], four weight
+//! rows per pass of the widened row, so that loading the row is shared by four outputs.
 
 use super::conv::{columns_times_rows, widen, zero_point_pair};
+use super::dsp::{smlad, sxtb16, sxtb16_ror8};
+use super::matmul::{rows4_q15, RowsJob};
 use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::fully_connected::FcParams;
@@ -46,10 +53,66 @@ pub unsafe fn fully_connected_s8(
         // SAFETY: rows `r` (and `r + 1`) of `x` and `out` exist; the columns fit (`supports`).
         unsafe {
             let src = x.as_ptr().add(r * k) as *const u8;
+            let dst = out.as_mut_ptr().add(r * m);
             let tail_a = widen(src, k, zp_pair, x_zero_point, cols, stride);
-            let tail_b = if pair { widen(src.add(k), k, zp_pair, x_zero_point, cols.add(2), stride) } else { [0; 3] };
-            columns_times_rows(cols, pair, [tail_a, tail_b], w, k, bias, stage, out.as_mut_ptr().add(r * m), m);
+            if pair {
+                let tail_b = widen(src.add(k), k, zp_pair, x_zero_point, cols.add(2), stride);
+                columns_times_rows(cols, true, [tail_a, tail_b], w, k, bias, stage, dst, m);
+            } else {
+                column_times_rows(cols, tail_a, w, k, bias, stage, dst, m);
+            }
         }
         r += if pair { 2 } else { 1 };
+    }
+}
+
+/// One widened row of `x` against every weight row: `dst[o] = stage(bias[o] + col · w_o)`.
+///
+/// With `k % 4 == 0`, blocks of four weight rows run in [`rows4_q15`] and the last `m % 4` rows
+/// in the loop below; otherwise [`columns_times_rows`] takes them all.
+///
+/// # Safety
+/// `cols` holds the column of `k / 4` groups and `tail` its last `k % 4` values; `w` holds `m`
+/// rows of `k`; `bias`, when present, `m` values; `stage` was made for `m` channels; `dst` is
+/// writable for `m` bytes.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+unsafe fn column_times_rows(cols: *const u32, tail: [i32; 3], w: &[i8], k: usize, bias: Option<&[i32]>, stage: &OutputStage<'_>, dst: *mut i8, m: usize) {
+    static NO_BIAS: i32 = 0;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if k % 4 != 0 {
+            return columns_times_rows(cols, false, [tail, [0; 3]], w, k, bias, stage, dst, m);
+        }
+        let (groups, quads) = (k / 4, m / 4);
+        if quads > 0 {
+            let (requant, requant_step) = stage.requant_ptr();
+            let mut job = RowsJob {
+                cols,
+                w: w.as_ptr(),
+                groups,
+                pairs: quads,
+                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+                bias_step: if bias.is_some() { 4 } else { 0 },
+                requant,
+                requant_step,
+                zp_round: stage.zp_round(),
+                lo: stage.lo(),
+                hi: stage.hi(),
+                dst,
+                dst_b: 0,
+                clamp: stage.clamps(),
+            };
+            rows4_q15(&mut job);
+        }
+        for o in 4 * quads..m {
+            let row = w.as_ptr().add(o * k);
+            let mut acc = bias.map_or(0, |b| b[o]);
+            for g in 0..groups {
+                let v = core::ptr::read_unaligned(row.add(4 * g) as *const u32);
+                acc = smlad(*cols.add(2 * g + 1), sxtb16_ror8(v), smlad(*cols.add(2 * g), sxtb16(v), acc));
+            }
+            *dst.add(o) = stage.clamp1(stage.requantize(stage.channel(o), acc));
+        }
     }
 }

@@ -12,12 +12,15 @@
 //! | depthwise, multiplier 1 | [`depthwise::depthwise_conv2d_s8`] | `SMLAD` over two horizontal taps of int16 planes |
 //! | regular, `K = kh·kw·c <= 180` (1×1 included) | [`conv::conv2d_block_s8`] | an int8 window × 8 channels' widened weights |
 //! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
-//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows |
+//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × four |
 //!
 //! All of them need the output stage of [`requant::OutputStage`] (normalised multipliers below
 //! 0.5 or zero ones, per tensor or per channel: what the converter writes) and an input zero point in the int8
 //! range; grouped convolutions, depthwise multipliers above 1 and shapes whose scratch does not
 //! fit also take the reference.
+//!
+//! Same-shape int8 Add and Sub ([`elementwise::binary_i8`], [`elementwise::binary_inplace_i8`])
+//! run the reference's operand terms, tabulated per operand byte, through the same output stage.
 //!
 //! # Exactness
 //! The reference accumulates `bias + sum (x - x_zero_point) * w` in wrapping `i32`. Here the
@@ -59,6 +62,7 @@ macro_rules! dsp_cpu {
 pub mod conv;
 pub mod depthwise;
 pub mod dsp;
+pub mod elementwise;
 pub mod fc;
 pub mod matmul;
 pub mod requant;
@@ -434,7 +438,7 @@ mod tests {
 
     #[test]
     fn fully_connected_matches_the_reference() {
-        for (seed, (rows, inputs, outputs)) in [(1, 640, 128), (1, 128, 8), (3, 10, 5), (2, 7, 1), (4, 64, 12)].into_iter().enumerate() {
+        for (seed, (rows, inputs, outputs)) in [(1, 640, 128), (1, 128, 8), (3, 10, 5), (2, 7, 1), (4, 64, 12), (1, 64, 10), (3, 64, 7), (1, 8, 3)].into_iter().enumerate() {
             let mut rng = Rng(seed as u64);
             let p = FcParams { rows, inputs, outputs };
             let x = random_i8(&mut rng, rows * inputs);
@@ -468,6 +472,12 @@ mod tests {
                 panic!("{m}");
             }
             if let Err(m) = conformance::fully_connected_i8(fully_connected_i8, Cases::new(seed, 2000)) {
+                panic!("{m}");
+            }
+            if let Err(m) = conformance::binary_i8(elementwise::binary_i8, Cases::new(seed, 2000)) {
+                panic!("{m}");
+            }
+            if let Err(m) = conformance::binary_inplace_i8(elementwise::binary_inplace_i8, Cases::new(seed, 2000)) {
                 panic!("{m}");
             }
         }
