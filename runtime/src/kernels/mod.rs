@@ -21,7 +21,8 @@
 //! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and must pass the
 //! same conformance suites (`mote_runtime::conformance`, feature `conformance`); these reference
 //! kernels stay compiled as the specification. `arm` has int8 convolution and fully connected
-//! kernels for Arm cores with the DSP extension (Helium, NEON and x86 variants are still to come).
+//! kernels for Arm cores with the DSP extension, `scalar` blocked ones for RISC-V and ARMv6-M
+//! (Helium, NEON and x86 variants are still to come).
 //!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 
@@ -35,12 +36,18 @@ pub mod output;
 pub mod pool;
 pub mod quantize;
 pub mod resize;
+#[cfg(any(not(mote_arm_dsp), test))]
+pub mod scalar;
 pub mod shape;
 pub mod softmax;
 
 /// The int8 convolution and fully connected layer the interpreter runs: the Arm DSP kernels
-/// (`arm`) where the target has the DSP extension, the reference kernels elsewhere.
+/// (`arm`) where the target has the DSP extension, the blocked scalar kernels (`scalar`) on the
+/// other microcontroller cores (RISC-V, ARMv6-M), the reference kernels elsewhere (the host,
+/// whose outputs the devices are checked against).
 #[cfg(mote_arm_dsp)]
 pub use arm::{conv2d_i8, fully_connected_i8};
-#[cfg(not(mote_arm_dsp))]
+#[cfg(all(not(mote_arm_dsp), any(target_arch = "riscv32", target_arch = "arm")))]
+pub use scalar::{conv2d_i8, fully_connected_i8};
+#[cfg(all(not(mote_arm_dsp), not(any(target_arch = "riscv32", target_arch = "arm"))))]
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};
