@@ -8,6 +8,7 @@
 //! the accumulators. Slicing every run to the length of the first lets LLVM drop the bounds
 //! checks from the loop.
 //!
+//! On RISC-V [`dot_1x8`], the fully connected layer's, is the assembly of [`super::rv32`].
 //! On Arm cores (ARMv6-M code) [`dot_1x4`] is the assembly of [`super::armv6m`] and no pixels
 //! are paired ([`PAIRS`]): Thumb-1 has too few low registers for eight sums.
 
@@ -58,6 +59,22 @@ pub fn dot_1x4(x: &[i8], w: [&[i8]; 4], zp: i32, acc: &mut [i32; 4]) {
 
 #[cfg(target_arch = "arm")]
 pub use super::armv6m::dot_1x4;
+
+/// `acc[j] += Σ_i (x[i] - zp) · w[j·n + i]` for one row `x` of `n` inputs and the eight weight
+/// rows that follow each other in `w`: two [`dot_1x4`].
+#[cfg(not(target_arch = "riscv32"))]
+#[inline(always)]
+pub fn dot_1x8(x: &[i8], w: &[i8], zp: i32, acc: &mut [i32; 8]) {
+    let n = x.len();
+    let rows = |j: usize| &w[j * n..][..n];
+    let (mut lo, mut hi) = ([acc[0], acc[1], acc[2], acc[3]], [acc[4], acc[5], acc[6], acc[7]]);
+    dot_1x4(x, [rows(0), rows(1), rows(2), rows(3)], zp, &mut lo);
+    dot_1x4(x, [rows(4), rows(5), rows(6), rows(7)], zp, &mut hi);
+    *acc = [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]];
+}
+
+#[cfg(target_arch = "riscv32")]
+pub use super::rv32::dot_1x8;
 
 /// `acc += Σ_i (x[i] - zp) · w[i]`.
 #[inline(always)]

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | depthwise, multiplier 1 | [`depthwise::depthwise_conv2d_s8`] | 4 channels of one pixel, over its in-image taps |
 //! | regular (`groups == 1`) | [`conv::conv2d_s8`] | 2 pixels × 4 channels over runs of the window read in place |
-//! | fully connected | [`fully_connected_s8`] | 2 rows × 4 outputs |
+//! | fully connected | [`fully_connected_s8`] | 2 rows × 4 outputs, or 1 row × 8 outputs |
 //!
 //! Grouped convolutions, depthwise multipliers above 1, input zero points outside the int8 range
 //! and slices of other lengths than the contract's take the reference.
@@ -37,12 +37,14 @@ mod armv6m;
 pub mod conv;
 pub mod depthwise;
 pub mod dot;
+#[cfg(target_arch = "riscv32")]
+mod rv32;
 
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
 use crate::kernels::output::{clamp_i8, requantize_i8};
 use crate::quant::Requant;
-use dot::{dot_1x1, dot_1x4, dot_2x4, PAIRS};
+use dot::{dot_1x1, dot_1x4, dot_1x8, dot_2x4, PAIRS};
 
 /// Requantization, output zero point and activation clamp of one op.
 ///
@@ -186,7 +188,7 @@ pub fn fully_connected_i8(
 
 /// Fully connected layer, the arithmetic of
 /// [`crate::kernels::fully_connected::fully_connected_i8`]: two rows of `x` and four weight rows
-/// at a time.
+/// at a time, or one row (the last of an odd count) and eight weight rows.
 ///
 /// `x_zero_point` in the int8 range and the slices of the documented lengths.
 pub fn fully_connected_s8(p: &FcParams, x: &[i8], x_zero_point: i32, w: &[i8], bias: Option<&[i32]>, stage: &OutputStage<'_>, out: &mut [i8]) {
@@ -198,6 +200,17 @@ pub fn fully_connected_s8(p: &FcParams, x: &[i8], x_zero_point: i32, w: &[i8], b
         let pair = PAIRS && r + 1 < p.rows;
         let xs = [&x[r * k..][..k], &x[if pair { r + 1 } else { r } * k..][..k]];
         let mut o = 0;
+        while !pair && o + 8 <= m {
+            let mut acc = [0; 8];
+            if let Some(b) = bias {
+                acc.copy_from_slice(&b[o..o + 8]);
+            }
+            dot_1x8(xs[0], &w[o * k..(o + 8) * k], zp, &mut acc);
+            for (j, (&a, dst)) in acc.iter().zip(&mut out[r * m + o..][..8]).enumerate() {
+                *dst = stage.requantize(o + j, a);
+            }
+            o += 8;
+        }
         while o + 4 <= m {
             let ws = [&w[o * k..][..k], &w[(o + 1) * k..][..k], &w[(o + 2) * k..][..k], &w[(o + 3) * k..][..k]];
             let init = [bias_of(o), bias_of(o + 1), bias_of(o + 2), bias_of(o + 3)];
