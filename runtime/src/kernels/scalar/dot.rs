@@ -8,14 +8,15 @@
 //! the accumulators. Slicing every run to the length of the first lets LLVM drop the bounds
 //! checks from the loop.
 //!
-//! On RISC-V [`dot_1x8`], the fully connected layer's, is the assembly of [`super::rv32`].
-//! On Arm cores (ARMv6-M code) [`dot_1x4`] is the assembly of [`super::armv6m`] and no pixels
+//! On RISC-V [`dot_2x4`] and [`dot_1x8`] are the assembly of `rv32`.
+//! On Arm cores (ARMv6-M code) [`dot_1x4`] is the assembly of `armv6m` and no pixels
 //! are paired ([`PAIRS`]): Thumb-1 has too few low registers for eight sums.
 
 /// Whether the kernels pair pixels (and rows) through [`dot_2x4`].
 pub const PAIRS: bool = !cfg!(target_arch = "arm");
 
 /// `acc[p][j] += Σ_i (x[p][i] - zp) · w[j][i]` for two pixels and four channels.
+#[cfg(not(target_arch = "riscv32"))]
 #[inline(always)]
 pub fn dot_2x4(x: [&[i8]; 2], w: [&[i8]; 4], zp: i32, acc: &mut [[i32; 4]; 2]) {
     let n = x[0].len();
@@ -74,7 +75,7 @@ pub fn dot_1x8(x: &[i8], w: &[i8], zp: i32, acc: &mut [i32; 8]) {
 }
 
 #[cfg(target_arch = "riscv32")]
-pub use super::rv32::dot_1x8;
+pub use super::rv32::{dot_1x8, dot_2x4};
 
 /// `acc += Σ_i (x[i] - zp) · w[i]`.
 #[inline(always)]

@@ -90,12 +90,19 @@ impl<'a> OutputStage<'a> {
     pub fn requantize(&self, o: usize, acc: i32) -> i8 {
         let rq = self.requant[o & self.channel_mask];
         if !self.split {
-            return requantize_i8(acc, rq, self.zero_point, self.act);
+            return self.requantize_other(rq, acc);
         }
         let x = ((acc as i64 * rq.multiplier as i64 + (1 << 30)) >> 31) as i32;
         let e = (rq.shift.wrapping_neg() as u32).min(31);
         let v = if e == 0 { x } else { (((x + (x >> 31)) >> (e - 1)) + 1) >> 1 };
         clamp_i8(v.saturating_add(self.zero_point), self.act)
+    }
+
+    /// [`requantize_i8`], out of line: the converter writes no such stage.
+    #[cold]
+    #[inline(never)]
+    fn requantize_other(&self, rq: Requant, acc: i32) -> i8 {
+        requantize_i8(acc, rq, self.zero_point, self.act)
     }
 }
 
