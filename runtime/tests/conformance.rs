@@ -29,6 +29,18 @@ fn conv2d_i8() {
     passes(|c| conformance::conv2d_i8(conv::conv2d_i8, c));
 }
 
+/// The blocked scalar kernels that RISC-V and ARMv6-M firmware runs (the portable Rust; the
+/// ARMv6-M assembly runs in `examples/conformance-firmware` under QEMU).
+#[test]
+fn conv2d_i8_scalar() {
+    passes(|c| conformance::conv2d_i8(scalar::conv2d_i8, c));
+}
+
+#[test]
+fn fully_connected_i8_scalar() {
+    passes(|c| conformance::fully_connected_i8(scalar::fully_connected_i8, c));
+}
+
 #[test]
 fn fully_connected_f32() {
     passes(|c| conformance::fully_connected_f32(fully_connected::fully_connected_f32, c));

@@ -21,9 +21,10 @@
 //! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and must pass the
 //! same conformance suites (`mote_runtime::conformance`, feature `conformance`); these reference
 //! kernels stay compiled as the specification. `arm` has int8 convolution and fully connected
-//! kernels for Arm cores with the DSP extension (Helium, NEON and x86 variants are still to come);
-//! it is compiled on every target (with portable definitions of the instructions off Arm), since
-//! its scratch sizes are part of every model's memory plan.
+//! kernels for Arm cores with the DSP extension, `scalar` blocked ones for RISC-V and ARMv6-M
+//! (Helium, NEON and x86 variants are still to come). `arm` is compiled on every target (with
+//! portable definitions of the instructions off Arm), since its scratch sizes are part of every
+//! model's memory plan.
 //!
 //! # Scratch
 //! A kernel that needs working memory (widened operands, gathered windows) states how much per
@@ -43,21 +44,27 @@ pub mod output;
 pub mod pool;
 pub mod quantize;
 pub mod resize;
+#[cfg(any(not(mote_arm_dsp), test))]
+pub mod scalar;
 pub mod shape;
 pub mod softmax;
 
 /// The int8 convolution and fully connected layer the interpreter runs, with the op's planned
-/// scratch: the Arm DSP kernels (`arm`) where the target has the DSP extension, the reference
-/// kernels (which need no scratch) elsewhere.
+/// scratch: the Arm DSP kernels (`arm`) where the target has the DSP extension, the blocked
+/// scalar kernels (`scalar`, which need no scratch) on the other microcontroller cores (RISC-V,
+/// ARMv6-M), the reference kernels (no scratch either) elsewhere: the host, whose outputs the
+/// devices are checked against.
 #[cfg(mote_arm_dsp)]
 pub use arm::{conv2d_i8_with_scratch, fully_connected_i8_with_scratch};
 
 /// The target's int8 convolution and fully connected layer with the reference kernels'
-/// signature, taking exactly the planned scratch from the stack: what the conformance suites run
-/// on a device (`examples/conformance-firmware`).
+/// signature (on DSP cores taking exactly the planned scratch from the stack): what the
+/// conformance suites run on a device (`examples/conformance-firmware`).
 #[cfg(mote_arm_dsp)]
 pub use arm::{conv2d_i8, fully_connected_i8};
-#[cfg(not(mote_arm_dsp))]
+#[cfg(all(not(mote_arm_dsp), any(target_arch = "riscv32", target_arch = "arm")))]
+pub use scalar::{conv2d_i8, fully_connected_i8};
+#[cfg(all(not(mote_arm_dsp), not(any(target_arch = "riscv32", target_arch = "arm"))))]
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};
 
 /// Bytes of scratch the int8 convolution may take for `p`, on any target: the most any variant
@@ -74,7 +81,7 @@ pub fn fully_connected_i8_scratch_bytes(p: &fully_connected::FcParams) -> usize 
     arm::fully_connected_i8_scratch_bytes(p)
 }
 
-/// [`conv::conv2d_i8`], ignoring the scratch (targets without faster kernels).
+/// [`conv2d_i8`] (the scalar or the reference kernel), ignoring the scratch.
 #[cfg(not(mote_arm_dsp))]
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_i8_with_scratch(
@@ -89,11 +96,10 @@ pub fn conv2d_i8_with_scratch(
     act: (i8, i8),
     _scratch: &mut [u8],
 ) {
-    conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+    conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
 }
 
-/// [`fully_connected::fully_connected_i8`], ignoring the scratch (targets without faster
-/// kernels).
+/// [`fully_connected_i8`] (the scalar or the reference kernel), ignoring the scratch.
 #[cfg(not(mote_arm_dsp))]
 #[allow(clippy::too_many_arguments)]
 pub fn fully_connected_i8_with_scratch(
@@ -108,8 +114,9 @@ pub fn fully_connected_i8_with_scratch(
     act: (i8, i8),
     _scratch: &mut [u8],
 ) {
-    fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+    fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
 }
+
 /// The int8 binary ops the interpreter runs: same-shape Add and Sub through tabulated operand
 /// terms ([`elementwise::AddSubTerms`]), with the DSP output stage where the target has one; the
 /// reference kernels for everything else.
