@@ -3,6 +3,12 @@
 //! Shapes: `a_shape`, `b_shape` and `out_shape` have the same rank `r <= MAX_RANK` (the
 //! interpreter left-pads the shorter operand with 1s); every operand dimension equals the output
 //! dimension or is 1, and a dimension of 1 broadcasts. All tensors are dense, row-major.
+//!
+//! [`binary_i8`] and [`binary_inplace_i8`] are the int8 reference. [`binary_tabled_i8`] and
+//! [`binary_inplace_tabled_i8`] give the same bytes faster for the common residual shape,
+//! same-shape Add / Sub, by tabulating each operand's term per byte ([`AddSubTerms`]): one
+//! output stage per element instead of three requantizations. The interpreter runs them where
+//! the target has no Arm DSP variant (`kernels::binary_i8`).
 
 use super::output::{clamp_f32, clamp_i8, requantize_i8};
 use crate::quant::{quantize_multiplier, rounding_divide_by_pot, QParams, Requant};
