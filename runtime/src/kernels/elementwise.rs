@@ -3,6 +3,12 @@
 //! Shapes: `a_shape`, `b_shape` and `out_shape` have the same rank `r <= MAX_RANK` (the
 //! interpreter left-pads the shorter operand with 1s); every operand dimension equals the output
 //! dimension or is 1, and a dimension of 1 broadcasts. All tensors are dense, row-major.
+//!
+//! [`binary_i8`] and [`binary_inplace_i8`] are the int8 reference. [`binary_tabled_i8`] and
+//! [`binary_inplace_tabled_i8`] give the same bytes faster for the common residual shape,
+//! same-shape Add / Sub, by tabulating each operand's term per byte ([`AddSubTerms`]): one
+//! output stage per element instead of three requantizations. The interpreter runs them where
+//! the target has no Arm DSP variant (`kernels::binary_i8`).
 
 use super::output::{clamp_f32, clamp_i8, requantize_i8};
 use crate::quant::{quantize_multiplier, rounding_divide_by_pot, QParams, Requant};
@@ -344,7 +350,10 @@ pub struct AddSubTerms {
 
 impl Default for AddSubTerms {
     fn default() -> AddSubTerms {
-        AddSubTerms { a: [0; 256], b: [0; 256] }
+        AddSubTerms {
+            a: [0; 256],
+            b: [0; 256],
+        }
     }
 }
 
@@ -359,7 +368,11 @@ impl Default for AddSubTerms {
 #[inline(always)]
 fn add_sub_term(r: Requant, zero_point: i32, left_shift: i32, x: i32) -> Option<i32> {
     let d = x.saturating_sub(zero_point);
-    if !((0..=23).contains(&left_shift) && r.shift <= 0 && r.multiplier >= 0 && (-255..=255).contains(&d)) {
+    if !((0..=23).contains(&left_shift)
+        && r.shift <= 0
+        && r.multiplier >= 0
+        && (-255..=255).contains(&d))
+    {
         return None;
     }
     let high = ((((d << left_shift) as i64) * r.multiplier as i64 + (1 << 30)) >> 31) as i32;
@@ -371,19 +384,32 @@ impl AddSubTerms {
     /// them: `op` is Add or Sub, both operands have the output's shape of at least
     /// [`TABLES_MIN_LEN`] elements, and every term takes the shortcut of `add_sub_term` and lies
     /// within `±2^30`.
-    pub fn fill(&mut self, op: BinaryOp, q: &BinaryQuant, a_shape: &[usize], b_shape: &[usize], out_shape: &[usize]) -> bool {
+    pub fn fill(
+        &mut self,
+        op: BinaryOp,
+        q: &BinaryQuant,
+        a_shape: &[usize],
+        b_shape: &[usize],
+        out_shape: &[usize],
+    ) -> bool {
         let sub = match op {
             BinaryOp::Add => false,
             BinaryOp::Sub => true,
             BinaryOp::Mul | BinaryOp::Div => return false,
         };
-        if a_shape != out_shape || b_shape != out_shape || out_shape.iter().product::<usize>() < TABLES_MIN_LEN {
+        if a_shape != out_shape
+            || b_shape != out_shape
+            || out_shape.iter().product::<usize>() < TABLES_MIN_LEN
+        {
             return false;
         }
         const LIMIT: i32 = 1 << 30;
         for (v, (ta, tb)) in self.a.iter_mut().zip(self.b.iter_mut()).enumerate() {
             let x = v as u8 as i8 as i32;
-            let (Some(a), Some(b)) = (add_sub_term(q.a, q.a_zero_point, q.left_shift, x), add_sub_term(q.b, q.b_zero_point, q.left_shift, x)) else {
+            let (Some(a), Some(b)) = (
+                add_sub_term(q.a, q.a_zero_point, q.left_shift, x),
+                add_sub_term(q.b, q.b_zero_point, q.left_shift, x),
+            ) else {
                 return false;
             };
             if !(-LIMIT < a && a < LIMIT && -LIMIT < b && b < LIMIT) {
@@ -413,7 +439,15 @@ impl AddSubTerms {
 /// `a` and `b` are readable and `out` writable for `n` elements; `out` may be `a` or `b` (each
 /// element is read before it is written), the ranges may not overlap otherwise.
 #[inline(never)]
-unsafe fn add_sub_tabled(terms: &AddSubTerms, q: &BinaryQuant, a: *const i8, b: *const i8, out: *mut i8, n: usize, act: (i8, i8)) {
+unsafe fn add_sub_tabled(
+    terms: &AddSubTerms,
+    q: &BinaryQuant,
+    a: *const i8,
+    b: *const i8,
+    out: *mut i8,
+    n: usize,
+    act: (i8, i8),
+) {
     for i in 0..n {
         // SAFETY: `i < n`, the caller's ranges.
         unsafe {
@@ -465,7 +499,11 @@ pub fn binary_inplace_tabled_i8(
     if terms.fill(op, q, other_shape, out_shape, out_shape) {
         let n = acc.len().min(other.len());
         let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
-        let (a, b) = if acc_is_a { (acc as *const i8, other) } else { (other, acc as *const i8) };
+        let (a, b) = if acc_is_a {
+            (acc as *const i8, other)
+        } else {
+            (other, acc as *const i8)
+        };
         // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output is
         // the accumulator, one of the operands.
         unsafe { add_sub_tabled(&terms, q, a, b, acc, n, act) }
@@ -553,15 +591,33 @@ mod tests {
     /// the smallest to `0.99` (and zero), ties of the final shift included.
     #[test]
     fn add_sub_term_is_the_reference_term() {
-        let mut requants = vec![Requant { multiplier: 0, shift: 0 }, Requant { multiplier: i32::MAX, shift: 0 }, Requant { multiplier: 1 << 30, shift: -31 }];
-        requants.extend((0..400).map(|i| quantize_multiplier(libm::pow(2.0, -0.1 * i as f64 - 0.01))));
+        let mut requants = vec![
+            Requant {
+                multiplier: 0,
+                shift: 0,
+            },
+            Requant {
+                multiplier: i32::MAX,
+                shift: 0,
+            },
+            Requant {
+                multiplier: 1 << 30,
+                shift: -31,
+            },
+        ];
+        requants
+            .extend((0..400).map(|i| quantize_multiplier(libm::pow(2.0, -0.1 * i as f64 - 0.01))));
         let mut checked = 0;
         for r in requants {
             for zero_point in [-128, -127, -1, 0, 1, 64, 126, 127] {
                 for left_shift in [0, 1, 7, 20, 22, 23] {
                     for x in -128..=127 {
                         let want = r.apply(shl_sat(x - zero_point, left_shift));
-                        assert_eq!(add_sub_term(r, zero_point, left_shift, x), Some(want), "{r:?} zp {zero_point} ls {left_shift} x {x}");
+                        assert_eq!(
+                            add_sub_term(r, zero_point, left_shift, x),
+                            Some(want),
+                            "{r:?} zp {zero_point} ls {left_shift} x {x}"
+                        );
                         checked += 1;
                     }
                 }
@@ -569,7 +625,18 @@ mod tests {
         }
         assert!(checked > 4_000_000);
         // Outside the shortcut's domain: no term (the reference kernel runs).
-        assert_eq!(add_sub_term(Requant { multiplier: 1 << 30, shift: 1 }, 0, 20, 5), None);
+        assert_eq!(
+            add_sub_term(
+                Requant {
+                    multiplier: 1 << 30,
+                    shift: 1
+                },
+                0,
+                20,
+                5
+            ),
+            None
+        );
         assert_eq!(add_sub_term(Requant::ONE, 0, 24, 5), None);
         assert_eq!(add_sub_term(quantize_multiplier(0.25), 200, 20, -128), None);
     }
