@@ -341,7 +341,9 @@ pub const TABLES_MIN_LEN: usize = 128;
 /// parameters [`BinaryQuant::new`] makes always pass (`|x - z| <= 255` shifted by 20 stays below
 /// `2^28`, and both operand multipliers are at most 0.5).
 ///
-/// 2 KB: callers keep one on the stack and fill it in place.
+/// 2 KB: the interpreter fills one in the op's planned scratch ([`AddSubTerms::in_scratch`]);
+/// the reference-signature entry points keep one on the stack.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 pub struct AddSubTerms {
     a: [i32; 256],
@@ -380,6 +382,23 @@ fn add_sub_term(r: Requant, zero_point: i32, left_shift: i32, x: i32) -> Option<
 }
 
 impl AddSubTerms {
+    /// Bytes of scratch a same-shape int8 Add or Sub of `len` elements takes for its tables:
+    /// `size_of::<AddSubTerms>()` from [`TABLES_MIN_LEN`] elements on, else 0. A property of the
+    /// op and the shape, so the converter plans it for every target.
+    pub fn scratch_bytes(op: BinaryOp, same_shape: bool, len: usize) -> usize {
+        if matches!(op, BinaryOp::Add | BinaryOp::Sub) && same_shape && len >= TABLES_MIN_LEN {
+            core::mem::size_of::<AddSubTerms>()
+        } else {
+            0
+        }
+    }
+
+    /// The tables in the first bytes of `scratch`, `None` when it is shorter than
+    /// [`AddSubTerms`] or not 4-byte aligned (then the reference kernel runs).
+    pub fn in_scratch(scratch: &mut [u8]) -> Option<&mut AddSubTerms> {
+        bytemuck::try_from_bytes_mut(scratch.get_mut(..core::mem::size_of::<AddSubTerms>())?).ok()
+    }
+
     /// Fills the tables for a call of [`binary_i8`] and returns `true` when the call can take
     /// them: `op` is Add or Sub, both operands have the output's shape of at least
     /// [`TABLES_MIN_LEN`] elements, and every term takes the shortcut of `add_sub_term` and lies
@@ -457,9 +476,33 @@ unsafe fn add_sub_tabled(
     }
 }
 
-/// [`binary_i8`]'s signature, contract and bytes; same-shape Add and Sub of at least
+/// [`binary_i8`]'s contract and bytes, filling `terms`: same-shape Add and Sub of at least
 /// [`TABLES_MIN_LEN`] elements run through [`AddSubTerms`], everything else through
 /// [`binary_i8`].
+#[allow(clippy::too_many_arguments)]
+pub fn binary_tabled_i8_with(
+    terms: &mut AddSubTerms,
+    op: BinaryOp,
+    q: &BinaryQuant,
+    a_shape: &[usize],
+    a: &[i8],
+    b_shape: &[usize],
+    b: &[i8],
+    out_shape: &[usize],
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    if terms.fill(op, q, a_shape, b_shape, out_shape) {
+        let n = out.len().min(a.len()).min(b.len());
+        // SAFETY: three distinct slices of at least `n` elements.
+        unsafe { add_sub_tabled(terms, q, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), n, act) }
+    } else {
+        binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act)
+    }
+}
+
+/// [`binary_i8`]'s signature, contract and bytes, through [`binary_tabled_i8_with`] with the
+/// tables on the stack (what the conformance suites call).
 #[allow(clippy::too_many_arguments)]
 pub fn binary_tabled_i8(
     op: BinaryOp,
@@ -472,18 +515,42 @@ pub fn binary_tabled_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let mut terms = AddSubTerms::default();
-    if terms.fill(op, q, a_shape, b_shape, out_shape) {
-        let n = out.len().min(a.len()).min(b.len());
-        // SAFETY: three distinct slices of at least `n` elements.
-        unsafe { add_sub_tabled(&terms, q, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), n, act) }
+    binary_tabled_i8_with(&mut AddSubTerms::default(), op, q, a_shape, a, b_shape, b, out_shape, out, act)
+}
+
+/// [`binary_inplace_i8`]'s contract and bytes, filling `terms`, through [`AddSubTerms`] where
+/// [`binary_tabled_i8_with`] takes them.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_inplace_tabled_i8_with(
+    terms: &mut AddSubTerms,
+    op: BinaryOp,
+    q: &BinaryQuant,
+    acc_is_a: bool,
+    acc: &mut [i8],
+    other_shape: &[usize],
+    other: &[i8],
+    out_shape: &[usize],
+    act: (i8, i8),
+) {
+    if terms.fill(op, q, other_shape, out_shape, out_shape) {
+        let n = acc.len().min(other.len());
+        let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
+        let (a, b) = if acc_is_a {
+            (acc as *const i8, other)
+        } else {
+            (other, acc as *const i8)
+        };
+        // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output is
+        // the accumulator, one of the operands.
+        unsafe { add_sub_tabled(terms, q, a, b, acc, n, act) }
     } else {
-        binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act)
+        binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act)
     }
 }
 
-/// [`binary_inplace_i8`]'s signature, contract and bytes, through [`AddSubTerms`] where
-/// [`binary_tabled_i8`] takes them.
+/// [`binary_inplace_i8`]'s signature, contract and bytes, through
+/// [`binary_inplace_tabled_i8_with`] with the tables on the stack (what the conformance suites
+/// call).
 #[allow(clippy::too_many_arguments)]
 pub fn binary_inplace_tabled_i8(
     op: BinaryOp,
@@ -495,21 +562,7 @@ pub fn binary_inplace_tabled_i8(
     out_shape: &[usize],
     act: (i8, i8),
 ) {
-    let mut terms = AddSubTerms::default();
-    if terms.fill(op, q, other_shape, out_shape, out_shape) {
-        let n = acc.len().min(other.len());
-        let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
-        let (a, b) = if acc_is_a {
-            (acc as *const i8, other)
-        } else {
-            (other, acc as *const i8)
-        };
-        // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output is
-        // the accumulator, one of the operands.
-        unsafe { add_sub_tabled(&terms, q, a, b, acc, n, act) }
-    } else {
-        binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act)
-    }
+    binary_inplace_tabled_i8_with(&mut AddSubTerms::default(), op, q, acc_is_a, acc, other_shape, other, out_shape, act)
 }
 
 #[cfg(test)]

@@ -118,9 +118,14 @@ pub fn fully_connected_i8_with_scratch(
 }
 
 /// The int8 binary ops the interpreter runs: same-shape Add and Sub through tabulated operand
-/// terms ([`elementwise::AddSubTerms`]), with the DSP output stage where the target has one; the
-/// reference kernels for everything else.
+/// terms ([`elementwise::AddSubTerms`], in the op's planned scratch), with the DSP output stage
+/// where the target has one; the reference kernels for everything else. `binary_i8` and
+/// `binary_inplace_i8` keep the reference signature (tables on the stack) for the conformance
+/// suites.
 #[cfg(mote_arm_dsp)]
-pub use arm::elementwise::{binary_i8, binary_inplace_i8};
+pub use arm::elementwise::{binary_i8, binary_i8_with, binary_inplace_i8, binary_inplace_i8_with};
 #[cfg(not(mote_arm_dsp))]
-pub use elementwise::{binary_inplace_tabled_i8 as binary_inplace_i8, binary_tabled_i8 as binary_i8};
+pub use elementwise::{
+    binary_inplace_tabled_i8 as binary_inplace_i8, binary_inplace_tabled_i8_with as binary_inplace_i8_with, binary_tabled_i8 as binary_i8,
+    binary_tabled_i8_with as binary_i8_with,
+};

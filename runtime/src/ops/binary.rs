@@ -13,7 +13,7 @@ use super::Activation;
 use crate::error::{FormatError, RunError};
 use crate::kernels::elementwise as kernel;
 use crate::quant::{QParams, Requant};
-use crate::tensor::Shape;
+use crate::tensor::{Shape, TensorDesc};
 
 /// The arithmetic of a Binary op, as stored (discriminants in `FORMAT.md`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,22 +105,54 @@ pub(crate) fn check(c: &Check<'_, '_>, quant: &Option<BinaryQuant>) -> Result<()
     Ok(())
 }
 
-pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], op: BinaryOp, act: Activation, quant: Option<BinaryQuant>) -> Result<(), RunError> {
+/// Runs the op; an int8 Add or Sub of the planned shape fills its operand tables
+/// ([`kernel::AddSubTerms`]) in `scratch`, any other call (or a scratch too short for them)
+/// runs the reference kernel.
+pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], op: BinaryOp, act: Activation, quant: Option<BinaryQuant>) -> Result<(), RunError> {
     let (a, b) = (e.x, e.input(1)?);
     let op = op.into();
     let r = e.y.shape.rank();
     let (sa, sb, so) = (a.shape.padded(r), b.shape.padded(r), e.y.shape.padded(r));
     let (sa, sb, so) = (&sa[..r], &sb[..r], &so[..r]);
+    let terms = kernel::AddSubTerms::in_scratch(scratch);
     match (quant, e.bytes(a)?, e.bytes(b)?) {
         (None, Some(a), Some(b)) => kernel::binary_f32(op, sa, cast(a)?, sb, cast(b)?, so, cast_mut(out)?, e.act_f32(act)),
         (None, None, Some(b)) => kernel::binary_inplace_f32(op, true, cast_mut(out)?, sb, cast(b)?, so, e.act_f32(act)),
         (None, Some(a), None) => kernel::binary_inplace_f32(op, false, cast_mut(out)?, sa, cast(a)?, so, e.act_f32(act)),
-        (Some(q), Some(a), Some(b)) => crate::kernels::binary_i8(op, &q.into(), sa, cast(a)?, sb, cast(b)?, so, cast_mut(out)?, e.act_i8(act)?),
-        (Some(q), None, Some(b)) => crate::kernels::binary_inplace_i8(op, &q.into(), true, cast_mut(out)?, sb, cast(b)?, so, e.act_i8(act)?),
-        (Some(q), Some(a), None) => crate::kernels::binary_inplace_i8(op, &q.into(), false, cast_mut(out)?, sa, cast(a)?, so, e.act_i8(act)?),
-        (_, None, None) => return Err(RunError::Internal),
+        (Some(q), Some(a), Some(b)) => {
+            let (q, a, b, out, act) = (&q.into(), cast(a)?, cast(b)?, cast_mut(out)?, e.act_i8(act)?);
+            match terms {
+                Some(t) => crate::kernels::binary_i8_with(t, op, q, sa, a, sb, b, so, out, act),
+                None => kernel::binary_i8(op, q, sa, a, sb, b, so, out, act),
+            }
+        }
+        (Some(q), acc_a, acc_b) => {
+            let (acc_is_a, other, other_shape) = match (acc_a, acc_b) {
+                (None, Some(b)) => (true, b, sb),
+                (Some(a), None) => (false, a, sa),
+                _ => return Err(RunError::Internal),
+            };
+            let (q, acc, other, act) = (&q.into(), cast_mut(out)?, cast(other)?, e.act_i8(act)?);
+            match terms {
+                Some(t) => crate::kernels::binary_inplace_i8_with(t, op, q, acc_is_a, acc, other_shape, other, so, act),
+                None => kernel::binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, so, act),
+            }
+        }
+        (None, None, None) => return Err(RunError::Internal),
     }
     Ok(())
+}
+
+/// The int8 same-shape Add / Sub kernels' scratch: their operand tables
+/// ([`kernel::AddSubTerms::scratch_bytes`]); 0 for f32, Mul, Div and broadcasting.
+pub(crate) fn scratch_bytes(ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, op: BinaryOp, quant: &Option<BinaryQuant>) -> usize {
+    let [a, b, ..] = ins else { return 0 };
+    if quant.is_none() {
+        return 0;
+    }
+    let r = y.shape.rank();
+    let same = a.shape.padded(r)[..r] == y.shape.padded(r)[..r] && b.shape.padded(r)[..r] == y.shape.padded(r)[..r];
+    kernel::AddSubTerms::scratch_bytes(op.into(), same, y.shape.numel().unwrap_or(0) as usize)
 }
 
 /// In place over either operand that has the output's full shape (the kernels' accumulator).

@@ -329,14 +329,15 @@ pub struct OpDesc {
 impl OpDesc {
     /// Bytes of scratch this op's kernel needs, on any target, given its inputs' descriptors (in
     /// slot order; the first two suffice) and its output's: the int8 Conv2d and FullyConnected
-    /// kernels' need for the shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), 0 for every
-    /// other op.
+    /// kernels' need for the shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), the operand
+    /// tables of a same-shape int8 Add or Sub ([`crate::kernels::elementwise::AddSubTerms`]), 0
+    /// for every other op.
     pub fn scratch_bytes(&self, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> usize {
         match self.kind {
             OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::scratch_bytes(ins, y, stride, dilation, pad, groups),
             OpKind::FullyConnected { .. } => fully_connected::scratch_bytes(ins),
-            OpKind::Binary { .. }
-            | OpKind::Pool2d { .. }
+            OpKind::Binary { op, ref quant, .. } => binary::scratch_bytes(ins, y, op, quant),
+            OpKind::Pool2d { .. }
             | OpKind::GlobalAvgPool { .. }
             | OpKind::Unary { .. }
             | OpKind::Softmax { .. }
@@ -475,7 +476,7 @@ pub(crate) fn run(kind: &OpKind, e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut
     match *kind {
         OpKind::Conv2d { stride, dilation, pad, groups, act } => compiled!(Conv, conv::run(e, out, scratch, stride, dilation, pad, groups, act), else off),
         OpKind::FullyConnected { act } => compiled!(FullyConnected, fully_connected::run(e, out, scratch, act), else off),
-        OpKind::Binary { op, act, quant } => compiled!(Binary, binary::run(e, out, op, act, quant), else off),
+        OpKind::Binary { op, act, quant } => compiled!(Binary, binary::run(e, out, scratch, op, act, quant), else off),
         OpKind::Pool2d { kind, kernel, stride, pad, count_include_pad, act } => {
             compiled!(Pool, pool::run_pool2d(e, out, kind, kernel, stride, pad, count_include_pad, act), else off)
         }

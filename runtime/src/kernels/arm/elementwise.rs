@@ -153,7 +153,32 @@ unsafe fn add_sub_s8(terms: &AddSubTerms, stage: &OutputStage<'_>, a: *const i8,
     }
 }
 
-/// int8 binary op: [`elementwise::binary_i8`]'s signature, contract and bytes.
+/// int8 binary op: [`elementwise::binary_i8`]'s contract and bytes, filling `terms`.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_i8_with(
+    terms: &mut AddSubTerms,
+    op: BinaryOp,
+    q: &BinaryQuant,
+    a_shape: &[usize],
+    a: &[i8],
+    b_shape: &[usize],
+    b: &[i8],
+    out_shape: &[usize],
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    match stage(q, act) {
+        Some(stage) if terms.fill(op, q, a_shape, b_shape, out_shape) => {
+            let n = out.len().min(a.len()).min(b.len());
+            // SAFETY: three distinct slices of at least `n` elements.
+            unsafe { add_sub_s8(terms, &stage, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), n) }
+        }
+        _ => elementwise::binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act),
+    }
+}
+
+/// int8 binary op: [`elementwise::binary_i8`]'s signature, contract and bytes, through
+/// [`binary_i8_with`] with the tables on the stack (what the conformance suites call).
 #[allow(clippy::too_many_arguments)]
 pub fn binary_i8(
     op: BinaryOp,
@@ -166,18 +191,39 @@ pub fn binary_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let mut terms = AddSubTerms::default();
+    binary_i8_with(&mut AddSubTerms::default(), op, q, a_shape, a, b_shape, b, out_shape, out, act)
+}
+
+/// int8 binary op in place: [`elementwise::binary_inplace_i8`]'s contract and bytes, filling
+/// `terms`.
+#[allow(clippy::too_many_arguments)]
+pub fn binary_inplace_i8_with(
+    terms: &mut AddSubTerms,
+    op: BinaryOp,
+    q: &BinaryQuant,
+    acc_is_a: bool,
+    acc: &mut [i8],
+    other_shape: &[usize],
+    other: &[i8],
+    out_shape: &[usize],
+    act: (i8, i8),
+) {
     match stage(q, act) {
-        Some(stage) if terms.fill(op, q, a_shape, b_shape, out_shape) => {
-            let n = out.len().min(a.len()).min(b.len());
-            // SAFETY: three distinct slices of at least `n` elements.
-            unsafe { add_sub_s8(&terms, &stage, a.as_ptr(), b.as_ptr(), out.as_mut_ptr(), n) }
+        Some(stage) if terms.fill(op, q, other_shape, out_shape, out_shape) => {
+            let n = acc.len().min(other.len());
+            let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
+            let (a, b) = if acc_is_a { (acc as *const i8, other) } else { (other, acc as *const i8) };
+            // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output
+            // is the accumulator, one of the operands.
+            unsafe { add_sub_s8(terms, &stage, a, b, acc, n) }
         }
-        _ => elementwise::binary_i8(op, q, a_shape, a, b_shape, b, out_shape, out, act),
+        _ => elementwise::binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act),
     }
 }
 
-/// int8 binary op in place: [`elementwise::binary_inplace_i8`]'s signature, contract and bytes.
+/// int8 binary op in place: [`elementwise::binary_inplace_i8`]'s signature, contract and bytes,
+/// through [`binary_inplace_i8_with`] with the tables on the stack (what the conformance suites
+/// call).
 #[allow(clippy::too_many_arguments)]
 pub fn binary_inplace_i8(
     op: BinaryOp,
@@ -189,16 +235,5 @@ pub fn binary_inplace_i8(
     out_shape: &[usize],
     act: (i8, i8),
 ) {
-    let mut terms = AddSubTerms::default();
-    match stage(q, act) {
-        Some(stage) if terms.fill(op, q, other_shape, out_shape, out_shape) => {
-            let n = acc.len().min(other.len());
-            let (acc, other) = (acc.as_mut_ptr(), other.as_ptr());
-            let (a, b) = if acc_is_a { (acc as *const i8, other) } else { (other, acc as *const i8) };
-            // SAFETY: `acc` and `other` are distinct slices of at least `n` elements; the output
-            // is the accumulator, one of the operands.
-            unsafe { add_sub_s8(&terms, &stage, a, b, acc, n) }
-        }
-        _ => elementwise::binary_inplace_i8(op, q, acc_is_a, acc, other_shape, other, out_shape, act),
-    }
+    binary_inplace_i8_with(&mut AddSubTerms::default(), op, q, acc_is_a, acc, other_shape, other, out_shape, act)
 }
