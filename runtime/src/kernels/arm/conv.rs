@@ -54,7 +54,7 @@ pub struct LiveChannels {
 }
 
 impl LiveChannels {
-    pub const MAX: usize = 512;
+    pub const MAX: usize = 256;
 
     /// The live channels of a stage for `oc` channels, or `None` when every channel is live or
     /// there are more than [`Self::MAX`].

@@ -60,14 +60,13 @@ pub struct OutputStage<'a> {
 impl<'a> OutputStage<'a> {
     /// The stage for `channels` output channels, or `None` when `requant` is neither per-tensor
     /// nor per-channel or holds a multiplier this stage does not cover.
-    #[inline(always)]
     pub fn new(requant: &'a [Requant], channels: usize, zero_point: i32, act: (i8, i8)) -> Option<OutputStage<'a>> {
         let channel_mask = match requant.len() {
             1 => 0,
             n if n == channels => usize::MAX,
             _ => return None,
         };
-        let covered = |r: &Requant| (r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift)) || (r.multiplier | r.shift) == 0;
+        let covered = |r: &Requant| if r.multiplier >= 1 << 30 { (-31..=-1).contains(&r.shift) } else { (r.multiplier | r.shift) == 0 };
         if !requant.iter().all(covered) || !(-128..=127).contains(&zero_point) {
             return None;
         }
