@@ -38,6 +38,14 @@
 use super::dsp;
 use crate::quant::Requant;
 
+/// Whether `r` is the zero multiplier; out of line, so that the scan of the normal ones stays
+/// a few compares a channel.
+#[cold]
+#[inline(never)]
+fn is_zero(r: &Requant) -> bool {
+    (r.multiplier | r.shift) == 0
+}
+
 /// One channel's constants: `m2 = multiplier << 1` (wrapping) and `em1 = -shift - 1`.
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelScale {
@@ -66,7 +74,7 @@ impl<'a> OutputStage<'a> {
             n if n == channels => usize::MAX,
             _ => return None,
         };
-        let covered = |r: &Requant| if r.multiplier >= 1 << 30 { (-31..=-1).contains(&r.shift) } else { (r.multiplier | r.shift) == 0 };
+        let covered = |r: &Requant| (r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift)) || is_zero(r);
         if !requant.iter().all(covered) || !(-128..=127).contains(&zero_point) {
             return None;
         }
