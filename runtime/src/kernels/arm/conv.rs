@@ -64,14 +64,15 @@ impl LiveChannels {
         }
         let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], oc, live: 0 };
         for c in (0..oc).filter(|&c| !stage.is_dead(c)) {
-            set.bits[c / 32] |= 1 << (c % 32);
+            set.bits[c / 32 % (Self::MAX / 32)] |= 1 << (c % 32);
             set.live += 1;
         }
         (set.live < oc).then_some(set)
     }
 
+    /// Whether channel `c` (below the stage's channel count) is live.
     fn is_live(&self, c: usize) -> bool {
-        self.bits[c / 32] >> (c % 32) & 1 != 0
+        self.bits[c / 32 % (Self::MAX / 32)] >> (c % 32) & 1 != 0
     }
 
     /// The live channels from the `first`-th live one on, at most 8, and their count.
@@ -206,7 +207,7 @@ pub unsafe fn conv2d_block_s8(
     unsafe { block_live_s8(p, x, x_zero_point, w, bias, stage, live, out, scratch) };
     if let Some(live) = live {
         // SAFETY: the output has `pixels * oc` bytes.
-        unsafe { fill_dead(out.as_mut_ptr(), out.len() / p.output[3], p.output[3], live, stage) };
+        unsafe { fill_dead(out.as_mut_ptr(), p.output[0] * p.output[1] * p.output[2], oc, live, stage) };
     }
 }
 
