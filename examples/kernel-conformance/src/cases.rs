@@ -7,7 +7,9 @@
 //! in it, stride 1–3, dilation, batch 2, zero points of both signs and at ±128, requant per
 //! tensor and per channel with shifts of both signs (the positive ones leave the fast output
 //! stage), biases up to `i32::MIN` / `i32::MAX` (wrapping accumulators), activation clamps
-//! (none, ReLU, an interval, an empty interval), and the keyword-spotting model's own layers.
+//! (none, ReLU, an interval, an empty interval), the keyword-spotting model's own layers, and
+//! the visual wake words model's layer kinds at reduced sizes, a third of their channels dead
+//! (zero multiplier, as all-zero weights get).
 
 use mote_runtime::kernels::conv::Conv2dParams;
 use mote_runtime::kernels::fully_connected::FcParams;
@@ -164,6 +166,19 @@ fn kws_layer(i: usize) -> Conv2dParams {
     }
 }
 
+/// The layer kinds of the visual wake words MobileNetV1 (MLPerf Tiny), at sizes the buffers
+/// hold: the 3-channel stride-2 first layer, depthwise stride 2 padded at the bottom and right
+/// only, pointwise with `K = 128` (weight blocks) and `K = 256` (im2col).
+fn vww_layer(i: usize) -> Conv2dParams {
+    let base = Conv2dParams { input: [1, 6, 6, 128], output: [1, 6, 6, 64], kernel: [1, 1], stride: [1, 1], dilation: [1, 1], pad: [0, 0], groups: 1 };
+    match i % 4 {
+        0 => Conv2dParams { input: [1, 11, 13, 3], output: [1, 5, 6, 8], kernel: [3, 3], stride: [2, 2], ..base },
+        1 => Conv2dParams { input: [1, 12, 12, 16], output: [1, 6, 6, 16], kernel: [3, 3], stride: [2, 2], groups: 16, ..base },
+        2 => base,
+        _ => Conv2dParams { input: [1, 3, 3, 256], output: [1, 3, 3, 24], ..base },
+    }
+}
+
 fn zero_point(rng: &mut Rng) -> i32 {
     match rng.int(0, 9) {
         0 | 1 => -128,
@@ -174,11 +189,16 @@ fn zero_point(rng: &mut Rng) -> i32 {
 }
 
 /// Requant for `channels`: per tensor or per channel, multipliers `1e-6 .. 0.49` (shifts -1 and
-/// below); sometimes one channel at `0.5 .. 8` (shift 0 and above) or zero.
-fn requant<'a>(rng: &mut Rng, channels: usize, buf: &'a mut [Requant]) -> &'a [Requant] {
-    let n = if rng.chance(30) { 1 } else { channels };
+/// below); sometimes one channel at `0.5 .. 8` (shift 0 and above) or zero. With `dead`, per
+/// channel, every third channel zero.
+fn requant<'a>(rng: &mut Rng, channels: usize, buf: &'a mut [Requant], dead: bool) -> &'a [Requant] {
+    let n = if rng.chance(30) && !dead { 1 } else { channels };
     for r in buf[..n].iter_mut() {
         *r = quantize_multiplier(libm::pow(10.0, -6.0 + 5.69 * rng.unit()));
+    }
+    if dead {
+        buf[..n].iter_mut().step_by(3).for_each(|r| *r = quantize_multiplier(0.0));
+        return &buf[..n];
     }
     if rng.chance(10) {
         let i = rng.size(0, n - 1);
@@ -208,7 +228,8 @@ fn act(rng: &mut Rng, zero_point: i32) -> (i8, i8) {
 }
 
 /// Case `i` of the run seeded with `seed`: one in five is fully connected, one in forty a
-/// keyword-spotting layer, the rest convolutions of every family. `None` when the drawn shape
+/// keyword-spotting layer, one in forty a visual wake words layer, the rest convolutions of
+/// every family. `None` when the drawn shape
 /// does not fit the buffers (the caller skips it).
 pub fn case<'a>(seed: u64, i: usize, buf: &'a mut Buffers) -> Option<(Layer, Operands<'a>)> {
     let mut rng = Rng(seed ^ (i as u64).wrapping_mul(0xa076_1d64_78bd_642f));
@@ -217,6 +238,8 @@ pub fn case<'a>(seed: u64, i: usize, buf: &'a mut Buffers) -> Option<(Layer, Ope
         Layer::Fc(FcParams { rows: rng.size(1, 4), inputs, outputs: if rng.chance(30) { rng.pick(&[1, 3, 5, 7]) } else { rng.size(1, 24) } })
     } else if i.is_multiple_of(40) {
         Layer::Conv(kws_layer(i / 40))
+    } else if i % 40 == 20 {
+        Layer::Conv(vww_layer(i / 40))
     } else {
         Layer::Conv(conv_geometry(&mut rng, i))
     };
@@ -246,7 +269,7 @@ pub fn case<'a>(seed: u64, i: usize, buf: &'a mut Buffers) -> Option<(Layer, Ope
     let x_zero_point = zero_point(&mut rng);
     let out_zero_point = zero_point(&mut rng);
     let act = act(&mut rng, out_zero_point);
-    let requant = requant(&mut rng, channels, &mut buf.requant);
+    let requant = requant(&mut rng, channels, &mut buf.requant, i % 40 == 20);
     let ops = Operands {
         x: &buf.x[..x_len],
         x_zero_point,

@@ -67,7 +67,7 @@ pub struct LiveChannels {
 }
 
 impl LiveChannels {
-    pub const MAX: usize = 512;
+    pub const MAX: usize = 256;
 
     /// The live channels of a stage for `oc` channels, or `None` when every channel is live or
     /// there are more than [`Self::MAX`].
@@ -77,40 +77,38 @@ impl LiveChannels {
         }
         let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], oc, live: 0 };
         for c in (0..oc).filter(|&c| !stage.is_dead(c)) {
-            set.bits[c / 32] |= 1 << (c % 32);
+            set.bits[c / 32 % (Self::MAX / 32)] |= 1 << (c % 32);
             set.live += 1;
         }
         (set.live < oc).then_some(set)
     }
 
+    /// Whether channel `c` (below the stage's channel count) is live.
     fn is_live(&self, c: usize) -> bool {
-        self.bits[c / 32] >> (c % 32) & 1 != 0
+        self.bits[c / 32 % (Self::MAX / 32)] >> (c % 32) & 1 != 0
     }
 
-    /// The live channels from the `first`-th live one on, at most 8, and their count.
-    fn nth8(&self, first: usize) -> ([usize; 8], usize) {
-        let (mut chs, mut n, mut seen) = ([0; 8], 0, 0);
-        let mut c = 0;
+    /// The first (at most) 8 live channels from channel `from` on, their count, and the channel
+    /// after the last.
+    fn next8(&self, from: usize) -> ([usize; 8], usize, usize) {
+        let (mut chs, mut n, mut c) = ([0; 8], 0, from);
         while c < self.oc && n < 8 {
             if self.is_live(c) {
-                if seen >= first {
-                    chs[n] = c;
-                    n += 1;
-                }
-                seen += 1;
+                chs[n] = c;
+                n += 1;
             }
             c += 1;
         }
-        (chs, n)
+        (chs, n, c)
     }
 }
 
-/// The weight blocks' count and block `g`'s channels: `8g ..` (up to `oc`), or the `8g`-th live
-/// channel on.
-fn channel_group(oc: usize, live: Option<&LiveChannels>, g: usize) -> ([usize; 8], usize) {
+/// The channels of the weight block that starts at channel `from`: `from ..` (up to `oc`), or
+/// the next live ones; their count; the next block's `from`. Blocks are taken in order.
+fn channel_group(oc: usize, live: Option<&LiveChannels>, from: usize) -> ([usize; 8], usize, usize) {
     match live {
-        Some(l) => l.nth8(8 * g),
-        None => (core::array::from_fn(|j| 8 * g + j), (oc - 8 * g).min(8)),
+        Some(l) => l.next8(from),
+        None => (core::array::from_fn(|j| from + j), (oc - from).min(8), from + 8),
     }
 }
 
@@ -219,7 +217,7 @@ pub unsafe fn conv2d_block_s8(
     unsafe { block_live_s8(p, x, x_zero_point, w, bias, stage, live, out, scratch) };
     if let Some(live) = live {
         // SAFETY: the output has `pixels * oc` bytes.
-        unsafe { fill_dead(out.as_mut_ptr(), out.len() / p.output[3], p.output[3], live, stage) };
+        unsafe { fill_dead(out.as_mut_ptr(), p.output[0] * p.output[1] * p.output[2], oc, live, stage) };
     }
 }
 
@@ -250,8 +248,10 @@ unsafe fn block_live_s8(
     let pixels = n * oh * ow;
     let blocks = channel_groups(oc, live);
     if reads_in_place(p) {
-        for g in 0..blocks {
-            let (chs, nc) = channel_group(oc, live, g);
+        let mut from = 0;
+        for _ in 0..blocks {
+            let (chs, nc, next) = channel_group(oc, live, from);
+            from = next;
             // SAFETY: the block fits; `w`, `bias` and `stage` are as the caller promises.
             let stage8 = unsafe { widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block) };
             let mut job = BlockJob { x: x.as_ptr(), x_step: p.stride[1] * c, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
@@ -278,7 +278,7 @@ unsafe fn block_live_s8(
     let (outer, inner) = if gather_once { (chunks, blocks) } else { (blocks, chunks) };
     let mut at = [0, 0, 0];
     let mut stage8 = BlockOut::default();
-    let (mut chs, mut nc) = ([0; 8], 0);
+    let (mut chs, mut nc, mut from) = ([0; 8], 0, 0);
     for i in 0..outer {
         for j in 0..inner {
             let (chunk, blk) = if gather_once { (i, j) } else { (j, i) };
@@ -298,7 +298,7 @@ unsafe fn block_live_s8(
                     }
                 }
                 if gather_once || j == 0 {
-                    (chs, nc) = channel_group(oc, live, blk);
+                    (chs, nc, from) = channel_group(oc, live, if blk == 0 { 0 } else { from });
                     stage8 = widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block);
                 }
                 let mut job = BlockJob { x: windows as *const i8, x_step: 4 * groups, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };

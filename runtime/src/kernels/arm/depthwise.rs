@@ -137,21 +137,24 @@ pub unsafe fn depthwise_conv2d_s8(
                         let scale = stage.channel(ch);
                         let plane = base.add(j * plane_len);
                         let dst = out.as_mut_ptr().add(b * oh * ow * c + oy0 * strides.out[0] + ch);
-                        let mut pairs = [0u32; MAX_PAIRS];
-                        let row_pairs = kw.div_ceil(2);
-                        for ky in 0..kh {
-                            for r in 0..row_pairs {
-                                let lo = tap(ky, 2 * r) as u16 as u32;
-                                let hi = if 2 * r + 1 < kw { tap(ky, 2 * r + 1) as u16 as u32 } else { 0 };
-                                pairs[ky * row_pairs + r] = lo | hi << 16;
-                            }
-                        }
                         if three {
-                            job.w = [pairs[0], pairs[1], pairs[2], pairs[3], pairs[4], pairs[5]];
+                            for ky in 0..3 {
+                                job.w[2 * ky] = tap(ky, 0) as u16 as u32 | (tap(ky, 1) as u16 as u32) << 16;
+                                job.w[2 * ky + 1] = tap(ky, 2) as u16 as u32;
+                            }
                             (job.start, job.m2, job.em1) = (start, scale.m2, scale.em1);
                             (job.src, job.dst, job.rows) = (plane, dst, out_rows);
                             dw3x3(&mut job);
                         } else {
+                            let mut pairs = [0u32; MAX_PAIRS];
+                            let row_pairs = kw.div_ceil(2);
+                            for ky in 0..kh {
+                                for r in 0..row_pairs {
+                                    let lo = tap(ky, 2 * r) as u16 as u32;
+                                    let hi = if 2 * r + 1 < kw { tap(ky, 2 * r + 1) as u16 as u32 } else { 0 };
+                                    pairs[ky * row_pairs + r] = lo | hi << 16;
+                                }
+                            }
                             channel_band(&q, plane, planes.width, out_rows, &pairs, start, stage, scale, dst);
                         }
                     }

@@ -15,9 +15,15 @@
 //! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × four |
 //!
 //! All of them need the output stage of [`requant::OutputStage`] (normalised multipliers below
-//! 0.5 or zero ones, per tensor or per channel: what the converter writes) and an input zero point in the int8
-//! range; grouped convolutions, depthwise multipliers above 1 and shapes whose scratch does not
-//! fit also take the reference.
+//! 0.5 or zero ones, per tensor or per channel: what the converter writes) and an input zero
+//! point in the int8 range; grouped convolutions, depthwise multipliers above 1 and shapes whose
+//! scratch does not fit also take the reference.
+//!
+//! A zero multiplier is what the converter writes for an output channel whose weights are all
+//! zero or whose scale underflows ("dead"; the visual wake words MobileNetV1 has up to 7 in 8 of
+//! them in its late pointwise layers). Its output is the zero point, clamped, whatever the
+//! input: the regular convolutions compute only the live channels
+//! ([`conv::LiveChannels`]) and write the dead ones' bytes once.
 //!
 //! Same-shape int8 Add and Sub ([`elementwise::binary_i8`], [`elementwise::binary_inplace_i8`])
 //! run the reference's operand terms, tabulated per operand byte, through the same output stage.

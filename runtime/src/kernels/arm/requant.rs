@@ -38,6 +38,14 @@
 use super::dsp;
 use crate::quant::Requant;
 
+/// Whether `r` is the zero multiplier; out of line, so that the scan of the normal ones stays
+/// a few compares a channel.
+#[cold]
+#[inline(never)]
+fn is_zero(r: &Requant) -> bool {
+    (r.multiplier | r.shift) == 0
+}
+
 /// One channel's constants: `m2 = multiplier << 1` (wrapping) and `em1 = -shift - 1`.
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelScale {
@@ -60,14 +68,13 @@ pub struct OutputStage<'a> {
 impl<'a> OutputStage<'a> {
     /// The stage for `channels` output channels, or `None` when `requant` is neither per-tensor
     /// nor per-channel or holds a multiplier this stage does not cover.
-    #[inline(always)]
     pub fn new(requant: &'a [Requant], channels: usize, zero_point: i32, act: (i8, i8)) -> Option<OutputStage<'a>> {
         let channel_mask = match requant.len() {
             1 => 0,
             n if n == channels => usize::MAX,
             _ => return None,
         };
-        let covered = |r: &Requant| (r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift)) || (r.multiplier | r.shift) == 0;
+        let covered = |r: &Requant| (r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift)) || is_zero(r);
         if !requant.iter().all(covered) || !(-128..=127).contains(&zero_point) {
             return None;
         }
