@@ -114,7 +114,7 @@ impl<'a> OutputStage<'a> {
         if !self.split {
             return self.requantize_other(rq, acc);
         }
-        let x = ((acc as i64 * rq.multiplier as i64 + (1 << 30)) >> 31) as i32;
+        let x = doubling_high_mul(acc, rq.multiplier);
         let e = (rq.shift.wrapping_neg() as u32).min(31);
         let v = if e == 0 { x } else { (((x + (x >> 31)) >> (e - 1)) + 1) >> 1 };
         clamp_i8(v.saturating_add(self.zero_point), self.act)
@@ -127,6 +127,36 @@ impl<'a> OutputStage<'a> {
         requantize_i8(acc, rq, self.zero_point, self.act)
     }
 }
+
+/// `floor((a·m + 2^30) / 2^31)` for `m >= 0`: gemmlowp's rounding doubling high-mul where it
+/// cannot saturate (see [`OutputStage`]). One widening multiply where the core has one.
+#[cfg(not(target_arch = "arm"))]
+#[inline(always)]
+fn doubling_high_mul(a: i32, m: i32) -> i32 {
+    ((a as i64 * m as i64 + (1 << 30)) >> 31) as i32
+}
+
+/// `floor((a·m + 2^30) / 2^31)` for `m >= 0`: ARMv6-M has no widening multiply (an `i64`
+/// product is a library call), so the product `|a|·m` is built from four 16 × 16-bit `MULS`
+/// (`lh + hl` cannot carry out: both are below `2^31`), negated as a 64-bit value when `a < 0`,
+/// then rounded.
+#[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
+#[inline(always)]
+fn doubling_high_mul_16(a: i32, m: i32) -> i32 {
+    let (u, m) = (a.unsigned_abs(), m as u32);
+    let (uh, ul, mh, ml) = (u >> 16, u & 0xffff, m >> 16, m & 0xffff);
+    let mid = ul * mh + uh * ml;
+    let ll = ul * ml;
+    let lo = ll.wrapping_add(mid << 16);
+    let hi = uh * mh + (mid >> 16) + (lo < ll) as u32;
+    let (hi, lo) = if a < 0 { ((!hi).wrapping_add((lo == 0) as u32), lo.wrapping_neg()) } else { (hi, lo) };
+    let lo2 = lo.wrapping_add(1 << 30);
+    let hi = hi.wrapping_add((lo2 < lo) as u32);
+    ((hi << 1) | (lo2 >> 31)) as i32
+}
+
+#[cfg(target_arch = "arm")]
+use doubling_high_mul_16 as doubling_high_mul;
 
 /// Which kernel [`conv2d_i8`] runs for a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -339,6 +369,22 @@ mod tests {
                         assert_eq!(stage.requantize(2, acc), requantize_i8(acc, r, zp, act), "acc {acc} {r:?} zp {zp} act {act:?}");
                     }
                 }
+            }
+        }
+    }
+
+    /// The 16-bit high-mul of ARMv6-M against the `i64` one, at the edges and at random.
+    #[test]
+    fn doubling_high_mul_16_matches_i64() {
+        let mut rng = Rng(5);
+        let mut values: Vec<i32> = std::vec![0, 1, -1, 2, -2, i32::MIN, i32::MIN + 1, i32::MAX, i32::MAX - 1, 0xffff, 0x10000, -0x10000, -0xffff, 0x7fff_0000, -0x7fff_0000];
+        values.extend((0..2000).map(|_| rng.next() as i32));
+        values.extend((0..2000).map(|_| (rng.next() as i32) >> rng.int(0, 31)));
+        let mut ms: Vec<i32> = std::vec![0, 1, 1 << 30, (1 << 30) + 1, i32::MAX, i32::MAX - 1, 0xffff, 0x10000, 0x7fff_ffff];
+        ms.extend((0..200).map(|_| (rng.next() as u32 >> 1) as i32));
+        for &m in &ms {
+            for &a in &values {
+                assert_eq!(doubling_high_mul_16(a, m), ((a as i64 * m as i64 + (1 << 30)) >> 31) as i32, "{a} * {m}");
             }
         }
     }
