@@ -57,7 +57,7 @@ pub fn conv2d_s8(p: &Conv2dParams, x: &[i8], x_zero_point: i32, w: &[i8], bias: 
             let mut ox = 0;
             while ox < ow {
                 let pair = PAIRS && ox >= in_lo && ox + 1 < in_hi;
-                let kx = if pair { (0, kw) } else { tap_range(ox, kw, sw, dw, left, wd) };
+                let kx = if ox >= in_lo && ox < in_hi { (0, kw) } else { tap_range(ox, kw, sw, dw, left, wd) };
                 // The first in-image tap's input offset: `row0 + ix(ox, 0)`, shifted to the first
                 // in-image taps so that it is non-negative.
                 let empty = ky.0 == ky.1 || kx.0 == kx.1;
