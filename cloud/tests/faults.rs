@@ -22,6 +22,8 @@ enum Mode {
     Malformed,
     ResetMidBody,
     WrongShape,
+    /// 429 with `Retry-After: 1` on the first infer request, then answers.
+    BusyOnce,
 }
 
 #[derive(Default)]
@@ -83,7 +85,16 @@ fn handle(stream: TcpStream, mode: Mode, seen: &Mutex<Seen>) {
         respond(&mut s, if ok { 200 } else { 503 }, "", b"");
         return;
     }
-    seen.lock().unwrap().infer += 1;
+    let first = {
+        let mut seen = seen.lock().unwrap();
+        seen.infer += 1;
+        seen.infer == 1
+    };
+    let mode = match mode {
+        Mode::BusyOnce if first => Mode::Status(429, Some(1)),
+        Mode::BusyOnce => Mode::Ok,
+        m => m,
+    };
     let req = InferRequest::decode(&body, header_len).expect("the client sends valid requests");
     let rows = req.inputs[0].shape[0];
     {
@@ -107,6 +118,7 @@ fn handle(stream: TcpStream, mode: Mode, seen: &Mutex<Seen>) {
             let extra = retry_after.map(|s| format!("Retry-After: {s}\r\n")).unwrap_or_default();
             respond(&mut s, code, &extra, br#"{"error":"injected"}"#);
         }
+        Mode::BusyOnce => unreachable!("resolved above"),
         Mode::Malformed => respond(&mut s, 200, "Content-Type: application/json\r\n", b"{\"outputs\": [{\"name\": "),
         Mode::ResetMidBody => {
             let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n{\"outputs\":");
@@ -246,6 +258,24 @@ fn every_fault_returns_the_device_answer_with_bounded_requests() {
     assert!(matches!(error_of(&a), CloudError::Shape(_)), "{:?}", a.reason);
     assert_eq!(n, 1);
     assert!(matches!(a.reason, Reason::CloudUnavailable { queued: false, .. }));
+}
+
+#[test]
+fn retry_after_is_waited_for_when_it_fits_the_deadline() {
+    let server = FaultServer::start(Mode::BusyOnce);
+    let mut c = config();
+    c.deadline = Duration::from_secs(5);
+    let mut h = hybrid(&server.url, c);
+    let waits = Arc::new(Mutex::new(vec![]));
+    let w = waits.clone();
+    h.set_sleep(move |d| w.lock().unwrap().push(d));
+    let a = h.classify(&sample(5.0), unsure);
+    assert_eq!(a.reason, Reason::Escalated);
+    assert_eq!(a.class(), 1);
+    assert_eq!(*waits.lock().unwrap(), vec![Duration::from_secs(1)], "the server's Retry-After, not the 5 ms backoff");
+    assert_eq!(server.infer_requests(), 2);
+    let ids = server.seen.lock().unwrap().ids.clone();
+    assert_eq!(ids, vec![a.id.clone(), a.id.clone()], "the retry carries the same request id");
 }
 
 #[test]
