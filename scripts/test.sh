@@ -23,6 +23,10 @@ command -v defmt-print >/dev/null || cargo install defmt-print --locked
 step "no firmware build pulls in a host-only crate (every firmware crate, on its embedded targets)"
 bash scripts/check-firmware-deps.sh
 
+step "Open Inference Protocol v2 servers for the cloud tests: MLServer 1.7.1 and KServe 0.21 (venvs cached in target/oip-venvs)"
+bash scripts/oip-servers.sh install
+export MOTE_REQUIRE_OIP_SERVERS=1
+
 step "host tests (workspace)"
 cargo test --workspace --release --locked --exclude mote-hil
 

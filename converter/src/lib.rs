@@ -19,12 +19,14 @@
 //! | [`calibrate`] | the calibration driver: the f32 model over the data set, into statistics | `lower`, `calib`, `data` |
 //! | [`pipeline`] | [`convert`]: all of the above in order | all of the above |
 //! | [`reference`](mod@reference), [`eval`], [`inspect`] | tract as the float reference; `mote eval`; `mote inspect` | `import`; `pipeline`, `data` |
+//! | [`serve`], [`hybrid`] | `mote serve` (an OIP v2 server, axum); `mote hybrid` (accuracy vs escalation rate) | `reference`, `data`, mote-cloud |
 
 pub mod calib;
 pub mod calibrate;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod hybrid;
 pub mod import;
 pub mod inspect;
 pub mod ir;
@@ -33,6 +35,7 @@ pub mod passes;
 pub mod pipeline;
 pub mod quantize;
 pub mod reference;
+pub mod serve;
 
 pub use error::{ConvertError, Result};
 pub use pipeline::{convert, convert_float, Calibration, Converted, Options};

@@ -84,6 +84,66 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a .mote or ONNX model over the Open Inference Protocol v2 (KServe / Triton REST).
+    Serve {
+        model: PathBuf,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// 0 picks a free port (printed on the first line).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The model's name in URLs (default: the file stem).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Device .mote vs a cloud model on labelled data: system accuracy against escalation rate,
+    /// and the confidence threshold for a target.
+    Hybrid {
+        /// The device model.
+        model: PathBuf,
+        /// The cloud model as an ONNX file (run here by tract).
+        #[arg(long, conflicts_with = "endpoint", required_unless_present = "endpoint")]
+        cloud: Option<PathBuf>,
+        /// The cloud model behind an OIP v2 endpoint (http://host:port).
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The model's name at --endpoint (default: the device model's file stem).
+        #[arg(long)]
+        cloud_model: Option<String>,
+        /// Send tensors to --endpoint with the binary data extension.
+        #[arg(long)]
+        binary: bool,
+        /// Evaluation data (.npz).
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        key: Option<String>,
+        /// Integer label array (one per row; -1 = unlabelled).
+        #[arg(long, default_value = "y")]
+        labels: String,
+        #[arg(long)]
+        index: Option<String>,
+        /// Confidence measure: max-prob, margin or entropy.
+        #[arg(long, default_value = "max-prob")]
+        measure: mote_cloud::Measure,
+        /// Pick the threshold escalating at most this fraction of inputs (0-1).
+        #[arg(long, group = "target")]
+        target_rate: Option<f64>,
+        /// Pick the lowest escalation rate reaching this system accuracy (0-1).
+        #[arg(long, group = "target")]
+        target_accuracy: Option<f64>,
+        /// Pick the best accuracy within this cloud cost per 1,000 inputs (needs --cloud-cost-per-1k).
+        #[arg(long, group = "target", requires = "cloud_cost_per_1k")]
+        max_cost_per_1k: Option<f64>,
+        /// The price of 1,000 cloud calls.
+        #[arg(long)]
+        cloud_cost_per_1k: Option<f64>,
+        /// Samples per request to --endpoint.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_shape(s: &str) -> Result<(String, Vec<usize>), String> {
@@ -176,6 +236,41 @@ fn run() -> anyhow::Result<()> {
             let aligned = AlignedBytes::new(&bytes);
             let m = mote_runtime::Model::from_bytes(&aligned)?;
             emit_report(&mote_converter::inspect::inspect(&m), json)?;
+        }
+        Command::Serve { model, host, port, name } => {
+            let served = mote_converter::serve::Served::load(&model, name)?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind((host.as_str(), port)).await.with_context(|| format!("binding {host}:{port}"))?;
+                let addr = listener.local_addr()?;
+                emit(&format!("serving {} ({}) on http://{addr}/v2/models/{}\n", served.name, served.platform(), served.name))?;
+                mote_converter::serve::serve(listener, std::sync::Arc::new(served)).await?;
+                anyhow::Ok(())
+            })?;
+        }
+        Command::Hybrid { model, cloud, endpoint, cloud_model, binary, data, key, labels, index, measure, target_rate, target_accuracy, max_cost_per_1k, cloud_cost_per_1k, batch, json } => {
+            use mote_converter::hybrid::{Cloud, Target};
+            let bytes = read_model(&model)?;
+            let aligned = AlignedBytes::new(&bytes);
+            let inputs = mote_converter::data::model_inputs(&mote_runtime::Model::from_bytes(&aligned)?);
+            let set = Dataset::load(&data, &inputs, key.as_deref(), index.as_deref())?;
+            let labels = mote_converter::data::labels(&data, &labels, &set)?;
+            let cloud = match (cloud, endpoint) {
+                (Some(path), _) => Cloud::Onnx(path),
+                (None, Some(url)) => {
+                    let stem = model.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string();
+                    Cloud::Endpoint { url, model: cloud_model.unwrap_or(stem), binary }
+                }
+                (None, None) => anyhow::bail!("give the cloud model: --cloud MODEL.onnx or --endpoint URL"),
+            };
+            let target = match (target_rate, target_accuracy, max_cost_per_1k) {
+                (Some(r), _, _) => Some(Target::EscalationRate(r)),
+                (_, Some(a), _) => Some(Target::Accuracy(a)),
+                (_, _, Some(c)) => Some(Target::CostPer1k(c)),
+                _ => None,
+            };
+            let report = mote_converter::hybrid::evaluate(&model, &cloud, &set, &labels, measure, target, cloud_cost_per_1k, batch)?;
+            emit_report(&report, json)?;
         }
     }
     Ok(())
