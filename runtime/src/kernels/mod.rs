@@ -21,7 +21,8 @@
 //! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and must pass the
 //! same conformance suites (`mote_runtime::conformance`, feature `conformance`); these reference
 //! kernels stay compiled as the specification. `arm` has int8 convolution and fully connected
-//! kernels for Arm cores with the DSP extension (Helium, NEON and x86 variants are still to come).
+//! kernels for Arm cores with the DSP extension, `arm::mve` those for Helium (NEON and x86
+//! variants are still to come).
 //!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 
@@ -38,9 +39,12 @@ pub mod resize;
 pub mod shape;
 pub mod softmax;
 
-/// The int8 convolution and fully connected layer the interpreter runs: the Arm DSP kernels
-/// (`arm`) where the target has the DSP extension, the reference kernels elsewhere.
-#[cfg(mote_arm_dsp)]
+/// The int8 convolution and fully connected layer the interpreter runs: the Helium kernels
+/// (`arm::mve`) where the target has MVE, the Arm DSP kernels (`arm`) where it has the DSP
+/// extension, the reference kernels elsewhere.
+#[cfg(mote_arm_mve)]
+pub use arm::mve::{conv2d_i8, fully_connected_i8};
+#[cfg(all(mote_arm_dsp, not(mote_arm_mve)))]
 pub use arm::{conv2d_i8, fully_connected_i8};
 #[cfg(not(mote_arm_dsp))]
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};

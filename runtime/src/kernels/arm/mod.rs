@@ -54,6 +54,8 @@ pub mod depthwise;
 pub mod dsp;
 pub mod fc;
 pub mod matmul;
+#[cfg(any(mote_arm_mve, test))]
+pub mod mve;
 pub mod requant;
 
 use core::mem::MaybeUninit;

@@ -1,0 +1,277 @@
+//! The Helium inner loops, as `global_asm!` leaf routines (Rust has no MVE intrinsics and no
+//! q-register operands), and their portable twins for the host tests.
+//!
+//! - [`rows_s8x4`]: one int8 row `x` of `K` values against the int8 weight rows of output
+//!   channels, four channels at a time. Per 16 values of `K`: one `VLDRB.U8` of `x`, and per
+//!   channel one `VLDRB.U8` of its row and one `VMLADAVA.S8` (16 multiply-accumulates into a
+//!   scalar accumulator), in a tail-predicated loop (`WLSTP.8` / `LETP`): any `K`, no padding,
+//!   nothing read past a row. The four accumulators then go through the output stage as one
+//!   vector (below), and a scatter store writes the four bytes.
+//! - [`row_sums`]: `sum(w)` of each weight row (`VADDVA.S8`), for the accumulators' starts
+//!   `bias - x_zero_point * sum(w)` (the input zero point folded in, so `x` stays int8).
+//!
+//! # Lanes
+//! A call runs `groups` groups of four channels; lane `i` of every group is channel
+//! `lanes[i]` of the group. Full groups have `lanes = [0, 1, 2, 3]`; the last, partial group of
+//! `r < 4` channels repeats its last channel (`[0, 1, 1, 1]` for `r = 2`): the repeated lanes
+//! compute the same byte and store it to the same address, and nothing past the last channel's
+//! weights, requant entry or output is touched. The starts are contiguous, four per group, with
+//! the same repetition (the caller lays them out so).
+//!
+//! # Output stage, four lanes at once, bit-exact with [`crate::kernels::output::requantize_i8`]
+//! For the covered multipliers ([`super::super::requant::OutputStage`]: `m >= 2^30`,
+//! `shift = -e` with `1 <= e <= 31`):
+//! 1. `VQRDMULH.S32 x, acc, m` is `floor((2·acc·m + 2^31) / 2^32) = floor((acc·m + 2^30) / 2^31)`,
+//!    gemmlowp's `SaturatingRoundingDoublingHighMul` for both signs (see the DSP stage's docs);
+//!    it saturates only for `acc = m = i32::MIN`, impossible with `m >= 0`.
+//! 2. Rounding division by `2^e`, half away from zero, is
+//!    `floor((x - [x < 0] + 2^(e-1)) / 2^e)`: `VSHR.S32 #31` gives `-[x < 0]`, a `VADD` adds it
+//!    (no overflow: `x > i32::MIN`), and `VRSHL.S32` by `-e` is the rounding shift.
+//! 3. `|x| < 2^30` after the shift, so the zero point's add (`VADD.I32` by a scalar) cannot
+//!    overflow, as the reference's saturating add does not saturate; then `VMAX.S32` by `lo` and
+//!    `VMIN.S32` by `hi` are the reference's `max(lo)` then `min(hi)`.
+//!
+//! # Exactness of the sums
+//! `VMLADAVA.S8` adds the 16 products to the 32-bit accumulator modulo `2^32`, as the reference's
+//! wrapping `i32` sum; `start = bias - x_zero_point * sum(w)` (wrapping) is the zero point's
+//! share, equal modulo `2^32`. Integer sums do not depend on their order.
+
+use crate::quant::Requant;
+
+/// One call of [`rows_s8x4`]: `groups` groups of four output channels for the row `x`.
+///
+/// The routine advances `start`, `requant` (by four entries per group when `requant_step` is
+/// 8) and `groups` (to 0); it leaves the other fields as they are.
+#[derive(Debug)]
+#[repr(C)]
+pub struct RowsJob {
+    /// The int8 row, `k` values.
+    pub x: *const i8,
+    /// `K` (at least 1).
+    pub k: usize,
+    /// The first group's first weight row; rows are `k` bytes apart.
+    pub w: *const i8,
+    pub groups: usize,
+    /// Four accumulator starts per group (`bias - x_zero_point * sum(w)`), lane order.
+    pub start: *const i32,
+    /// The first group's first channel's requant entry.
+    pub requant: *const Requant,
+    /// 8 (per channel) or 0 (one entry for every channel).
+    pub requant_step: usize,
+    /// The output zero point.
+    pub zero_point: i32,
+    /// The first group's first output byte; a group's outputs are contiguous.
+    pub dst: *mut i8,
+    pub lo: i32,
+    pub hi: i32,
+    /// The channel (within its group) each lane computes.
+    pub lanes: [u32; 4],
+}
+
+#[cfg(mote_arm_mve)]
+core::arch::global_asm!(
+    // Module-level assembly is also parsed for the base architecture (see `dsp_cpu!`).
+    ".cpu cortex-m55",
+    //
+    // mote_mve_rows_s8x4(job: *mut RowsJob)
+    // r0 job, r1 x, r3/r7/r2/r5 weight rows of lanes 0-3, r4/r6/r8/r10 their accumulators,
+    // r9 the group's weights, r11 dst, r12 and (outside the MAC loop) r2, r3, r5, r7 temporaries,
+    // lr the loop count. q3 lo, q7 hi, q4 requant offsets, q5 lanes (store offsets), q6 row
+    // offsets; q0-q2 temporaries.
+    ".section .text.mote_mve_rows_s8x4,\"ax\",%progbits",
+    ".global mote_mve_rows_s8x4",
+    ".type mote_mve_rows_s8x4,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "mote_mve_rows_s8x4:",
+    "push {{r4-r11, lr}}",
+    "vpush {{d8-d15}}",
+    "vldrw.u32 q5, [r0, #44]",
+    "ldr r12, [r0, #24]",
+    "vmul.i32 q4, q5, r12",
+    "ldr r12, [r0, #4]",
+    "vmul.i32 q6, q5, r12",
+    "ldr r12, [r0, #36]",
+    "vdup.32 q3, r12",
+    "ldr r12, [r0, #40]",
+    "vdup.32 q7, r12",
+    "ldr r9, [r0, #8]",
+    "ldr r11, [r0, #32]",
+    "1:",
+    "vadd.i32 q2, q6, r9",
+    "vmov r2, r3, q2[2], q2[0]",
+    "vmov r5, r7, q2[3], q2[1]",
+    "ldr r12, [r0, #16]",
+    "ldm r12!, {{r4, r6, r8, r10}}",
+    "str r12, [r0, #16]",
+    "ldrd r1, r12, [r0]",
+    "wlstp.8 lr, r12, 3f",
+    "2:",
+    "vldrb.u8 q0, [r1], #16",
+    "vldrb.u8 q1, [r3], #16",
+    "vmladava.s8 r4, q0, q1",
+    "vldrb.u8 q1, [r7], #16",
+    "vmladava.s8 r6, q0, q1",
+    "vldrb.u8 q1, [r2], #16",
+    "vmladava.s8 r8, q0, q1",
+    "vldrb.u8 q1, [r5], #16",
+    "vmladava.s8 r10, q0, q1",
+    "letp lr, 2b",
+    "3:",
+    "vmov q0[2], q0[0], r8, r4",
+    "vmov q0[3], q0[1], r10, r6",
+    "ldrd r2, r3, [r0, #20]",
+    "vldrw.u32 q1, [r2, q4]",
+    "vqrdmulh.s32 q0, q0, q1",
+    "adds r5, r2, #4",
+    "vldrw.u32 q1, [r5, q4]",
+    "vshr.s32 q2, q0, #31",
+    "vadd.i32 q0, q0, q2",
+    "vrshl.s32 q0, q0, q1",
+    "add.w r2, r2, r3, lsl #2",
+    "str r2, [r0, #20]",
+    "ldr r7, [r0, #28]",
+    "vadd.i32 q0, q0, r7",
+    "vmax.s32 q0, q0, q3",
+    "vmin.s32 q0, q0, q7",
+    "vstrb.32 q0, [r11, q5]",
+    "adds r11, #4",
+    "ldr r3, [r0, #4]",
+    "add.w r9, r9, r3, lsl #2",
+    "ldr r12, [r0, #12]",
+    "subs r12, #1",
+    "str r12, [r0, #12]",
+    "bne 1b",
+    "vpop {{d8-d15}}",
+    "pop {{r4-r11, pc}}",
+    ".size mote_mve_rows_s8x4, . - mote_mve_rows_s8x4",
+    //
+    // mote_mve_row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32)
+    // r0 the row being read, r1 k, r2 rows left, r3 sums, r4 the sum, r5 the row's start.
+    ".section .text.mote_mve_row_sums,\"ax\",%progbits",
+    ".global mote_mve_row_sums",
+    ".type mote_mve_row_sums,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "mote_mve_row_sums:",
+    "push {{r4, r5, r7, lr}}",
+    "1:",
+    "mov r5, r0",
+    "movs r4, #0",
+    "wlstp.8 lr, r1, 3f",
+    "2:",
+    "vldrb.u8 q0, [r0], #16",
+    "vaddva.s8 r4, q0",
+    "letp lr, 2b",
+    "3:",
+    "str r4, [r3], #4",
+    "adds r0, r5, r1",
+    "subs r2, #1",
+    "bne 1b",
+    "pop {{r4, r5, r7, pc}}",
+    ".size mote_mve_row_sums, . - mote_mve_row_sums",
+    ".text",
+);
+
+#[cfg(mote_arm_mve)]
+extern "C" {
+    fn mote_mve_rows_s8x4(job: *mut RowsJob);
+    fn mote_mve_row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32);
+}
+
+/// Runs a [`RowsJob`].
+///
+/// # Safety
+/// `groups >= 1`, `k >= 1`; `x` holds `k` bytes; for every group `g` and lane `i`, weight row
+/// `4g + lanes[i]` (`k` bytes from `w`) and requant entry `4g + lanes[i]` (when the step is 8)
+/// exist, `start` holds `4 * groups` values, and output `dst + 4g + lanes[i]` is writable;
+/// `requant` is 4-byte aligned; every lane's requant entry is covered by
+/// [`super::super::requant::OutputStage`].
+#[cfg(mote_arm_mve)]
+#[inline(always)]
+pub unsafe fn rows_s8x4(job: &mut RowsJob) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_mve_rows_s8x4(job) }
+}
+
+/// `sums[r] = sum(w[r * k .. r * k + k])` for `rows` rows (wrapping `i32`).
+///
+/// # Safety
+/// `k >= 1`, `rows >= 1`; `w` holds `rows * k` bytes; `sums` is writable for `rows` values.
+#[cfg(mote_arm_mve)]
+#[inline(always)]
+pub unsafe fn row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_mve_row_sums(w, k, rows, sums) }
+}
+
+/// Portable twins of the routines, lane for lane, for the host tests.
+#[cfg(not(mote_arm_mve))]
+mod portable {
+    use super::RowsJob;
+
+    /// `VQRDMULH.S32`.
+    fn vqrdmulh(a: i32, b: i32) -> i32 {
+        ((2 * a as i64 * b as i64 + (1 << 31)) >> 32).clamp(i32::MIN as i64, i32::MAX as i64) as i32
+    }
+
+    /// `VRSHL.S32` by a shift in `-32..=31` (negative: rounding shift right).
+    fn vrshl(a: i32, shift: i32) -> i32 {
+        if shift >= 0 {
+            a.wrapping_shl(shift as u32)
+        } else {
+            ((a as i64 + (1i64 << (-shift - 1))) >> -shift) as i32
+        }
+    }
+
+    /// # Safety
+    /// As the Arm routine.
+    pub unsafe fn rows_s8x4(job: &mut RowsJob) {
+        // SAFETY: within the caller's ranges.
+        unsafe {
+            let mut w = job.w;
+            let mut dst = job.dst;
+            while job.groups > 0 {
+                let mut v = [0i32; 4];
+                for (i, lane) in v.iter_mut().enumerate() {
+                    let c = job.lanes[i] as usize;
+                    let row = w.add(c * job.k);
+                    let mut acc = *job.start.add(i);
+                    for t in 0..job.k {
+                        acc = acc.wrapping_add(*job.x.add(t) as i32 * *row.add(t) as i32);
+                    }
+                    let r = *(job.requant as *const u8).add(c * job.requant_step).cast::<crate::quant::Requant>();
+                    let x = vqrdmulh(acc, r.multiplier);
+                    let x = vrshl(x.wrapping_add(x >> 31), r.shift);
+                    *lane = x.wrapping_add(job.zero_point).max(job.lo).min(job.hi);
+                }
+                for (i, &lane) in v.iter().enumerate() {
+                    *dst.add(job.lanes[i] as usize) = lane as i8;
+                }
+                job.start = job.start.add(4);
+                job.requant = (job.requant as *const u8).add(4 * job.requant_step).cast();
+                w = w.add(4 * job.k);
+                dst = dst.add(4);
+                job.groups -= 1;
+            }
+        }
+    }
+
+    /// # Safety
+    /// As the Arm routine.
+    pub unsafe fn row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32) {
+        // SAFETY: within the caller's ranges.
+        unsafe {
+            for r in 0..rows {
+                let mut s = 0i32;
+                for t in 0..k {
+                    s = s.wrapping_add(*w.add(r * k + t) as i32);
+                }
+                *sums.add(r) = s;
+            }
+        }
+    }
+}
+
+#[cfg(not(mote_arm_mve))]
+pub use portable::*;
