@@ -11,7 +11,7 @@
 //! ## Report (semihosting stdout)
 //! ```text
 //! kernel-conformance <board> seed <seed>
-//! conv <cases> depthwise <n> block <n> im2col <n> reference <n> mve <n>
+//! conv <cases> depthwise <n> block <n> im2col <n> reference <n> mve <n> mve_depthwise <n>
 //! fc <cases> mve <n> fast <n> reference <n>
 //! ok
 //! ```
@@ -38,13 +38,23 @@ use semihosting::{print, println};
 
 /// The kernels under test: the Helium wrappers on the Cortex-M55, the DSP wrappers elsewhere.
 #[cfg(feature = "mps3-an547")]
-use arm::mve::{conv2d_i8 as fast_conv2d_i8, conv_is_mve, fc_is_mve, fully_connected_i8 as fast_fully_connected_i8};
+use arm::mve::{conv2d_i8 as fast_conv2d_i8, fc_is_mve, fully_connected_i8 as fast_fully_connected_i8};
 #[cfg(not(feature = "mps3-an547"))]
 use arm::{conv2d_i8 as fast_conv2d_i8, fully_connected_i8 as fast_fully_connected_i8};
 
+/// The Helium kernel a convolution takes: 0 none (the DSP wrapper), 1 the matmul, 2 depthwise.
+#[cfg(feature = "mps3-an547")]
+fn mve_conv_path(p: &mote_runtime::kernels::conv::Conv2dParams, x_zero_point: i32, requant: &[mote_runtime::quant::Requant], out_zero_point: i32) -> usize {
+    match arm::mve::conv_path(p, x_zero_point, requant, out_zero_point) {
+        arm::mve::MvePath::Dsp => 0,
+        arm::mve::MvePath::Matmul => 1,
+        arm::mve::MvePath::Depthwise => 2,
+    }
+}
+
 #[cfg(not(feature = "mps3-an547"))]
-fn conv_is_mve(_: &mote_runtime::kernels::conv::Conv2dParams, _: i32, _: &[mote_runtime::quant::Requant], _: i32) -> bool {
-    false
+fn mve_conv_path(_: &mote_runtime::kernels::conv::Conv2dParams, _: i32, _: &[mote_runtime::quant::Requant], _: i32) -> usize {
+    0
 }
 
 #[cfg(not(feature = "mps3-an547"))]
@@ -82,7 +92,7 @@ fn main() -> ! {
     // SAFETY: the only references to these statics, taken once before any interrupt is enabled.
     let (buffers, reference, fast) = unsafe { (&mut *addr_of_mut!(BUFFERS), &mut *addr_of_mut!(REFERENCE), &mut *addr_of_mut!(FAST)) };
     println!("kernel-conformance {} seed {SEED}", board::BOARD);
-    let (mut conv_cases, mut paths, mut conv_mve) = (0, [0usize; 4], 0);
+    let (mut conv_cases, mut paths, mut conv_mve) = (0, [0usize; 4], [0usize; 3]);
     let (mut fc_cases, mut fc_fast, mut fc_mve) = (0, 0, 0);
     for i in 0..CASES {
         let Some((layer, ops)) = cases::case(SEED, i, buffers) else { continue };
@@ -93,9 +103,9 @@ fn main() -> ! {
         match layer {
             Layer::Conv(p) => {
                 conv_cases += 1;
-                if conv_is_mve(&p, ops.x_zero_point, ops.requant, ops.out_zero_point) {
-                    conv_mve += 1;
-                } else {
+                let mve = mve_conv_path(&p, ops.x_zero_point, ops.requant, ops.out_zero_point);
+                conv_mve[mve] += 1;
+                if mve == 0 {
                     paths[arm::conv_path(&p, ops.x_zero_point, ops.requant, ops.out_zero_point) as usize] += 1;
                 }
                 conv::conv2d_i8(&p, ops.x, ops.x_zero_point, ops.w, ops.bias, ops.requant, ops.out_zero_point, want, ops.act);
@@ -119,7 +129,7 @@ fn main() -> ! {
         }
     }
     let [depthwise, block, im2col, reference_path] = [ConvPath::Depthwise, ConvPath::Block, ConvPath::Im2col, ConvPath::Reference].map(|p| paths[p as usize]);
-    println!("conv {conv_cases} depthwise {depthwise} block {block} im2col {im2col} reference {reference_path} mve {conv_mve}");
+    println!("conv {conv_cases} depthwise {depthwise} block {block} im2col {im2col} reference {reference_path} mve {} mve_depthwise {}", conv_mve[1], conv_mve[2]);
     println!("fc {fc_cases} mve {fc_mve} fast {fc_fast} reference {}", fc_cases - fc_mve - fc_fast);
     println!("ok");
     exit(0)

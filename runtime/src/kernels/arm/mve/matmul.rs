@@ -211,12 +211,12 @@ mod portable {
     use super::RowsJob;
 
     /// `VQRDMULH.S32`.
-    fn vqrdmulh(a: i32, b: i32) -> i32 {
+    pub fn vqrdmulh(a: i32, b: i32) -> i32 {
         ((2 * a as i64 * b as i64 + (1 << 31)) >> 32).clamp(i32::MIN as i64, i32::MAX as i64) as i32
     }
 
     /// `VRSHL.S32` by a shift in `-32..=31` (negative: rounding shift right).
-    fn vrshl(a: i32, shift: i32) -> i32 {
+    pub fn vrshl(a: i32, shift: i32) -> i32 {
         if shift >= 0 {
             a.wrapping_shl(shift as u32)
         } else {

@@ -9,8 +9,9 @@
 //! | shape | kernel | inner loop |
 //! |---|---|---|
 //! | regular convolution (`groups == 1`), `K = kh·kw·c` | [`conv2d_s8`] | [`matmul::rows_s8x4`]: 16 `K` values × 4 channels per 9 vector instructions |
-//! | fully connected | [`fully_connected_s8`] | the same routine, one row at a time |
-//! | depthwise and grouped convolutions | the DSP kernels | |
+//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 6 vector instructions |
+//! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, one row at a time |
+//! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
 //! Both need the output stage [`super::requant::OutputStage`] covers (normalised multipliers
 //! below 0.5, per tensor or per channel), an input zero point in the int8 range, and their
@@ -27,6 +28,7 @@
 //! weight row, four channels at a time, streamed from the model. See [`matmul`] for the routine
 //! and the proof that its vector output stage gives the reference's bytes.
 
+pub mod depthwise;
 pub mod matmul;
 
 use core::mem::size_of;
@@ -69,9 +71,28 @@ pub fn supports_conv(p: &Conv2dParams) -> bool {
     p.groups == 1 && k > 0 && oh > 0 && ow > 0 && oc > 0 && starts_bytes(oc) + if reads_in_place(p) { 0 } else { k } <= SCRATCH_BYTES
 }
 
-/// Whether [`conv2d_i8`] runs the MVE kernel for a call (`false`: the DSP kernels' wrapper).
-pub fn conv_is_mve(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> bool {
-    covered(requant, p.output[3], x_zero_point, out_zero_point) && supports_conv(p)
+/// Which kernel [`conv2d_i8`] runs for a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MvePath {
+    /// [`conv2d_s8`].
+    Matmul,
+    /// [`depthwise::depthwise_conv2d_s8`].
+    Depthwise,
+    /// The DSP kernels' wrapper, [`super::conv2d_i8`].
+    Dsp,
+}
+
+/// The decision tree of [`conv2d_i8`] (for slices of the documented lengths).
+pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> MvePath {
+    if !covered(requant, p.output[3], x_zero_point, out_zero_point) {
+        MvePath::Dsp
+    } else if depthwise::supports(p) {
+        MvePath::Depthwise
+    } else if supports_conv(p) {
+        MvePath::Matmul
+    } else {
+        MvePath::Dsp
+    }
 }
 
 /// Whether [`fully_connected_s8`] computes `p`: the starts fit in the scratch.
@@ -102,15 +123,17 @@ pub fn conv2d_i8(
     let oc = p.output[3];
     let lengths = x.len() == p.input.iter().product::<usize>()
         && out.len() == p.output.iter().product::<usize>()
-        && w.len() == oc * window_len(p)
+        && w.len() == oc * p.kernel[0] * p.kernel[1] * (p.input[3] / p.groups.max(1))
         && bias.is_none_or(|b| b.len() == oc);
-    if lengths && conv_is_mve(p, x_zero_point, requant, out_zero_point) {
-        let mut scratch = Scratch::new();
-        // SAFETY: `supports_conv` holds, the stage is covered for `oc` channels, `x_zero_point`
-        // is in the int8 range and the lengths match.
-        unsafe { conv2d_s8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut scratch) }
-    } else {
-        super::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+    let path = if lengths { conv_path(p, x_zero_point, requant, out_zero_point) } else { MvePath::Dsp };
+    // SAFETY: the path's `supports` holds, the stage is covered for `oc` channels,
+    // `x_zero_point` is in the int8 range and the lengths match.
+    unsafe {
+        match path {
+            MvePath::Matmul => conv2d_s8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut Scratch::new()),
+            MvePath::Depthwise => depthwise::depthwise_conv2d_s8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut Scratch::new()),
+            MvePath::Dsp => super::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
+        }
     }
 }
 
@@ -331,18 +354,21 @@ mod tests {
         let mut rng = Rng(seed);
         let oc = p.output[3];
         let x = random_i8(&mut rng, p.input.iter().product());
-        let w = random_i8(&mut rng, oc * window_len(&p));
+        let w = random_i8(&mut rng, oc * p.kernel[0] * p.kernel[1] * p.input[3] / p.groups);
         let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
         let n_rq = if per_tensor { 1 } else { oc };
         let requant: Vec<Requant> = (0..n_rq).map(|_| quantize_multiplier(libm::pow(10.0, -4.0 + 3.0 * rng.unit()))).collect();
         let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
         let act = rng.act_i8(out_zp);
-        assert!(conv_is_mve(&p, x_zp, &requant, out_zp), "{p:?}");
+        let want = if p.groups > 1 { MvePath::Depthwise } else { MvePath::Matmul };
+        assert_eq!(conv_path(&p, x_zp, &requant, out_zp), want, "{p:?}");
         let n = p.output.iter().product();
         let (mut got, mut reference) = (std::vec![0i8; n], std::vec![0i8; n]);
         conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
         crate::kernels::conv::conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
-        assert_eq!(got, reference, "{p:?}");
+        if let Some(at) = got.iter().zip(&reference).position(|(g, r)| g != r) {
+            panic!("{p:?}: out[{at}] = {}, reference {}", got[at], reference[at]);
+        }
     }
 
     #[test]
@@ -360,6 +386,15 @@ mod tests {
         // Windows wholly in the padding; dilation.
         check_conv(params([1, 2, 2, 4], [1, 4, 4, 3], [1, 1], 1, [1, 1]), 30, false);
         check_conv(Conv2dParams { dilation: [2, 3], ..params([1, 9, 11, 6], [1, 5, 5, 6], [3, 3], 1, [0, 1]) }, 31, false);
+        // Depthwise: keyword spotting's layer, stride 2, partial groups, padding-only windows,
+        // dilation, more channels than one chunk holds.
+        let dw = |input: [usize; 4], output: [usize; 4], kernel, stride, pad| Conv2dParams { groups: input[3], ..params(input, output, kernel, stride, pad) };
+        check_conv(dw([1, 25, 5, 64], [1, 25, 5, 64], [3, 3], 1, [1, 1]), 40, false);
+        check_conv(dw([1, 7, 9, 13], [1, 4, 5, 13], [3, 3], 2, [1, 1]), 41, true);
+        check_conv(dw([2, 7, 9, 8], [2, 4, 5, 8], [5, 3], 2, [2, 1]), 42, false);
+        check_conv(dw([1, 2, 2, 9], [1, 5, 5, 9], [1, 1], 1, [2, 2]), 43, false);
+        check_conv(Conv2dParams { dilation: [2, 3], ..dw([1, 9, 11, 20], [1, 5, 5, 20], [3, 3], 1, [0, 1]) }, 44, false);
+        check_conv(dw([1, 4, 4, 300], [1, 4, 4, 300], [3, 3], 1, [1, 1]), 45, false);
     }
 
     #[test]
