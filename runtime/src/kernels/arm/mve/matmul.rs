@@ -35,6 +35,9 @@
 //! `VMLADAVA.S8` adds the 16 products to the 32-bit accumulator modulo `2^32`, as the reference's
 //! wrapping `i32` sum; `start = bias - x_zero_point * sum(w)` (wrapping) is the zero point's
 //! share, equal modulo `2^32`. Integer sums do not depend on their order.
+//!
+//! Lanes move between q and general registers one at a time (`VMOV.32`): the two-lane form's
+//! operand order is read differently by the assembler and QEMU.
 
 use crate::quant::Requant;
 
@@ -99,8 +102,10 @@ core::arch::global_asm!(
     "ldr r11, [r0, #32]",
     "1:",
     "vadd.i32 q2, q6, r9",
-    "vmov r2, r3, q2[2], q2[0]",
-    "vmov r5, r7, q2[3], q2[1]",
+    "vmov.32 r3, q2[0]",
+    "vmov.32 r7, q2[1]",
+    "vmov.32 r2, q2[2]",
+    "vmov.32 r5, q2[3]",
     "ldr r12, [r0, #16]",
     "ldm r12!, {{r4, r6, r8, r10}}",
     "str r12, [r0, #16]",
@@ -118,8 +123,10 @@ core::arch::global_asm!(
     "vmladava.s8 r10, q0, q1",
     "letp lr, 2b",
     "3:",
-    "vmov q0[2], q0[0], r8, r4",
-    "vmov q0[3], q0[1], r10, r6",
+    "vmov.32 q0[0], r4",
+    "vmov.32 q0[1], r6",
+    "vmov.32 q0[2], r8",
+    "vmov.32 q0[3], r10",
     "ldrd r2, r3, [r0, #20]",
     "vldrw.u32 q1, [r2, q4]",
     "vqrdmulh.s32 q0, q0, q1",
