@@ -61,7 +61,6 @@ fn mve_kernels_match_the_reference_on_cortex_m55() {
     for key in ["mve", "mve_depthwise", "reference"] {
         assert!(count(&report, "conv ", key) >= 500, "{board}: too few `{key}` cases:\n{report}");
     }
-    for key in ["mve", "reference"] {
-        assert!(count(&report, "fc ", key) >= 100, "{board}: too few fully connected `{key}` cases:\n{report}");
-    }
+    // The Helium fully connected kernel takes every valid requant: no case leaves it.
+    assert!(count(&report, "fc ", "mve") >= 1000, "{board}: too few fully connected `mve` cases:\n{report}");
 }

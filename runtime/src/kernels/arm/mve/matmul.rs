@@ -76,17 +76,19 @@ core::arch::global_asm!(
     // Module-level assembly is also parsed for the base architecture (see `dsp_cpu!`).
     ".cpu cortex-m55",
     //
-    // mote_mve_rows_s8x4(job: *mut RowsJob)
+    // mote_mve_rows_s8x4(job: *mut RowsJob) and mote_mve_rows_s8x4_any(job: *mut RowsJob): one
+    // body; `general` 1 adds the output stage for any shift (below).
     // r0 job, r1 x, r3/r7/r2/r5 weight rows of lanes 0-3, r4/r6/r8/r10 their accumulators,
     // r9 the group's weights, r11 dst, r12 and (outside the MAC loop) r2, r3, r5, r7 temporaries,
-    // lr the loop count. q3 lo, q7 hi, q4 requant offsets, q5 lanes (store offsets), q6 row
-    // offsets; q0-q2 temporaries.
-    ".section .text.mote_mve_rows_s8x4,\"ax\",%progbits",
-    ".global mote_mve_rows_s8x4",
-    ".type mote_mve_rows_s8x4,%function",
+    // lr the loop count. q4 requant offsets, q5 lanes (store offsets), q6 row offsets; q3 lo and
+    // q7 hi (general: q3 zero, q7 a temporary); q0-q2 temporaries.
+    ".macro mote_mve_rows name, general",
+    ".section .text.\\name,\"ax\",%progbits",
+    ".global \\name",
+    ".type \\name,%function",
     ".p2align 2",
     ".thumb_func",
-    "mote_mve_rows_s8x4:",
+    "\\name:",
     "push {{r4-r11, lr}}",
     "vpush {{d8-d15}}",
     "vldrw.u32 q5, [r0, #44]",
@@ -94,10 +96,14 @@ core::arch::global_asm!(
     "vmul.i32 q4, q5, r12",
     "ldr r12, [r0, #4]",
     "vmul.i32 q6, q5, r12",
+    ".if \\general",
+    "vmov.i32 q3, #0",
+    ".else",
     "ldr r12, [r0, #36]",
     "vdup.32 q3, r12",
     "ldr r12, [r0, #40]",
     "vdup.32 q7, r12",
+    ".endif",
     "ldr r9, [r0, #8]",
     "ldr r11, [r0, #32]",
     "1:",
@@ -129,18 +135,44 @@ core::arch::global_asm!(
     "vmov.32 q0[3], r10",
     "ldrd r2, r3, [r0, #20]",
     "vldrw.u32 q1, [r2, q4]",
-    "vqrdmulh.s32 q0, q0, q1",
     "adds r5, r2, #4",
+    ".if \\general",
+    // Shift s: x saturated left by max(s, 0), the high-mul, then the rounding right shift by
+    // -min(s, 0) with its fixup only where that shift is not 0 (`x & min(s, 0)` keeps x's sign
+    // bit exactly there).
+    "vldrw.u32 q2, [r5, q4]",
+    "vmax.s32 q7, q2, q3",
+    "vqshl.s32 q0, q0, q7",
+    "vqrdmulh.s32 q0, q0, q1",
+    "vmin.s32 q2, q2, q3",
+    "vand q1, q0, q2",
+    "vshr.s32 q1, q1, #31",
+    "vadd.i32 q0, q0, q1",
+    "vrshl.s32 q0, q0, q2",
+    ".else",
+    "vqrdmulh.s32 q0, q0, q1",
     "vldrw.u32 q1, [r5, q4]",
     "vshr.s32 q2, q0, #31",
     "vadd.i32 q0, q0, q2",
     "vrshl.s32 q0, q0, q1",
+    ".endif",
     "add.w r2, r2, r3, lsl #2",
     "str r2, [r0, #20]",
     "ldr r7, [r0, #28]",
+    ".if \\general",
+    // The zero point's add saturates, as the reference's (x may be near the int32 limits).
+    "vqadd.s32 q0, q0, r7",
+    "ldr r7, [r0, #36]",
+    "vdup.32 q7, r7",
+    "vmax.s32 q0, q0, q7",
+    "ldr r7, [r0, #40]",
+    "vdup.32 q7, r7",
+    "vmin.s32 q0, q0, q7",
+    ".else",
     "vadd.i32 q0, q0, r7",
     "vmax.s32 q0, q0, q3",
     "vmin.s32 q0, q0, q7",
+    ".endif",
     "vstrb.32 q0, [r11, q5]",
     "adds r11, #4",
     "ldr r3, [r0, #4]",
@@ -151,7 +183,11 @@ core::arch::global_asm!(
     "bne 1b",
     "vpop {{d8-d15}}",
     "pop {{r4-r11, pc}}",
-    ".size mote_mve_rows_s8x4, . - mote_mve_rows_s8x4",
+    ".size \\name, . - \\name",
+    ".endm",
+    "mote_mve_rows mote_mve_rows_s8x4, 0",
+    "mote_mve_rows mote_mve_rows_s8x4_any, 1",
+    ".purgem mote_mve_rows",
     //
     // mote_mve_row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32)
     // r0 the row being read, r1 k, r2 rows left, r3 sums, r4 the sum, r5 the row's start.
@@ -183,6 +219,7 @@ core::arch::global_asm!(
 #[cfg(mote_arm_mve)]
 extern "C" {
     fn mote_mve_rows_s8x4(job: *mut RowsJob);
+    fn mote_mve_rows_s8x4_any(job: *mut RowsJob);
     fn mote_mve_row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32);
 }
 
@@ -199,6 +236,22 @@ extern "C" {
 pub unsafe fn rows_s8x4(job: &mut RowsJob) {
     // SAFETY: forwarded to the caller.
     unsafe { mote_mve_rows_s8x4(job) }
+}
+
+/// [`rows_s8x4`] with the output stage for any valid requant entry ([`Requant::is_valid`]:
+/// `multiplier >= 0`, `shift` in `-31..=30`), the reference's
+/// [`crate::quant::multiply_by_quantized_multiplier`]: `VQSHL.S32` by `max(shift, 0)` is its
+/// saturating left shift, and the rounding right shift by `-min(shift, 0)` takes its fixup only
+/// where that shift is not 0; the zero point is added saturating (`VQADD`). Six more instructions
+/// per group than [`rows_s8x4`].
+///
+/// # Safety
+/// As [`rows_s8x4`], with every lane's requant entry valid.
+#[cfg(mote_arm_mve)]
+#[inline(always)]
+pub unsafe fn rows_s8x4_any(job: &mut RowsJob) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_mve_rows_s8x4_any(job) }
 }
 
 /// `sums[r] = sum(w[r * k .. r * k + k])` for `rows` rows (wrapping `i32`).
@@ -231,9 +284,35 @@ mod portable {
         }
     }
 
+    /// The general output stage of `rows_s8x4_any` for one lane, before the zero point.
+    fn stage_any(acc: i32, r: crate::quant::Requant) -> i32 {
+        let x = ((acc as i64) << r.shift.max(0)).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        let x = vqrdmulh(x, r.multiplier);
+        let right = r.shift.min(0);
+        vrshl(x.wrapping_add(if right < 0 { x >> 31 } else { 0 }), right)
+    }
+
+    /// The output stage of `rows_s8x4` (shifts `<= -1`) for one lane, before the zero point.
+    fn stage_fast(acc: i32, r: crate::quant::Requant) -> i32 {
+        let x = vqrdmulh(acc, r.multiplier);
+        vrshl(x.wrapping_add(x >> 31), r.shift)
+    }
+
     /// # Safety
     /// As the Arm routine.
     pub unsafe fn rows_s8x4(job: &mut RowsJob) {
+        // SAFETY: forwarded.
+        unsafe { rows(job, stage_fast) }
+    }
+
+    /// # Safety
+    /// As the Arm routine.
+    pub unsafe fn rows_s8x4_any(job: &mut RowsJob) {
+        // SAFETY: forwarded.
+        unsafe { rows(job, stage_any) }
+    }
+
+    unsafe fn rows(job: &mut RowsJob, stage: fn(i32, crate::quant::Requant) -> i32) {
         // SAFETY: within the caller's ranges.
         unsafe {
             let mut w = job.w;
@@ -248,9 +327,7 @@ mod portable {
                         acc = acc.wrapping_add(*job.x.add(t) as i32 * *row.add(t) as i32);
                     }
                     let r = *(job.requant as *const u8).add(c * job.requant_step).cast::<crate::quant::Requant>();
-                    let x = vqrdmulh(acc, r.multiplier);
-                    let x = vrshl(x.wrapping_add(x >> 31), r.shift);
-                    *lane = x.wrapping_add(job.zero_point).max(job.lo).min(job.hi);
+                    *lane = stage(acc, r).saturating_add(job.zero_point).max(job.lo).min(job.hi);
                 }
                 for (i, &lane) in v.iter().enumerate() {
                     *dst.add(job.lanes[i] as usize) = lane as i8;

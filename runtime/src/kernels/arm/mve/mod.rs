@@ -13,10 +13,13 @@
 //! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, one row at a time |
 //! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
-//! Both need the output stage [`super::requant::OutputStage`] covers (normalised multipliers
-//! below 0.5, per tensor or per channel), an input zero point in the int8 range, and their
-//! scratch (the accumulator starts, and for a convolution one gathered window) inside
-//! [`super::SCRATCH_BYTES`].
+//! Both need zero points in the int8 range, requant per tensor or per channel with valid
+//! entries, and their scratch (the accumulator starts, and for a convolution one gathered
+//! window) inside [`super::SCRATCH_BYTES`]. The matmul takes any valid requant entry: the output
+//! stage of [`super::requant::OutputStage`] (normalised multipliers, shifts `<= -1`: what the
+//! converter writes for scales below 0.5) in [`matmul::rows_s8x4`], the general one (scales of
+//! 0.5 and more, as MobileNet's have) in [`matmul::rows_s8x4_any`]; the depthwise kernel takes
+//! the former only and leaves the rest to the DSP kernels.
 //!
 //! # How
 //! The input zero point is folded into the accumulators' starts, `bias - x_zero_point * sum(w)`,
@@ -38,11 +41,22 @@ use super::{Scratch, SCRATCH_BYTES};
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
 use crate::quant::Requant;
-use matmul::{row_sums, rows_s8x4, RowsJob};
+use matmul::{row_sums, rows_s8x4, rows_s8x4_any, RowsJob};
 
-/// The MVE kernels' output-stage and zero-point condition, shared by both ops.
+/// The MVE kernels' output-stage and zero-point condition, shared by both ops: zero points in
+/// the int8 range, requant per tensor or per channel with valid entries (the matmul's general
+/// stage covers them all).
 fn covered(requant: &[Requant], channels: usize, x_zero_point: i32, out_zero_point: i32) -> bool {
-    (-128..=127).contains(&x_zero_point) && OutputStage::new(requant, channels, out_zero_point, (-128, 127)).is_some()
+    (-128..=127).contains(&x_zero_point)
+        && (-128..=127).contains(&out_zero_point)
+        && (requant.len() == 1 || requant.len() == channels)
+        && requant.iter().all(|r| r.is_valid())
+}
+
+/// Whether the faster output stage (of [`super::requant::OutputStage`]: normalised multipliers,
+/// shifts `<= -1`) covers `requant`.
+fn fast_stage(requant: &[Requant], channels: usize, out_zero_point: i32) -> bool {
+    OutputStage::new(requant, channels, out_zero_point, (-128, 127)).is_some()
 }
 
 /// Bytes of scratch for the starts of `channels` channels (whole groups of four).
@@ -86,7 +100,7 @@ pub enum MvePath {
 pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> MvePath {
     if !covered(requant, p.output[3], x_zero_point, out_zero_point) {
         MvePath::Dsp
-    } else if depthwise::supports(p) {
+    } else if depthwise::supports(p) && fast_stage(requant, p.output[3], out_zero_point) {
         MvePath::Depthwise
     } else if supports_conv(p) {
         MvePath::Matmul
@@ -169,6 +183,8 @@ pub fn fully_connected_i8(
 /// partial group with its last channel repeated (see [`matmul`]'s "Lanes").
 struct Channels {
     job: RowsJob,
+    /// Whether the requant entries need [`matmul::rows_s8x4_any`].
+    general: bool,
     channels: usize,
     starts: *const i32,
     requant: *const Requant,
@@ -210,7 +226,7 @@ impl Channels {
             hi: act.1 as i32,
             lanes: [0, 1, 2, 3],
         };
-        Channels { job, channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
+        Channels { job, general: !fast_stage(requant, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
     }
 
     /// Every channel's output for the row `x`, at `dst`.
@@ -230,10 +246,11 @@ impl Channels {
         // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
         // caller's promises).
         unsafe {
+            let routine = if self.general { rows_s8x4_any } else { rows_s8x4 };
             if whole > 0 {
                 job.groups = whole;
                 job.lanes = [0, 1, 2, 3];
-                rows_s8x4(job);
+                routine(job);
             }
             if left > 0 {
                 let c0 = 4 * whole;
@@ -242,7 +259,7 @@ impl Channels {
                 job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
                 job.w = self.w.add(c0 * job.k);
                 job.dst = dst.add(c0);
-                rows_s8x4(job);
+                routine(job);
             }
         }
     }
@@ -395,6 +412,31 @@ mod tests {
         check_conv(dw([1, 2, 2, 9], [1, 5, 5, 9], [1, 1], 1, [2, 2]), 43, false);
         check_conv(Conv2dParams { dilation: [2, 3], ..dw([1, 9, 11, 20], [1, 5, 5, 20], [3, 3], 1, [0, 1]) }, 44, false);
         check_conv(dw([1, 4, 4, 300], [1, 4, 4, 300], [3, 3], 1, [1, 1]), 45, false);
+    }
+
+    /// Scales of 0.5 and more (shifts >= 0), zero and tiny multipliers: the general stage.
+    #[test]
+    fn any_requant_matches_the_reference() {
+        for (seed, scale_exp) in [(50u64, -1.0), (51, 0.0), (52, 1.5), (53, -9.5)] {
+            for p in [params([1, 6, 5, 24], [1, 6, 5, 13], [1, 1], 1, [0, 0]), params([1, 5, 4, 7], [1, 5, 4, 6], [3, 3], 1, [1, 1])] {
+                let mut rng = Rng(seed);
+                let oc = p.output[3];
+                let x = random_i8(&mut rng, p.input.iter().product());
+                let w = random_i8(&mut rng, oc * window_len(&p));
+                let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
+                let mut requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, scale_exp + rng.unit()))).collect();
+                requant[0] = Requant { multiplier: 0, shift: 0 };
+                requant[1] = Requant { multiplier: i32::MAX, shift: 30 };
+                let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
+                let act = rng.act_i8(out_zp);
+                assert_eq!(conv_path(&p, x_zp, &requant, out_zp), MvePath::Matmul);
+                let n = p.output.iter().product();
+                let (mut got, mut reference) = (std::vec![0i8; n], std::vec![0i8; n]);
+                conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
+                crate::kernels::conv::conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
+                assert_eq!(got, reference, "{p:?} scale 10^{scale_exp}");
+            }
+        }
     }
 
     #[test]
