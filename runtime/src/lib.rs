@@ -27,7 +27,8 @@
 //! - **One kernel contract** ([`kernels`]): a portable reference for every op, knowing nothing of
 //!   the file format, with one output stage; fast variants sit beside them and must pass the
 //!   same conformance suites (`conformance`, feature `conformance`), e.g. the Arm DSP int8
-//!   kernels (`kernels::arm`, on cores that have the extension; see `build.rs`).
+//!   kernels (`kernels::arm`, on cores that have the extension; see `build.rs`) and the Helium
+//!   ones (`kernels::arm::mve`, Cortex-M55).
 //!
 //! ## Features
 //! - `std`: the model writer ([`format::writer`]), the memory planner ([`plan`]) and

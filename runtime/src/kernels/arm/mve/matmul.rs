@@ -7,8 +7,8 @@
 //!   scalar accumulator), in a tail-predicated loop (`WLSTP.8` / `LETP`): any `K`, no padding,
 //!   nothing read past a row. The four accumulators then go through the output stage as one
 //!   vector (below), and a scatter store writes the four bytes.
-//! - [`row_sums`]: `sum(w)` of each weight row (`VADDVA.S8`), for the accumulators' starts
-//!   `bias - x_zero_point * sum(w)` (the input zero point folded in, so `x` stays int8).
+//! - [`starts`]: the accumulators' starts `bias - x_zero_point * sum(w)` of each weight row
+//!   (`VADDVA.S8`, `MLS`): the input zero point folded in, so `x` stays int8.
 //!
 //! # Lanes
 //! A call runs `groups` groups of four channels; lane `i` of every group is channel
@@ -189,30 +189,35 @@ core::arch::global_asm!(
     "mote_mve_rows mote_mve_rows_s8x4_any, 1",
     ".purgem mote_mve_rows",
     //
-    // mote_mve_row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32)
-    // r0 the row being read, r1 k, r2 rows left, r3 sums, r4 the sum, r5 the row's start.
-    ".section .text.mote_mve_row_sums,\"ax\",%progbits",
-    ".global mote_mve_row_sums",
-    ".type mote_mve_row_sums,%function",
+    // mote_mve_starts(job: *const StartsJob)
+    // r1 the row being read, r2 k, r3 rows left, r4 starts, r5 bias, r6 bias step, r7 zero
+    // point, r8 the sum, r9 the bias, r12 the row's start.
+    ".section .text.mote_mve_starts,\"ax\",%progbits",
+    ".global mote_mve_starts",
+    ".type mote_mve_starts,%function",
     ".p2align 2",
     ".thumb_func",
-    "mote_mve_row_sums:",
-    "push {{r4, r5, r7, lr}}",
+    "mote_mve_starts:",
+    "push {{r4-r9, lr}}",
+    "ldm r0, {{r1-r7}}",
     "1:",
-    "mov r5, r0",
-    "movs r4, #0",
-    "wlstp.8 lr, r1, 3f",
+    "mov r12, r1",
+    "movs r8, #0",
+    "wlstp.8 lr, r2, 3f",
     "2:",
-    "vldrb.u8 q0, [r0], #16",
-    "vaddva.s8 r4, q0",
+    "vldrb.u8 q0, [r1], #16",
+    "vaddva.s8 r8, q0",
     "letp lr, 2b",
     "3:",
-    "str r4, [r3], #4",
-    "adds r0, r5, r1",
-    "subs r2, #1",
+    "ldr r9, [r5]",
+    "add r5, r6",
+    "mls r9, r7, r8, r9",
+    "str r9, [r4], #4",
+    "add.w r1, r12, r2",
+    "subs r3, #1",
     "bne 1b",
-    "pop {{r4, r5, r7, pc}}",
-    ".size mote_mve_row_sums, . - mote_mve_row_sums",
+    "pop {{r4-r9, pc}}",
+    ".size mote_mve_starts, . - mote_mve_starts",
     ".text",
 );
 
@@ -220,7 +225,7 @@ core::arch::global_asm!(
 extern "C" {
     fn mote_mve_rows_s8x4(job: *mut RowsJob);
     fn mote_mve_rows_s8x4_any(job: *mut RowsJob);
-    fn mote_mve_row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32);
+    fn mote_mve_starts(job: *const StartsJob);
 }
 
 /// Runs a [`RowsJob`].
@@ -254,15 +259,31 @@ pub unsafe fn rows_s8x4_any(job: &mut RowsJob) {
     unsafe { mote_mve_rows_s8x4_any(job) }
 }
 
-/// `sums[r] = sum(w[r * k .. r * k + k])` for `rows` rows (wrapping `i32`).
+/// The accumulator starts of `rows` weight rows of `k` values:
+/// `starts[r] = bias[r] - x_zero_point * sum(w[r * k .. r * k + k])` (wrapping `i32`), `bias`
+/// read `bias_step` bytes apart (0: one value for every row).
+#[derive(Debug)]
+#[repr(C)]
+pub struct StartsJob {
+    pub w: *const i8,
+    pub k: usize,
+    pub rows: usize,
+    pub starts: *mut i32,
+    pub bias: *const i32,
+    pub bias_step: usize,
+    pub x_zero_point: i32,
+}
+
+/// Runs a [`StartsJob`].
 ///
 /// # Safety
-/// `k >= 1`, `rows >= 1`; `w` holds `rows * k` bytes; `sums` is writable for `rows` values.
+/// `k >= 1`, `rows >= 1`; `w` holds `rows * k` bytes; `starts` is writable for `rows` values;
+/// `bias` holds what its step reaches.
 #[cfg(mote_arm_mve)]
 #[inline(always)]
-pub unsafe fn row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32) {
+pub unsafe fn starts(job: &StartsJob) {
     // SAFETY: forwarded to the caller.
-    unsafe { mote_mve_row_sums(w, k, rows, sums) }
+    unsafe { mote_mve_starts(job) }
 }
 
 /// Portable twins of the routines, lane for lane, for the host tests.
@@ -343,15 +364,16 @@ mod portable {
 
     /// # Safety
     /// As the Arm routine.
-    pub unsafe fn row_sums(w: *const i8, k: usize, rows: usize, sums: *mut i32) {
+    pub unsafe fn starts(job: &super::StartsJob) {
         // SAFETY: within the caller's ranges.
         unsafe {
-            for r in 0..rows {
+            for r in 0..job.rows {
                 let mut s = 0i32;
-                for t in 0..k {
-                    s = s.wrapping_add(*w.add(r * k + t) as i32);
+                for t in 0..job.k {
+                    s = s.wrapping_add(*job.w.add(r * job.k + t) as i32);
                 }
-                *sums.add(r) = s;
+                let b = *(job.bias as *const u8).add(r * job.bias_step).cast::<i32>();
+                *job.starts.add(r) = b.wrapping_sub(job.x_zero_point.wrapping_mul(s));
             }
         }
     }

@@ -41,7 +41,7 @@ use super::{Scratch, SCRATCH_BYTES};
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
 use crate::quant::Requant;
-use matmul::{row_sums, rows_s8x4, rows_s8x4_any, RowsJob};
+use matmul::{rows_s8x4, rows_s8x4_any, RowsJob, StartsJob};
 
 /// The MVE kernels' output-stage and zero-point condition, shared by both ops: zero points in
 /// the int8 range, requant per tensor or per channel with valid entries (the matmul's general
@@ -50,7 +50,7 @@ fn covered(requant: &[Requant], channels: usize, x_zero_point: i32, out_zero_poi
     (-128..=127).contains(&x_zero_point)
         && (-128..=127).contains(&out_zero_point)
         && (requant.len() == 1 || requant.len() == channels)
-        && requant.iter().all(|r| r.is_valid())
+        && (fast_stage(requant, channels, out_zero_point) || requant.iter().all(|r| r.is_valid()))
 }
 
 /// Whether the faster output stage (of [`super::requant::OutputStage`]: normalised multipliers,
@@ -201,13 +201,19 @@ impl Channels {
     /// covered for `channels` channels and `out_zero_point`.
     #[allow(clippy::too_many_arguments)]
     unsafe fn new(w: &[i8], k: usize, channels: usize, bias: Option<&[i32]>, x_zero_point: i32, requant: &[Requant], out_zero_point: i32, act: (i8, i8), starts: *mut i32) -> Channels {
+        static NO_BIAS: i32 = 0;
+        let job = StartsJob {
+            w: w.as_ptr(),
+            k,
+            rows: channels,
+            starts,
+            bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+            bias_step: if bias.is_some() { 4 } else { 0 },
+            x_zero_point,
+        };
         // SAFETY: as the caller promises.
         unsafe {
-            row_sums(w.as_ptr(), k, channels, starts);
-            for o in 0..channels {
-                let s = starts.add(o);
-                *s = bias.map_or(0, |b| b[o]).wrapping_sub(x_zero_point.wrapping_mul(*s));
-            }
+            matmul::starts(&job);
             for o in channels..channels.next_multiple_of(4) {
                 *starts.add(o) = *starts.add(channels - 1);
             }
@@ -246,11 +252,14 @@ impl Channels {
         // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
         // caller's promises).
         unsafe {
-            let routine = if self.general { rows_s8x4_any } else { rows_s8x4 };
             if whole > 0 {
                 job.groups = whole;
                 job.lanes = [0, 1, 2, 3];
-                routine(job);
+                if self.general {
+                    rows_s8x4_any(job);
+                } else {
+                    rows_s8x4(job);
+                }
             }
             if left > 0 {
                 let c0 = 4 * whole;
@@ -259,7 +268,11 @@ impl Channels {
                 job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
                 job.w = self.w.add(c0 * job.k);
                 job.dst = dst.add(c0);
-                routine(job);
+                if self.general {
+                    rows_s8x4_any(job);
+                } else {
+                    rows_s8x4(job);
+                }
             }
         }
     }
