@@ -1,5 +1,5 @@
-//! int8 regular convolution and fully connected kernels for Arm cores with Helium (MVE,
-//! Cortex-M55), bit-exact with the reference kernels.
+//! int8 convolution (regular and depthwise) and fully connected kernels for Arm cores with
+//! Helium (MVE, Cortex-M55), bit-exact with the reference kernels.
 //!
 //! [`conv2d_i8`] and [`fully_connected_i8`] have the reference kernels' signatures and contract
 //! and are what the interpreter calls where the build script sets `cfg(mote_arm_mve)` (see
@@ -9,11 +9,11 @@
 //! | shape | kernel | inner loop |
 //! |---|---|---|
 //! | regular convolution (`groups == 1`), `K = kh·kw·c` | [`conv2d_s8`] | [`matmul::rows_s8x4`]: 16 `K` values × 4 channels per 9 vector instructions |
-//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 6 vector instructions |
+//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 7 vector instructions (zero point subtracted) |
 //! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, one row at a time |
 //! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
-//! Both need zero points in the int8 range, requant per tensor or per channel with valid
+//! All need zero points in the int8 range, requant per tensor or per channel with valid
 //! entries, and their scratch (the accumulator starts, and for a convolution one gathered
 //! window) inside [`super::SCRATCH_BYTES`]. The matmul takes any valid requant entry: the output
 //! stage of [`super::requant::OutputStage`] (normalised multipliers, shifts `<= -1`: what the
@@ -21,7 +21,7 @@
 //! 0.5 and more, as MobileNet's have) in [`matmul::rows_s8x4_any`]; the depthwise kernel takes
 //! the former only and leaves the rest to the DSP kernels.
 //!
-//! # How
+//! # How (matmul)
 //! The input zero point is folded into the accumulators' starts, `bias - x_zero_point * sum(w)`,
 //! computed once per call for every channel, so both operands stay int8 and `VMLADAVA.S8`
 //! multiplies 16 pairs at once. A convolution's window (the `(ky, kx, c)` values of one output
