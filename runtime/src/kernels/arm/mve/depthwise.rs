@@ -179,7 +179,7 @@ extern "C" {
 /// # Safety
 /// `groups`, `rows`, `cols` >= 1; every tap's eight input and weight bytes of every group are
 /// readable; the starts, requant entries (4-byte aligned) and outputs of every group exist;
-/// every channel's requant entry is covered by [`super::super::requant::OutputStage`].
+/// every channel's requant entry has `multiplier >= 0` and a shift in `-31..=-1`.
 #[cfg(mote_arm_mve)]
 #[inline(always)]
 unsafe fn dw_s8x8(job: &mut DwJob) {
@@ -224,7 +224,8 @@ unsafe fn dw_s8x8(job: &mut DwJob) {
 /// Depthwise convolution, the arithmetic of [`crate::kernels::conv::conv2d_i8`].
 ///
 /// # Safety
-/// [`supports`] holds, `requant` is covered for `c` channels and `out_zero_point`,
+/// [`supports`] holds, `requant` has one entry or `c`, each with `multiplier >= 0` and a shift in
+/// `-31..=-1`, `out_zero_point` is in the int8 range,
 /// `x_zero_point` is in `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]

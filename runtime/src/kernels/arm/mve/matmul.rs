@@ -19,8 +19,8 @@
 //! the same repetition (the caller lays them out so).
 //!
 //! # Output stage, four lanes at once, bit-exact with [`crate::kernels::output::requantize_i8`]
-//! For the covered multipliers ([`super::super::requant::OutputStage`]: `m >= 2^30`,
-//! `shift = -e` with `1 <= e <= 31`):
+//! For multipliers `m >= 0` and shifts `-e` with `1 <= e <= 31` ([`rows_s8x4_any`] covers the
+//! rest):
 //! 1. `VQRDMULH.S32 x, acc, m` is `floor((2·acc·m + 2^31) / 2^32) = floor((acc·m + 2^30) / 2^31)`,
 //!    gemmlowp's `SaturatingRoundingDoublingHighMul` for both signs (see the DSP stage's docs);
 //!    it saturates only for `acc = m = i32::MIN`, impossible with `m >= 0`.
@@ -234,8 +234,8 @@ extern "C" {
 /// `groups >= 1`, `k >= 1`; `x` holds `k` bytes; for every group `g` and lane `i`, weight row
 /// `4g + lanes[i]` (`k` bytes from `w`) and requant entry `4g + lanes[i]` (when the step is 8)
 /// exist, `start` holds `4 * groups` values, and output `dst + 4g + lanes[i]` is writable;
-/// `requant` is 4-byte aligned; every lane's requant entry is covered by
-/// [`super::super::requant::OutputStage`].
+/// `requant` is 4-byte aligned; every lane's requant entry has `multiplier >= 0` and a shift in
+/// `-31..=-1`.
 #[cfg(mote_arm_mve)]
 #[inline(always)]
 pub unsafe fn rows_s8x4(job: &mut RowsJob) {

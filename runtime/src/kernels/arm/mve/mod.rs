@@ -15,11 +15,11 @@
 //!
 //! All need zero points in the int8 range, requant per tensor or per channel with valid
 //! entries, and their scratch (the accumulator starts, and for a convolution one gathered
-//! window) inside [`super::SCRATCH_BYTES`]. The matmul takes any valid requant entry: the output
-//! stage of [`super::requant::OutputStage`] (normalised multipliers, shifts `<= -1`: what the
-//! converter writes for scales below 0.5) in [`matmul::rows_s8x4`], the general one (scales of
-//! 0.5 and more, as MobileNet's have) in [`matmul::rows_s8x4_any`]; the depthwise kernel takes
-//! the former only and leaves the rest to the DSP kernels.
+//! window) inside [`super::SCRATCH_BYTES`]. The matmul takes any valid requant entry: shifts
+//! `<= -1` (scales below 0.5: what the converter writes for most layers) in
+//! [`matmul::rows_s8x4`], the general stage (scales of 0.5 and more, as MobileNet's have) in
+//! [`matmul::rows_s8x4_any`]; the depthwise kernel takes the former only and leaves the rest to
+//! the DSP kernels.
 //!
 //! # How (matmul)
 //! The input zero point is folded into the accumulators' starts, `bias - x_zero_point * sum(w)`,
@@ -36,7 +36,6 @@ pub mod matmul;
 
 use core::mem::size_of;
 
-use super::requant::OutputStage;
 use super::{Scratch, SCRATCH_BYTES};
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
@@ -53,10 +52,14 @@ fn covered(requant: &[Requant], channels: usize, x_zero_point: i32, out_zero_poi
         && (fast_stage(requant, channels, out_zero_point) || requant.iter().all(|r| r.is_valid()))
 }
 
-/// Whether the faster output stage (of [`super::requant::OutputStage`]: normalised multipliers,
-/// shifts `<= -1`) covers `requant`.
+/// Whether the faster output stage ([`matmul::rows_s8x4`], the depthwise routine) covers
+/// `requant`: every shift `<= -1` (scales below 0.5, what the converter writes for most layers),
+/// any multiplier `>= 0`. Stated here rather than borrowed from the DSP stage's
+/// [`super::requant::OutputStage`], whose coverage may grow independently.
 fn fast_stage(requant: &[Requant], channels: usize, out_zero_point: i32) -> bool {
-    OutputStage::new(requant, channels, out_zero_point, (-128, 127)).is_some()
+    (-128..=127).contains(&out_zero_point)
+        && (requant.len() == 1 || requant.len() == channels)
+        && requant.iter().all(|r| r.multiplier >= 0 && (-31..=-1).contains(&r.shift))
 }
 
 /// Bytes of scratch for the starts of `channels` channels (whole groups of four).
