@@ -38,8 +38,9 @@ for t in "${EMBEDDED_TARGETS[@]}"; do
   cargo build -p mote-runtime --no-default-features --target "$t" --locked
 done
 cargo build -p mote-runtime --no-default-features --features defmt --target thumbv7em-none-eabihf --locked
-step "the kernel conformance suites on the targets: Cortex-M4F, Cortex-M0 and RV32IMAC code under QEMU"
-(cd examples/conformance-firmware && cargo run --release --locked && cargo run --release --locked --target thumbv6m-none-eabi && cargo run --release --locked --target riscv32imac-unknown-none-elf)
+step "the kernel conformance suites on the targets: Cortex-M4F, Cortex-M0 code, RV32IMAC and Cortex-M55 under QEMU"
+(cd examples/conformance-firmware && cargo run --release --locked && cargo run --release --locked --target thumbv6m-none-eabi \
+  && cargo run --release --locked --target riscv32imac-unknown-none-elf && cargo run --release --locked --target thumbv8m.main-none-eabihf)
 
 step "Cortex-M4 size probe (interpreter + every kernel, opt-level s), within 2 % of its committed flash"
 bash scripts/size-report.sh

@@ -10,7 +10,7 @@ fn main() {
     let feature = |name: &str| format!("CARGO_FEATURE_{}", name.to_uppercase().replace('-', "_"));
     let chosen: Vec<_> = boards.iter().filter(|t| env::var_os(feature(&t.name)).is_some()).collect();
     let [board] = chosen.as_slice() else {
-        panic!("enable exactly one board feature: mps2-an386 or mps2-an505");
+        panic!("enable exactly one board feature: mps2-an386, mps2-an505 or mps3-an547");
     };
     let target = env::var("TARGET").unwrap();
     if target != board.rustc_target {

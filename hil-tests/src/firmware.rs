@@ -40,6 +40,23 @@ pub fn cargo_build(dir: &Path) -> Command {
     cmd
 }
 
+/// [`cargo_build`] of a standalone firmware crate for `board` (`--target`, its board feature), and
+/// the target folder it builds in: the crate's own, or for a board that names its CPU
+/// (`target_cpu`) a folder of that CPU's own inside it, with `-C target-cpu` added to the crate's
+/// rustflags (cargo appends them, and rustc takes the last `target-cpu`). The own folder keeps
+/// boards of one rustc target and different CPUs from rebuilding each other's artifacts.
+pub fn cargo_build_for(dir: &Path, board: &Target) -> (Command, PathBuf) {
+    let mut cmd = cargo_build(dir);
+    cmd.args(["--target", &board.rustc_target, "--features", &board.name]);
+    let mut target_dir = dir.join("target");
+    if let Some(cpu) = &board.target_cpu {
+        cmd.arg("--config").arg(format!("target.{}.rustflags=[\"-C\", \"target-cpu={cpu}\"]", board.rustc_target));
+        target_dir = target_dir.join(cpu);
+    }
+    cmd.arg("--target-dir").arg(&target_dir);
+    (cmd, target_dir)
+}
+
 /// Builds (or finds up to date) the firmware for `board` and copies it to `out_dir/<board>.elf`.
 pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -47,11 +64,8 @@ pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
         return Ok(fw.clone());
     }
     let dir = crate_dir();
-    let target_dir = dir.join("target");
-    let output = cargo_build(&dir)
-        .args(["--target", &board.rustc_target, "--features", &board.name])
-        .arg("--target-dir")
-        .arg(&target_dir)
+    let (mut cmd, target_dir) = cargo_build_for(&dir, board);
+    let output = cmd
         .output()
         .map_err(|e| HilError::Build { board: board.name.clone(), log: format!("cannot start cargo: {e}") })?;
     if !output.status.success() {

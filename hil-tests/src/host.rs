@@ -16,8 +16,8 @@ pub struct Reference {
     pub outputs: Vec<Vec<u8>>,
     pub output_dtypes: Vec<DType>,
     pub arena_bytes: usize,
-    /// Every op with its output shape, for the per-layer report.
-    pub ops: Vec<(OpCode, Vec<u32>)>,
+    /// Every op with its output shape and multiply-accumulates, for the per-layer report.
+    pub ops: Vec<(OpCode, Vec<u32>, u64)>,
     /// `int8` when any tensor is int8, else `f32`.
     pub kind: &'static str,
 }
@@ -49,7 +49,7 @@ pub fn reference(what: &str, model: &[u8], input: &[f32]) -> Result<Reference> {
         .ops()
         .map(|op| {
             let dims = m.tensor(op.output).map(|t| t.shape.dims().to_vec()).unwrap_or_default();
-            (op.kind.code(), dims)
+            (op.kind.code(), dims, mote_runtime::ops::macs(&m, &op))
         })
         .collect();
     let int8 = (0..m.tensor_count()).any(|id| m.tensor(id as mote_runtime::TensorId).is_some_and(|t| t.dtype == DType::I8));

@@ -43,6 +43,8 @@ pub struct OpCost {
     pub op: String,
     pub shape: Vec<u32>,
     pub instructions: u64,
+    /// Multiply-accumulates (0 for ops without).
+    pub macs: u64,
 }
 
 /// Everything one cell produced.
@@ -115,7 +117,7 @@ fn measure(board: &Target, firmware: &Firmware, model: &Model, profile: bool, wo
             let costs = ops
                 .iter()
                 .enumerate()
-                .map(|(i, (code, shape))| OpCost { op: code.name().to_string(), shape: shape.clone(), instructions: report.op_instructions(i).unwrap_or(0) })
+                .map(|(i, (code, shape, macs))| OpCost { op: code.name().to_string(), shape: shape.clone(), instructions: report.op_instructions(i).unwrap_or(0), macs: *macs })
                 .collect();
             result.profile = Some(costs);
         }
@@ -220,14 +222,36 @@ pub fn markdown(results: &[CellResult], skipped: &[(String, String, String)], bo
         let Some(profile) = &r.profile else { continue };
         let total: u64 = profile.iter().map(|o| o.instructions).sum();
         let _ = write!(s, "\n## Per-op instructions: {} ({}) on {}\n\n", r.model, r.kind, r.board);
-        s += "Second inference of the run, a marker before and after every op; the sum leaves out the interpreter's work between ops.\n\n";
-        s += "| # | op | output shape | instructions | share |\n|---:|---|---|---:|---:|\n";
+        s += "Second inference of the run, a marker before and after every op; the sum leaves out the interpreter's work between ops. ";
+        s += "Instructions per MAC for the ops that multiply-accumulate (convolutions, fully connected).\n\n";
+        s += "| # | op | output shape | instructions | share | MACs | instr / MAC |\n|---:|---|---|---:|---:|---:|---:|\n";
         for (i, o) in profile.iter().enumerate() {
-            let _ = writeln!(s, "| {i} | {} | {:?} | {} | {:.1} % |", o.op, o.shape, thousands(o.instructions), 100.0 * o.instructions as f64 / total.max(1) as f64);
+            let _ = writeln!(
+                s,
+                "| {i} | {} | {:?} | {} | {:.1} % | {} | {} |",
+                o.op,
+                o.shape,
+                thousands(o.instructions),
+                100.0 * o.instructions as f64 / total.max(1) as f64,
+                if o.macs > 0 { thousands(o.macs) } else { String::new() },
+                per_mac(o.instructions, o.macs)
+            );
         }
-        let _ = writeln!(s, "| | total | | {} | |", thousands(total));
+        let macs: u64 = profile.iter().map(|o| o.macs).sum();
+        let mac_instructions: u64 = profile.iter().filter(|o| o.macs > 0).map(|o| o.instructions).sum();
+        let _ = writeln!(s, "| | total | | {} | | {} | {} |", thousands(total), thousands(macs), per_mac(total, macs));
+        let _ = writeln!(s, "| | MAC ops | | {} | {:.1} % | {} | {} |", thousands(mac_instructions), 100.0 * mac_instructions as f64 / total.max(1) as f64, thousands(macs), per_mac(mac_instructions, macs));
     }
     s
+}
+
+/// Instructions per multiply-accumulate with two decimals, or nothing when there are none.
+fn per_mac(instructions: u64, macs: u64) -> String {
+    if macs == 0 {
+        String::new()
+    } else {
+        format!("{:.2}", instructions as f64 / macs as f64)
+    }
 }
 
 /// `1234567` as `1,234,567`.

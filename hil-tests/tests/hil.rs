@@ -18,8 +18,16 @@ use mote_hil::qemu::Run;
 use mote_hil::{firmware, host, job, models, qemu};
 use mote_targets::Target;
 
-/// The cells whose per-op profiles go into the report: KWS, IC, VWW and AD on the Cortex-M4.
-const PROFILED: [(&str, &str); 4] = [("mps2-an386", "kws_dscnn"), ("mps2-an386", "ic_resnet8"), ("mps2-an386", "vww_mobilenetv1_025"), ("mps2-an386", "ad_fc_autoencoder")];
+/// The cells whose per-op profiles go into the report: KWS, IC, VWW and AD on the Cortex-M4, KWS
+/// and IC on the Cortex-M55.
+const PROFILED: [(&str, &str); 6] = [
+    ("mps2-an386", "kws_dscnn"),
+    ("mps2-an386", "ic_resnet8"),
+    ("mps2-an386", "vww_mobilenetv1_025"),
+    ("mps2-an386", "ad_fc_autoencoder"),
+    ("mps3-an547", "kws_dscnn"),
+    ("mps3-an547", "ic_resnet8"),
+];
 
 fn work_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("hil");

@@ -28,7 +28,9 @@
 //!   the file format, with one output stage; fast variants sit beside them and must pass the
 //!   same conformance suites (`conformance`, feature `conformance`), e.g. the Arm DSP int8
 //!   kernels (`kernels::arm`, run on cores that have the extension, see `build.rs`; compiled
-//!   everywhere, since their scratch sizes are part of every model's plan).
+//!   everywhere, since their scratch sizes are part of every model's plan), the Helium ones
+//!   (`kernels::arm::mve`, Cortex-M55) and the blocked scalar ones (`kernels::scalar`, RISC-V
+//!   and ARMv6-M).
 //!
 //! ## Features
 //! - `all-ops` (default): every op family below, float included.

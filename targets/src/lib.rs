@@ -88,6 +88,11 @@ pub struct Target {
     /// ISA extensions the core has and the rustc target may or may not use (documentation, and
     /// the key for choosing fast kernels later).
     pub isa: Vec<String>,
+    /// The `-C target-cpu` firmware for this board is built with, when the rustc target's default
+    /// leaves out extensions the kernels use (`cortex-m55`: Helium). `None`: the firmware crate's
+    /// own `.cargo/config.toml` decides.
+    #[serde(default)]
+    pub target_cpu: Option<String>,
     /// Core clock of the real silicon, for turning cycle counts into time.
     #[serde(default)]
     pub clock_hz: Option<u64>,

@@ -7,6 +7,7 @@
 //! cargo run --release                               # Cortex-M4F, mps2-an386 under QEMU
 //! cargo run --release --target thumbv6m-none-eabi   # Cortex-M0 code, mps2-an385 under QEMU
 //! cargo run --release --target riscv32imac-unknown-none-elf   # RV32IMAC, QEMU virt
+//! cargo run --release --target thumbv8m.main-none-eabihf  # Cortex-M55 (Helium), mps3-an547
 //! ```
 #![no_std]
 #![no_main]

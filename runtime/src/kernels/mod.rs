@@ -21,10 +21,10 @@
 //! signature, selected by `#[cfg(target_feature = ...)]` on whole functions, and must pass the
 //! same conformance suites (`mote_runtime::conformance`, feature `conformance`); these reference
 //! kernels stay compiled as the specification. `arm` has int8 convolution and fully connected
-//! kernels for Arm cores with the DSP extension, `scalar` blocked ones for RISC-V and ARMv6-M
-//! (Helium, NEON and x86 variants are still to come). `arm` is compiled on every target (with
-//! portable definitions of the instructions off Arm), since its scratch sizes are part of every
-//! model's memory plan.
+//! kernels for Arm cores with the DSP extension, `arm::mve` those for Helium (Cortex-M55),
+//! `scalar` blocked ones for RISC-V and ARMv6-M (NEON and x86 variants are still to come). `arm`
+//! (with `arm::mve`) is compiled on every target (with portable definitions of the instructions
+//! off Arm), since its scratch sizes are part of every model's memory plan.
 //!
 //! # Scratch
 //! A kernel that needs working memory (widened operands, gathered windows) states how much per
@@ -50,17 +50,21 @@ pub mod shape;
 pub mod softmax;
 
 /// The int8 convolution and fully connected layer the interpreter runs, with the op's planned
-/// scratch: the Arm DSP kernels (`arm`) where the target has the DSP extension, the blocked
-/// scalar kernels (`scalar`, which need no scratch) on the other microcontroller cores (RISC-V,
-/// ARMv6-M), the reference kernels (no scratch either) elsewhere: the host, whose outputs the
-/// devices are checked against.
-#[cfg(mote_arm_dsp)]
+/// scratch: the Helium kernels (`arm::mve`) where the target has MVE, the Arm DSP kernels (`arm`)
+/// where it has the DSP extension, the blocked scalar kernels (`scalar`, which need no scratch)
+/// on the other microcontroller cores (RISC-V, ARMv6-M), the reference kernels (no scratch
+/// either) elsewhere: the host, whose outputs the devices are checked against.
+#[cfg(mote_arm_mve)]
+pub use arm::mve::{conv2d_i8_with_scratch, fully_connected_i8_with_scratch};
+#[cfg(all(mote_arm_dsp, not(mote_arm_mve)))]
 pub use arm::{conv2d_i8_with_scratch, fully_connected_i8_with_scratch};
 
 /// The target's int8 convolution and fully connected layer with the reference kernels'
-/// signature (on DSP cores taking exactly the planned scratch from the stack): what the
+/// signature (on DSP and MVE cores taking exactly the planned scratch from the stack): what the
 /// conformance suites run on a device (`examples/conformance-firmware`).
-#[cfg(mote_arm_dsp)]
+#[cfg(mote_arm_mve)]
+pub use arm::mve::{conv2d_i8, fully_connected_i8};
+#[cfg(all(mote_arm_dsp, not(mote_arm_mve)))]
 pub use arm::{conv2d_i8, fully_connected_i8};
 #[cfg(all(not(mote_arm_dsp), any(target_arch = "riscv32", target_arch = "arm")))]
 pub use scalar::{conv2d_i8, fully_connected_i8};
@@ -68,17 +72,18 @@ pub use scalar::{conv2d_i8, fully_connected_i8};
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};
 
 /// Bytes of scratch the int8 convolution may take for `p`, on any target: the most any variant
-/// needs (the Arm DSP kernels'; the reference needs none). It is a property of the shape, so one
-/// model file plans the same arena for every target; a new variant must fit within it or raise
-/// it (a format-visible change: older files then fail to load with `ScratchTooSmall`).
+/// needs (the Arm DSP kernels' or the Helium kernels'; the scalar and reference kernels need
+/// none). It is a property of the shape, so one model file plans the same arena for every
+/// target; a new variant must fit within it or raise it (a format-visible change: older files
+/// then fail to load with `ScratchTooSmall`).
 pub fn conv2d_i8_scratch_bytes(p: &conv::Conv2dParams) -> usize {
-    arm::conv2d_i8_scratch_bytes(p)
+    arm::conv2d_i8_scratch_bytes(p).max(arm::mve::conv2d_i8_scratch_bytes(p))
 }
 
 /// Bytes of scratch the int8 fully connected layer may take for `p`, on any target (as
 /// [`conv2d_i8_scratch_bytes`]).
 pub fn fully_connected_i8_scratch_bytes(p: &fully_connected::FcParams) -> usize {
-    arm::fully_connected_i8_scratch_bytes(p)
+    arm::fully_connected_i8_scratch_bytes(p).max(arm::mve::fully_connected_i8_scratch_bytes(p))
 }
 
 /// [`conv2d_i8`] (the scalar or the reference kernel), ignoring the scratch.

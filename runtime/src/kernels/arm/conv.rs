@@ -337,7 +337,7 @@ unsafe fn run_block(job: &mut BlockJob, dst: *mut i8, count: usize, channels: &[
 }
 
 /// The pixel after `[b, oy, ox]` in memory order.
-fn next_pixel(p: &Conv2dParams, [b, oy, ox]: [usize; 3]) -> [usize; 3] {
+pub(super) fn next_pixel(p: &Conv2dParams, [b, oy, ox]: [usize; 3]) -> [usize; 3] {
     if ox + 1 < p.output[2] {
         [b, oy, ox + 1]
     } else if oy + 1 < p.output[1] {
@@ -402,7 +402,7 @@ unsafe fn fill_run(dst: *mut u8, byte: u8, n: usize) {
 /// # Safety
 /// `dst` is writable for `K` bytes; `x` has the input's length.
 #[inline(never)]
-unsafe fn gather(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], dst: *mut u8, zero_point: u8) {
+pub(super) unsafe fn gather(p: &Conv2dParams, x: &[i8], [b, oy, ox]: [usize; 3], dst: *mut u8, zero_point: u8) {
     let [_, h, wd, c] = p.input;
     let [kh, kw] = p.kernel;
     let y0 = (oy * p.stride[0]) as isize - p.pad[0] as isize;

@@ -14,6 +14,9 @@
 //! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
 //! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × four |
 //!
+//! On cores with Helium (`cfg(mote_arm_mve)`, Cortex-M55) the interpreter calls [`mve`]'s
+//! wrappers instead, which hand what they do not cover to these.
+//!
 //! All of them need the output stage of [`requant::OutputStage`] (normalised multipliers below
 //! 0.5 or zero ones, per tensor or per channel: what the converter writes) and an input zero
 //! point in the int8 range; grouped convolutions, depthwise multipliers above 1 and shapes whose
@@ -71,6 +74,7 @@ pub mod dsp;
 pub mod elementwise;
 pub mod fc;
 pub mod matmul;
+pub mod mve;
 pub mod requant;
 
 use crate::kernels::conv::Conv2dParams;
