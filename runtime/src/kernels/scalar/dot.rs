@@ -1,6 +1,6 @@
-//! The micro-kernels: dot products of one or two int8 input runs with one or four int8 weight
-//! runs of the same length, the input zero point subtracted once per input value, every sum in
-//! a register.
+//! The micro-kernels: dot products of one or two int8 input runs with one, four or eight int8
+//! weight runs of the same length, the input zero point subtracted once per input value, every
+//! sum in a register.
 //!
 //! One loop step loads each run's value once and does `P × C` multiply-adds, so the loads and
 //! pointer steps are shared by `C` channels (inputs) and `P` pixels (weights). The loops are not
