@@ -58,6 +58,11 @@ impl<'c, 'm> Check<'c, 'm> {
         if self.n_in() == n { Ok(()) } else { Err(self.arity()) }
     }
 
+    /// The op is left out of this build: it needs `mote-runtime`'s Cargo `feature`.
+    pub fn not_compiled(&self, feature: &'static str) -> FormatError {
+        FormatError::OpNotCompiled { op: self.index, code: self.code, feature }
+    }
+
     pub fn attr(&self) -> FormatError {
         FormatError::InvalidAttribute { op: self.index, code: self.code }
     }
