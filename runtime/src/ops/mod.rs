@@ -26,7 +26,7 @@
 //! | `Quantize`, `Dequantize` | [`quantize`] | x | x |
 //!
 //! # Cargo features: an op family per feature
-//! Each family is compiled in by the `mote-runtime` feature of its module's name ([`Family`]:
+//! Each family is compiled in by the `mote-runtime` feature of its module's name ([`Feature`]:
 //! `conv`, `fully_connected`, `binary`, `pool`, `unary`, `softmax`, `shape`, `resize`,
 //! `quantize`), and the float variants of all of them by `f32`; `all-ops`, the default, enables
 //! every one; Reshape, which moves no bytes, is in every build. The gate sits here, on the arms
@@ -189,30 +189,31 @@ impl OpCode {
 }
 
 impl OpCode {
-    /// The family whose Cargo feature compiles this op in (the module that implements it).
+    /// The feature of its family, which compiles this op in (the module that implements it).
     /// `None` for Reshape: it moves no bytes (the planner places its output on its input), so
     /// every build has it.
-    pub const fn family(self) -> Option<Family> {
+    pub const fn family(self) -> Option<Feature> {
         Some(match self {
-            OpCode::Conv2d => Family::Conv,
-            OpCode::FullyConnected => Family::FullyConnected,
-            OpCode::Binary => Family::Binary,
-            OpCode::Pool2d | OpCode::GlobalAvgPool => Family::Pool,
-            OpCode::Unary => Family::Unary,
-            OpCode::Softmax => Family::Softmax,
-            OpCode::Concat | OpCode::Slice | OpCode::Transpose | OpCode::Pad => Family::Shape,
+            OpCode::Conv2d => Feature::Conv,
+            OpCode::FullyConnected => Feature::FullyConnected,
+            OpCode::Binary => Feature::Binary,
+            OpCode::Pool2d | OpCode::GlobalAvgPool => Feature::Pool,
+            OpCode::Unary => Feature::Unary,
+            OpCode::Softmax => Feature::Softmax,
+            OpCode::Concat | OpCode::Slice | OpCode::Transpose | OpCode::Pad => Feature::Shape,
             OpCode::Reshape => return None,
-            OpCode::Resize => Family::Resize,
-            OpCode::Quantize | OpCode::Dequantize => Family::Quantize,
+            OpCode::Resize => Feature::Resize,
+            OpCode::Quantize | OpCode::Dequantize => Feature::Quantize,
         })
     }
 }
 
-/// An op family: one module of [`ops`](self) and the `mote-runtime` Cargo feature of the same
-/// name that compiles it in (see the module docs).
+/// A Cargo feature of `mote-runtime` that selects ops: one per op family (the module of
+/// [`ops`](self) of the same name), and `F32`, the float variant of every family. See the module
+/// docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Family {
+pub enum Feature {
     Conv,
     FullyConnected,
     Binary,
@@ -222,49 +223,61 @@ pub enum Family {
     Shape,
     Resize,
     Quantize,
+    F32,
 }
 
-impl Family {
-    pub const ALL: [Family; 9] =
-        [Family::Conv, Family::FullyConnected, Family::Binary, Family::Pool, Family::Unary, Family::Softmax, Family::Shape, Family::Resize, Family::Quantize];
+impl Feature {
+    pub const ALL: [Feature; 10] = [
+        Feature::Conv,
+        Feature::FullyConnected,
+        Feature::Binary,
+        Feature::Pool,
+        Feature::Unary,
+        Feature::Softmax,
+        Feature::Shape,
+        Feature::Resize,
+        Feature::Quantize,
+        Feature::F32,
+    ];
 
-    /// The Cargo feature of `mote-runtime` that compiles the family in.
-    pub const fn feature(self) -> &'static str {
+    /// The feature's name in `mote-runtime`'s `Cargo.toml`.
+    pub const fn name(self) -> &'static str {
         match self {
-            Family::Conv => "conv",
-            Family::FullyConnected => "fully_connected",
-            Family::Binary => "binary",
-            Family::Pool => "pool",
-            Family::Unary => "unary",
-            Family::Softmax => "softmax",
-            Family::Shape => "shape",
-            Family::Resize => "resize",
-            Family::Quantize => "quantize",
+            Feature::Conv => "conv",
+            Feature::FullyConnected => "fully_connected",
+            Feature::Binary => "binary",
+            Feature::Pool => "pool",
+            Feature::Unary => "unary",
+            Feature::Softmax => "softmax",
+            Feature::Shape => "shape",
+            Feature::Resize => "resize",
+            Feature::Quantize => "quantize",
+            Feature::F32 => "f32",
         }
     }
 
-    /// Whether this build compiles the family in.
+    /// Whether this build has the feature.
     pub const fn compiled(self) -> bool {
         match self {
-            Family::Conv => cfg!(feature = "conv"),
-            Family::FullyConnected => cfg!(feature = "fully_connected"),
-            Family::Binary => cfg!(feature = "binary"),
-            Family::Pool => cfg!(feature = "pool"),
-            Family::Unary => cfg!(feature = "unary"),
-            Family::Softmax => cfg!(feature = "softmax"),
-            Family::Shape => cfg!(feature = "shape"),
-            Family::Resize => cfg!(feature = "resize"),
-            Family::Quantize => cfg!(feature = "quantize"),
+            Feature::Conv => cfg!(feature = "conv"),
+            Feature::FullyConnected => cfg!(feature = "fully_connected"),
+            Feature::Binary => cfg!(feature = "binary"),
+            Feature::Pool => cfg!(feature = "pool"),
+            Feature::Unary => cfg!(feature = "unary"),
+            Feature::Softmax => cfg!(feature = "softmax"),
+            Feature::Shape => cfg!(feature = "shape"),
+            Feature::Resize => cfg!(feature = "resize"),
+            Feature::Quantize => cfg!(feature = "quantize"),
+            Feature::F32 => cfg!(feature = "f32"),
         }
     }
 }
 
-/// The Cargo feature that compiles in the f32 variant of every family.
-pub const F32_FEATURE: &str = "f32";
-
-/// Whether this build runs ops on f32 data.
-pub const F32_COMPILED: bool = cfg!(feature = "f32");
-
+impl core::fmt::Display for Feature {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 impl core::fmt::Display for OpCode {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -338,8 +351,8 @@ impl OpDesc {
 }
 
 /// What op `op` of `model` needs of this crate's Cargo features: its family's (none for
-/// Reshape) and, when it computes on f32 data ([`computes_f32`]), `f32` ([`F32_FEATURE`]).
-pub fn features(model: &Model<'_>, op: &OpDesc) -> (Option<Family>, bool) {
+/// Reshape) and, when it computes on f32 data ([`computes_f32`]), [`Feature::F32`].
+pub fn features(model: &Model<'_>, op: &OpDesc) -> (Option<Feature>, bool) {
     (op.kind.code().family(), computes_f32(model, op))
 }
 
@@ -355,10 +368,10 @@ pub fn computes_f32(model: &Model<'_>, op: &OpDesc) -> bool {
 /// constant, so a disabled family's functions are not referenced and not linked.
 macro_rules! compiled {
     ($family:ident, $then:expr, else $else:expr) => {
-        if const { Family::$family.compiled() } {
+        if const { Feature::$family.compiled() } {
             $then
         } else {
-            $else(Family::$family)
+            $else(Feature::$family)
         }
     };
 }
@@ -368,7 +381,7 @@ macro_rules! compiled {
 /// graph-level checks (ids, lifetimes, memory plan) are the loader's.
 pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), FormatError> {
     let c = &Check::new(model, index, op)?;
-    let off = |family: Family| Err(c.not_compiled(family.feature()));
+    let off = |family| Err(c.not_compiled(family));
     match op.kind {
         OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::check(c, stride, dilation, pad, groups), else off),
         OpKind::FullyConnected { .. } => compiled!(FullyConnected, fully_connected::check(c), else off),
@@ -386,8 +399,8 @@ pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), Fo
         OpKind::Quantize => compiled!(Quantize, quantize::check(c, DType::F32, DType::I8), else off),
         OpKind::Dequantize => compiled!(Quantize, quantize::check(c, DType::I8, DType::F32), else off),
     }?;
-    if !F32_COMPILED && computes_f32(model, op) {
-        return Err(c.not_compiled(F32_FEATURE));
+    if !Feature::F32.compiled() && computes_f32(model, op) {
+        return Err(c.not_compiled(Feature::F32));
     }
     Ok(())
 }
@@ -478,7 +491,7 @@ mod tests {
 
     #[test]
     fn features_name_the_family_and_f32_data() {
-        let full = Family::Quantize.compiled() && Family::Conv.compiled() && Family::Unary.compiled() && F32_COMPILED;
+        let full = Feature::Quantize.compiled() && Feature::Conv.compiled() && Feature::Unary.compiled() && Feature::F32.compiled();
         let Ok(bytes) = mixed_model() else {
             // A reduced build rejects the model: the next test checks how.
             return assert!(!full);
@@ -487,10 +500,10 @@ mod tests {
         let m = Model::from_bytes(&bytes).unwrap();
         let got: Vec<_> = m.ops().map(|op| features(&m, &op)).collect();
         // Quantize and Dequantize touch f32 by definition and need only `quantize`.
-        assert_eq!(got, [(Some(Family::Quantize), false), (Some(Family::Conv), false), (Some(Family::Quantize), false), (Some(Family::Unary), true)]);
+        assert_eq!(got, [(Some(Feature::Quantize), false), (Some(Feature::Conv), false), (Some(Feature::Quantize), false), (Some(Feature::Unary), true)]);
         assert_eq!(OpCode::Reshape.family(), None, "Reshape moves no bytes: every build has it");
-        let names: Vec<_> = Family::ALL.iter().map(|f| f.feature()).collect();
-        assert_eq!(names, ["conv", "fully_connected", "binary", "pool", "unary", "softmax", "shape", "resize", "quantize"]);
+        let names: Vec<_> = Feature::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["conv", "fully_connected", "binary", "pool", "unary", "softmax", "shape", "resize", "quantize", "f32"]);
     }
 
     /// The loader accepts the frozen golden model (`tests/golden/v1.mote`: every op, f32 from op 0
@@ -501,26 +514,26 @@ mod tests {
     fn the_loader_rejects_an_op_left_out_naming_its_feature() {
         let bytes = AlignedBytes::new(include_bytes!("../../tests/golden/v1.mote"));
         let first_op_of = [
-            (0, OpCode::Conv2d, Family::Conv),
-            (3, OpCode::Pool2d, Family::Pool),
-            (7, OpCode::FullyConnected, Family::FullyConnected),
-            (8, OpCode::Softmax, Family::Softmax),
-            (9, OpCode::Binary, Family::Binary),
-            (14, OpCode::Unary, Family::Unary),
-            (19, OpCode::Slice, Family::Shape),
-            (24, OpCode::Resize, Family::Resize),
-            (37, OpCode::Quantize, Family::Quantize),
+            (0, OpCode::Conv2d, Feature::Conv),
+            (3, OpCode::Pool2d, Feature::Pool),
+            (7, OpCode::FullyConnected, Feature::FullyConnected),
+            (8, OpCode::Softmax, Feature::Softmax),
+            (9, OpCode::Binary, Feature::Binary),
+            (14, OpCode::Unary, Feature::Unary),
+            (19, OpCode::Slice, Feature::Shape),
+            (24, OpCode::Resize, Feature::Resize),
+            (37, OpCode::Quantize, Feature::Quantize),
         ];
         let off = |op, code, feature| Err(FormatError::OpNotCompiled { op, code, feature });
         let expected = match first_op_of.iter().find(|(_, _, family)| !family.compiled()) {
-            Some(&(0, code, family)) => off(0, code, family.feature()),
-            _ if !F32_COMPILED => off(0, OpCode::Conv2d, "f32"),
-            Some(&(op, code, family)) => off(op, code, family.feature()),
+            Some(&(0, code, family)) => off(0, code, family),
+            _ if !Feature::F32.compiled() => off(0, OpCode::Conv2d, Feature::F32),
+            Some(&(op, code, family)) => off(op, code, family),
             None => Ok(()),
         };
         assert_eq!(Model::from_bytes(&bytes).map(|_| ()), expected);
         assert_eq!(
-            FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: "conv" }.to_string(),
+            FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: Feature::Conv }.to_string(),
             "op 1 (Conv2d) is not compiled in: enable mote-runtime's feature \"conv\""
         );
     }
