@@ -30,6 +30,10 @@ export MOTE_REQUIRE_OIP_SERVERS=1
 step "host tests (workspace)"
 cargo test --workspace --release --locked --exclude mote-hil
 
+step "reduced builds of mote-runtime load what they compile in and reject the rest, naming the feature"
+cargo test -p mote-runtime --release --locked --no-default-features --features std,conformance,quantize,conv,unary --lib ops::tests
+cargo test -p mote-runtime --release --locked --no-default-features --features std,conformance,f32,conv,pool,fully_connected --lib ops::tests
+
 step "HIL matrix under QEMU: every model on every board, byte-exact against the host, within budgets"
 cargo test -p mote-hil --release --locked
 
@@ -42,7 +46,7 @@ step "the kernel conformance suites on the targets: Cortex-M4F, Cortex-M0 code, 
 (cd examples/conformance-firmware && cargo run --release --locked && cargo run --release --locked --target thumbv6m-none-eabi \
   && cargo run --release --locked --target riscv32imac-unknown-none-elf && cargo run --release --locked --target thumbv8m.main-none-eabihf)
 
-step "Cortex-M4 size probe (interpreter + every kernel, opt-level s), within 2 % of its committed flash"
+step "Cortex-M4 size probe (the runtime with every op family, and with each benchmark model's features), within 2 % of its committed flash"
 bash scripts/size-report.sh
 
 step "command one: the demo (convert, evaluate, run on the Cortex-M4 under QEMU)"

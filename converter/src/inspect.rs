@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use mote_runtime::ops::F32_FEATURE;
+use mote_runtime::ops::Feature;
 use mote_runtime::tensor::{Storage, TensorDesc};
 use mote_runtime::Model;
 use serde::Serialize;
@@ -31,17 +31,17 @@ pub struct Report {
     pub arena_bytes: usize,
     pub file_bytes: usize,
     /// The `mote-runtime` Cargo features the model needs (`mote_runtime::ops::features`), in
-    /// the order of `Family::ALL`, then `f32`.
+    /// the order of `Feature::ALL`.
     pub features: Vec<&'static str>,
 }
 
 pub fn inspect(m: &Model<'_>) -> Report {
     let mut ops = vec![];
-    let (mut families, mut f32_data) = (BTreeSet::new(), false);
+    let mut features = BTreeSet::new();
     for (index, op) in m.ops().enumerate() {
         let (family, f32) = mote_runtime::ops::features(m, &op);
-        families.extend(family);
-        f32_data |= f32;
+        features.extend(family);
+        features.extend(f32.then_some(Feature::F32));
         let ins: Vec<TensorDesc<'_>> = op.inputs.iter().filter_map(|&i| m.tensor(i)).collect();
         let Some(y) = m.tensor(op.output) else { continue };
         let param_bytes = ins.iter().filter(|t| matches!(t.storage, Storage::Const(_))).map(|t| t.byte_len().unwrap_or(0) as u64).sum();
@@ -65,7 +65,7 @@ pub fn inspect(m: &Model<'_>) -> Report {
         weights_bytes: m.weights_bytes(),
         arena_bytes: m.arena_bytes(),
         file_bytes: m.file_bytes().len(),
-        features: families.iter().map(|f| f.feature()).chain(f32_data.then_some(F32_FEATURE)).collect(),
+        features: features.iter().map(|f| f.name()).collect(),
     }
 }
 

@@ -78,7 +78,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print a .mote file's ops, shapes, MACs and sizes.
+    /// Print a .mote file's ops, shapes, MACs and sizes, and the mote-runtime features it needs.
     Inspect {
         model: PathBuf,
         #[arg(long)]

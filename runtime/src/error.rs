@@ -1,7 +1,7 @@
 //! Typed errors. Every way a model file can be wrong has its own variant, naming the section,
 //! op or tensor at fault, so a firmware log or a CI failure says what to fix.
 
-use crate::ops::OpCode;
+use crate::ops::{Feature, OpCode};
 use crate::tensor::TensorId;
 
 /// Sections of a model file (see `FORMAT.md`).
@@ -80,7 +80,7 @@ pub enum FormatError {
     ScratchOverlap { op: u32, tensor: TensorId },
     /// An op of a family (or on f32 data) this build of the runtime leaves out: enable
     /// `mote-runtime`'s Cargo `feature` (`mote inspect` lists every feature a model needs).
-    OpNotCompiled { op: u32, code: OpCode, feature: &'static str },
+    OpNotCompiled { op: u32, code: OpCode, feature: Feature },
 }
 
 /// Why an [`Interpreter`](crate::Interpreter) could not be created or run.

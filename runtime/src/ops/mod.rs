@@ -27,7 +27,7 @@
 //! | `Quantize`, `Dequantize` | [`quantize`] | x | x |
 //!
 //! # Cargo features: an op family per feature
-//! Each family is compiled in by the `mote-runtime` feature of its module's name ([`Family`]:
+//! Each family is compiled in by the `mote-runtime` feature of its module's name ([`Feature`]:
 //! `conv`, `fully_connected`, `binary`, `pool`, `unary`, `softmax`, `shape`, `resize`,
 //! `quantize`), and the float variants of all of them by `f32`; `all-ops`, the default, enables
 //! every one; Reshape, which moves no bytes, is in every build. The gate sits here, on the arms
@@ -190,30 +190,31 @@ impl OpCode {
 }
 
 impl OpCode {
-    /// The family whose Cargo feature compiles this op in (the module that implements it).
+    /// The feature of its family, which compiles this op in (the module that implements it).
     /// `None` for Reshape: it moves no bytes (the planner places its output on its input), so
     /// every build has it.
-    pub const fn family(self) -> Option<Family> {
+    pub const fn family(self) -> Option<Feature> {
         Some(match self {
-            OpCode::Conv2d => Family::Conv,
-            OpCode::FullyConnected => Family::FullyConnected,
-            OpCode::Binary => Family::Binary,
-            OpCode::Pool2d | OpCode::GlobalAvgPool => Family::Pool,
-            OpCode::Unary => Family::Unary,
-            OpCode::Softmax => Family::Softmax,
-            OpCode::Concat | OpCode::Slice | OpCode::Transpose | OpCode::Pad => Family::Shape,
+            OpCode::Conv2d => Feature::Conv,
+            OpCode::FullyConnected => Feature::FullyConnected,
+            OpCode::Binary => Feature::Binary,
+            OpCode::Pool2d | OpCode::GlobalAvgPool => Feature::Pool,
+            OpCode::Unary => Feature::Unary,
+            OpCode::Softmax => Feature::Softmax,
+            OpCode::Concat | OpCode::Slice | OpCode::Transpose | OpCode::Pad => Feature::Shape,
             OpCode::Reshape => return None,
-            OpCode::Resize => Family::Resize,
-            OpCode::Quantize | OpCode::Dequantize => Family::Quantize,
+            OpCode::Resize => Feature::Resize,
+            OpCode::Quantize | OpCode::Dequantize => Feature::Quantize,
         })
     }
 }
 
-/// An op family: one module of [`ops`](self) and the `mote-runtime` Cargo feature of the same
-/// name that compiles it in (see the module docs).
+/// A Cargo feature of `mote-runtime` that selects ops: one per op family (the module of
+/// [`ops`](self) of the same name), and `F32`, the float variant of every family. See the module
+/// docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Family {
+pub enum Feature {
     Conv,
     FullyConnected,
     Binary,
@@ -223,59 +224,61 @@ pub enum Family {
     Shape,
     Resize,
     Quantize,
+    F32,
 }
 
-impl Family {
-    pub const ALL: [Family; 9] =
-        [Family::Conv, Family::FullyConnected, Family::Binary, Family::Pool, Family::Unary, Family::Softmax, Family::Shape, Family::Resize, Family::Quantize];
+impl Feature {
+    pub const ALL: [Feature; 10] = [
+        Feature::Conv,
+        Feature::FullyConnected,
+        Feature::Binary,
+        Feature::Pool,
+        Feature::Unary,
+        Feature::Softmax,
+        Feature::Shape,
+        Feature::Resize,
+        Feature::Quantize,
+        Feature::F32,
+    ];
 
-    /// The Cargo feature of `mote-runtime` that compiles the family in.
-    pub const fn feature(self) -> &'static str {
+    /// The feature's name in `mote-runtime`'s `Cargo.toml`.
+    pub const fn name(self) -> &'static str {
         match self {
-            Family::Conv => "conv",
-            Family::FullyConnected => "fully_connected",
-            Family::Binary => "binary",
-            Family::Pool => "pool",
-            Family::Unary => "unary",
-            Family::Softmax => "softmax",
-            Family::Shape => "shape",
-            Family::Resize => "resize",
-            Family::Quantize => "quantize",
+            Feature::Conv => "conv",
+            Feature::FullyConnected => "fully_connected",
+            Feature::Binary => "binary",
+            Feature::Pool => "pool",
+            Feature::Unary => "unary",
+            Feature::Softmax => "softmax",
+            Feature::Shape => "shape",
+            Feature::Resize => "resize",
+            Feature::Quantize => "quantize",
+            Feature::F32 => "f32",
         }
     }
 
-    /// Whether this build compiles the family in.
+    /// Whether this build has the feature.
     pub const fn compiled(self) -> bool {
         match self {
-            Family::Conv => cfg!(feature = "conv"),
-            Family::FullyConnected => cfg!(feature = "fully_connected"),
-            Family::Binary => cfg!(feature = "binary"),
-            Family::Pool => cfg!(feature = "pool"),
-            Family::Unary => cfg!(feature = "unary"),
-            Family::Softmax => cfg!(feature = "softmax"),
-            Family::Shape => cfg!(feature = "shape"),
-            Family::Resize => cfg!(feature = "resize"),
-            Family::Quantize => cfg!(feature = "quantize"),
+            Feature::Conv => cfg!(feature = "conv"),
+            Feature::FullyConnected => cfg!(feature = "fully_connected"),
+            Feature::Binary => cfg!(feature = "binary"),
+            Feature::Pool => cfg!(feature = "pool"),
+            Feature::Unary => cfg!(feature = "unary"),
+            Feature::Softmax => cfg!(feature = "softmax"),
+            Feature::Shape => cfg!(feature = "shape"),
+            Feature::Resize => cfg!(feature = "resize"),
+            Feature::Quantize => cfg!(feature = "quantize"),
+            Feature::F32 => cfg!(feature = "f32"),
         }
     }
 }
 
-/// The Cargo feature that compiles in the f32 variant of every family.
-pub const F32_FEATURE: &str = "f32";
-
-/// Whether this build runs ops on f32 data.
-pub const F32_COMPILED: bool = cfg!(feature = "f32");
-
-/// Whether this build compiles in every family and `f32` (`all-ops`): then the loader's feature
-/// gate is left out altogether.
-const ALL_COMPILED: bool = {
-    let (mut all, mut i) = (F32_COMPILED, 0);
-    while i < Family::ALL.len() {
-        all &= Family::ALL[i].compiled();
-        i += 1;
+impl core::fmt::Display for Feature {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
     }
-    all
-};
+}
 
 impl core::fmt::Display for OpCode {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -403,8 +406,8 @@ impl OpDesc {
 }
 
 /// What op `op` of `model` needs of this crate's Cargo features: its family's (none for
-/// Reshape) and, when it computes on f32 data ([`computes_f32`]), `f32` ([`F32_FEATURE`]).
-pub fn features(model: &Model<'_>, op: &OpDesc) -> (Option<Family>, bool) {
+/// Reshape) and, when it computes on f32 data ([`computes_f32`]), [`Feature::F32`].
+pub fn features(model: &Model<'_>, op: &OpDesc) -> (Option<Feature>, bool) {
     (op.kind.code().family(), computes_f32(model, op))
 }
 
@@ -416,38 +419,24 @@ pub fn computes_f32(model: &Model<'_>, op: &OpDesc) -> bool {
         && op.inputs.iter().chain([&op.output]).any(|&id| matches!(model.tensor(id), Some(t) if t.dtype == DType::F32))
 }
 
-/// `Ok` when a build that compiles in the families `compiled` accepts and `f32` (whether it
-/// has the `f32` feature) can run op `index`, else the error naming the feature it lacks.
-fn compiled_in(model: &Model<'_>, index: u32, op: &OpDesc, compiled: impl Fn(Family) -> bool, f32: bool) -> Result<(), FormatError> {
-    let off = |feature| Err(FormatError::OpNotCompiled { op: index, code: op.kind.code(), feature });
-    match op.kind.code().family() {
-        Some(family) if !compiled(family) => off(family.feature()),
-        _ if !f32 && computes_f32(model, op) => off(F32_FEATURE),
-        _ => Ok(()),
-    }
-}
-
 /// `$then` when this build compiles `$family` in, else `$else(family)`. The condition is a
 /// constant, so a disabled family's functions are not referenced and not linked.
 macro_rules! compiled {
     ($family:ident, $then:expr, else $else:expr) => {
-        if const { Family::$family.compiled() } {
+        if const { Feature::$family.compiled() } {
             $then
         } else {
-            $else(Family::$family)
+            $else(Feature::$family)
         }
     };
 }
 
-/// Load-time validation of op `index`: that this build compiles it in ([`features`]), then
-/// arity, dtypes, shapes and attributes. The graph-level checks (ids, lifetimes, memory plan)
-/// are the loader's.
+/// Load-time validation of op `index`: that this build compiles it in (its family, then `f32`
+/// for an op on f32 data: see [`features`]), arity, dtypes, shapes and attributes. The
+/// graph-level checks (ids, lifetimes, memory plan) are the loader's.
 pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), FormatError> {
-    if !ALL_COMPILED {
-        compiled_in(model, index, op, Family::compiled, F32_COMPILED)?;
-    }
     let c = &Check::new(model, index, op)?;
-    let off = |family: Family| Err(FormatError::OpNotCompiled { op: index, code: op.kind.code(), feature: family.feature() });
+    let off = |family| Err(c.not_compiled(family));
     match op.kind {
         OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::check(c, stride, dilation, pad, groups), else off),
         OpKind::FullyConnected { .. } => compiled!(FullyConnected, fully_connected::check(c), else off),
@@ -464,7 +453,11 @@ pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), Fo
         OpKind::Resize { mode, .. } => compiled!(Resize, resize::check(c, mode), else off),
         OpKind::Quantize => compiled!(Quantize, quantize::check(c, DType::F32, DType::I8), else off),
         OpKind::Dequantize => compiled!(Quantize, quantize::check(c, DType::I8, DType::F32), else off),
+    }?;
+    if !Feature::F32.compiled() && computes_f32(model, op) {
+        return Err(c.not_compiled(Feature::F32));
     }
+    Ok(())
 }
 
 /// Runs one validated op, writing its output in the arena.
@@ -530,8 +523,9 @@ mod tests {
     use crate::format::writer::{AlignedBytes, ModelBuilder};
     use crate::tensor::Quant;
 
-    /// f32 input → Quantize → int8 Conv2d → Dequantize → f32 Sigmoid.
-    fn mixed_model() -> Vec<u8> {
+    /// f32 input → Quantize → int8 Conv2d → Dequantize → f32 Sigmoid; `Err` from the writer's
+    /// own load in a build without one of `quantize`, `conv`, `unary`, `f32`.
+    fn mixed_model() -> Result<Vec<u8>, crate::format::writer::BuildError> {
         let q = Quant::PerTensor { scale: 0.05, zero_point: 0 };
         let mut b = ModelBuilder::new("mixed");
         let x = b.input("x", DType::F32, &[1, 4, 4, 2], Quant::None).unwrap();
@@ -549,44 +543,54 @@ mod tests {
         let y = b.activation("y", DType::F32, &[1, 4, 4, 2], Quant::None).unwrap();
         b.op(OpKind::Unary { op: UnaryOp::Sigmoid }, &[f], y).unwrap();
         b.output(y);
-        b.finish().unwrap()
+        b.finish()
     }
 
     #[test]
     fn features_name_the_family_and_f32_data() {
-        let bytes = AlignedBytes::new(&mixed_model());
+        let full = Feature::Quantize.compiled() && Feature::Conv.compiled() && Feature::Unary.compiled() && Feature::F32.compiled();
+        let Ok(bytes) = mixed_model() else {
+            // A reduced build rejects the model: the next test checks how.
+            return assert!(!full);
+        };
+        let bytes = AlignedBytes::new(&bytes);
         let m = Model::from_bytes(&bytes).unwrap();
         let got: Vec<_> = m.ops().map(|op| features(&m, &op)).collect();
         // Quantize and Dequantize touch f32 by definition and need only `quantize`.
-        assert_eq!(got, [(Some(Family::Quantize), false), (Some(Family::Conv), false), (Some(Family::Quantize), false), (Some(Family::Unary), true)]);
+        assert_eq!(got, [(Some(Feature::Quantize), false), (Some(Feature::Conv), false), (Some(Feature::Quantize), false), (Some(Feature::Unary), true)]);
         assert_eq!(OpCode::Reshape.family(), None, "Reshape moves no bytes: every build has it");
-        let names: Vec<_> = Family::ALL.iter().map(|f| f.feature()).collect();
-        assert_eq!(names, ["conv", "fully_connected", "binary", "pool", "unary", "softmax", "shape", "resize", "quantize"]);
-        for f in Family::ALL {
-            assert!(f.compiled(), "the crate's tests run with every family: {f:?}");
-        }
+        let names: Vec<_> = Feature::ALL.iter().map(|f| f.name()).collect();
+        assert_eq!(names, ["conv", "fully_connected", "binary", "pool", "unary", "softmax", "shape", "resize", "quantize", "f32"]);
     }
 
-    /// A build without a family (or without `f32`) rejects exactly the ops that need it, naming
-    /// the op and the feature to enable.
+    /// The loader accepts the frozen golden model (`tests/golden/v1.mote`: every op, f32 from op 0
+    /// to 36, int8 from 37) only in a build with every family and `f32`; a build without one
+    /// rejects the first op that needs it, naming the op and the feature. `scripts/test.sh` runs
+    /// this test in reduced builds too.
     #[test]
-    fn an_op_left_out_is_a_load_error_naming_its_feature() {
-        let bytes = AlignedBytes::new(&mixed_model());
-        let m = Model::from_bytes(&bytes).unwrap();
-        let ops: Vec<_> = m.ops().collect();
-        let gate = |compiled: &dyn Fn(Family) -> bool, f32: bool| -> Vec<Result<(), FormatError>> {
-            ops.iter().enumerate().map(|(i, op)| compiled_in(&m, i as u32, op, compiled, f32)).collect()
+    fn the_loader_rejects_an_op_left_out_naming_its_feature() {
+        let bytes = AlignedBytes::new(include_bytes!("../../tests/golden/v1.mote"));
+        let first_op_of = [
+            (0, OpCode::Conv2d, Feature::Conv),
+            (3, OpCode::Pool2d, Feature::Pool),
+            (7, OpCode::FullyConnected, Feature::FullyConnected),
+            (8, OpCode::Softmax, Feature::Softmax),
+            (9, OpCode::Binary, Feature::Binary),
+            (14, OpCode::Unary, Feature::Unary),
+            (19, OpCode::Slice, Feature::Shape),
+            (24, OpCode::Resize, Feature::Resize),
+            (37, OpCode::Quantize, Feature::Quantize),
+        ];
+        let off = |op, code, feature| Err(FormatError::OpNotCompiled { op, code, feature });
+        let expected = match first_op_of.iter().find(|(_, _, family)| !family.compiled()) {
+            Some(&(0, code, family)) => off(0, code, family),
+            _ if !Feature::F32.compiled() => off(0, OpCode::Conv2d, Feature::F32),
+            Some(&(op, code, family)) => off(op, code, family),
+            None => Ok(()),
         };
-        assert_eq!(gate(&|_| true, true), [Ok(()); 4]);
-        let no_conv = gate(&|f| f != Family::Conv, true);
-        assert_eq!(no_conv, [Ok(()), Err(FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: "conv" }), Ok(()), Ok(())]);
-        let int8_only = gate(&|_| true, false);
-        assert_eq!(int8_only, [Ok(()), Ok(()), Ok(()), Err(FormatError::OpNotCompiled { op: 3, code: OpCode::Unary, feature: "f32" })]);
-        let only_conv = gate(&|f| f == Family::Conv, false);
-        let quantize = |op, code| Err(FormatError::OpNotCompiled { op, code, feature: "quantize" });
-        assert_eq!(only_conv[..3], [quantize(0, OpCode::Quantize), Ok(()), quantize(2, OpCode::Dequantize)]);
+        assert_eq!(Model::from_bytes(&bytes).map(|_| ()), expected);
         assert_eq!(
-            FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: "conv" }.to_string(),
+            FormatError::OpNotCompiled { op: 1, code: OpCode::Conv2d, feature: Feature::Conv }.to_string(),
             "op 1 (Conv2d) is not compiled in: enable mote-runtime's feature \"conv\""
         );
     }

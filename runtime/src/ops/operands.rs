@@ -6,7 +6,7 @@
 
 use bytemuck::Pod;
 
-use super::{Activation, OpCode, OpDesc};
+use super::{Activation, Feature, OpCode, OpDesc};
 use crate::error::{FormatError, RunError};
 use crate::format::Model;
 use crate::quant::{QParams, Requant};
@@ -56,6 +56,11 @@ impl<'c, 'm> Check<'c, 'm> {
     /// `Ok` when the op has exactly `n` inputs.
     pub fn arity_is(&self, n: usize) -> Result<(), FormatError> {
         if self.n_in() == n { Ok(()) } else { Err(self.arity()) }
+    }
+
+    /// The op is left out of this build: it needs `mote-runtime`'s Cargo `feature`.
+    pub fn not_compiled(&self, feature: Feature) -> FormatError {
+        FormatError::OpNotCompiled { op: self.index, code: self.code, feature }
     }
 
     pub fn attr(&self) -> FormatError {
@@ -223,7 +228,7 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
     /// no op on f32 data, so this is constant `true` and the families' float branches are not
     /// linked.
     pub fn is_i8(&self) -> bool {
-        !super::F32_COMPILED || self.y.dtype == DType::I8
+        !Feature::F32.compiled() || self.y.dtype == DType::I8
     }
 
     /// The bytes of an input, or `None` if it lies in the op's window (in-place op).
