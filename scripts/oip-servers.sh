@@ -26,8 +26,8 @@ case ${1:-} in
   install)
     mkdir -p "$VENVS"
     start=$SECONDS
-    install_one mlserver mlserver==1.7.1 onnxruntime numpy
-    install_one kserve kserve==0.21.0 onnxruntime numpy
+    install_one mlserver mlserver==1.7.1 onnxruntime==1.32.0 numpy==2.4.6
+    install_one kserve kserve==0.21.0 onnxruntime==1.32.0 numpy==2.4.6
     echo "OIP server venvs ready in $((SECONDS - start)) s"
     ;;
   start)

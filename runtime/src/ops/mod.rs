@@ -569,7 +569,7 @@ mod tests {
     /// this test in reduced builds too.
     #[test]
     fn the_loader_rejects_an_op_left_out_naming_its_feature() {
-        let bytes = AlignedBytes::new(include_bytes!("../../tests/golden/v1.mote"));
+        let bytes = AlignedBytes::new(include_bytes!("../../tests/golden/v2.mote"));
         let first_op_of = [
             (0, OpCode::Conv2d, Feature::Conv),
             (3, OpCode::Pool2d, Feature::Pool),

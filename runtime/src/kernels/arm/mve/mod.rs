@@ -112,9 +112,9 @@ pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_z
     }
 }
 
-/// Whether [`fully_connected_s8`] computes `p`: the starts fit in the scratch.
+/// Whether [`fully_connected_s8`] computes `p`: a non-empty layer.
 pub fn supports_fc(p: &FcParams) -> bool {
-    p.inputs > 0 && p.outputs > 0 && starts_bytes(p.outputs) <= SCRATCH_BYTES
+    p.inputs > 0 && p.outputs > 0
 }
 
 /// Whether [`fully_connected_i8`] runs the MVE kernel for a call (`false`: the DSP kernels'
@@ -139,11 +139,16 @@ pub fn conv2d_i8_scratch_bytes(p: &Conv2dParams) -> usize {
     matmul_scratch_bytes(p).max(depthwise::scratch_bytes(p))
 }
 
-/// Bytes of scratch [`fully_connected_s8`] takes for `p`: the starts (0 where it does not
-/// compute `p`).
+/// Output channels whose starts [`fully_connected_s8`] holds at once: it runs the channels in
+/// chunks of this many, so its scratch stays within the DSP kernel's for the layers that matter
+/// (the arena is planned for every target).
+const FC_CHUNK: usize = 64;
+
+/// Bytes of scratch [`fully_connected_s8`] takes for `p`: one chunk's starts (0 where it does
+/// not compute `p`).
 pub fn fully_connected_i8_scratch_bytes(p: &FcParams) -> usize {
     if supports_fc(p) {
-        starts_bytes(p.outputs)
+        starts_bytes(p.outputs.min(FC_CHUNK))
     } else {
         0
     }
@@ -426,8 +431,8 @@ pub unsafe fn conv2d_s8(
 ///
 /// # Safety
 /// [`supports_fc`] holds, `requant` is covered for `p.outputs` channels and `out_zero_point`,
-/// `x_zero_point` is in `-128..=127`, and the slices have the lengths `fully_connected_i8`
-/// documents.
+/// `x_zero_point` is in `-128..=127`, the slices have the lengths `fully_connected_i8`
+/// documents, and `scratch` holds [`fully_connected_i8_scratch_bytes`].
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 pub unsafe fn fully_connected_s8(
@@ -443,11 +448,18 @@ pub unsafe fn fully_connected_s8(
     scratch: &mut Scratch,
 ) {
     let (k, m) = (p.inputs, p.outputs);
-    // SAFETY: the caller's promises; the starts fit (`supports_fc`).
-    let mut channels = unsafe { Channels::new(w, k, m, bias, x_zero_point, requant, out_zero_point, act, scratch.words() as *mut i32) };
-    for r in 0..p.rows {
-        // SAFETY: row `r` of `x` and `out` exists.
-        unsafe { channels.run(x.as_ptr().add(r * k), out.as_mut_ptr().add(r * m)) };
+    let mut c0 = 0;
+    while c0 < m {
+        let cn = FC_CHUNK.min(m - c0);
+        let requant = if requant.len() == 1 { requant } else { &requant[c0..c0 + cn] };
+        // SAFETY: the caller's promises; one chunk's starts fit (`fully_connected_i8_scratch_bytes`).
+        let mut channels =
+            unsafe { Channels::new(&w[c0 * k..], k, cn, bias.map(|b| &b[c0..c0 + cn]), x_zero_point, requant, out_zero_point, act, scratch.words() as *mut i32) };
+        for r in 0..p.rows {
+            // SAFETY: row `r` of `x` and `out` exists; channels `c0 .. c0 + cn` of the row.
+            unsafe { channels.run(x.as_ptr().add(r * k), out.as_mut_ptr().add(r * m + c0)) };
+        }
+        c0 += cn;
     }
 }
 
