@@ -158,7 +158,7 @@ pub fn conv2d_i8(
         return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
     };
     let mut scratch = Scratch::new();
-    let live = matches!(path, ConvPath::Block | ConvPath::Im2col).then(|| conv::LiveChannels::new(&stage, p.output[3])).flatten();
+    let live = conv::LiveChannels::new(&stage, p.output[3]);
     // SAFETY: the path's `supports` holds, the stage is for `oc` channels (and `live` from it),
     // `x_zero_point` is in the int8 range and the lengths match (checked above).
     unsafe {
