@@ -20,6 +20,9 @@ use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::conv::Conv2dParams;
 
+/// The bias of a convolution without one, for the routines that read a bias per channel.
+static NO_BIAS: i32 = 0;
+
 /// `x_zero_point` in both halfwords, for `SSUB16`.
 pub(super) fn zero_point_pair(zero_point: i32) -> u32 {
     (zero_point as u16 as u32) * 0x0001_0001
@@ -62,7 +65,6 @@ pub fn block_scratch_words(p: &Conv2dParams) -> usize {
 /// channels). A dead channel's every output is its zero point, clamped; see the module docs.
 pub struct LiveChannels {
     bits: [u32; LiveChannels::MAX / 32],
-    oc: usize,
     live: usize,
 }
 
@@ -75,10 +77,11 @@ impl LiveChannels {
         if oc > Self::MAX {
             return None;
         }
-        let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], oc, live: 0 };
-        for c in (0..oc).filter(|&c| !stage.is_dead(c)) {
-            set.bits[c / 32 % (Self::MAX / 32)] |= 1 << (c % 32);
-            set.live += 1;
+        let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], live: 0 };
+        for c in 0..oc {
+            let live = !stage.is_dead(c);
+            set.bits[c / 32 % (Self::MAX / 32)] |= (live as u32) << (c % 32);
+            set.live += live as usize;
         }
         (set.live < oc).then_some(set)
     }
@@ -88,32 +91,21 @@ impl LiveChannels {
         self.bits[c / 32 % (Self::MAX / 32)] >> (c % 32) & 1 != 0
     }
 
-    /// The first (at most) 8 live channels from channel `from` on, their count, and the channel
-    /// after the last.
-    fn next8(&self, from: usize) -> ([usize; 8], usize, usize) {
-        let (mut chs, mut n, mut c) = ([0; 8], 0, from);
-        while c < self.oc && n < 8 {
-            if self.is_live(c) {
-                chs[n] = c;
-                n += 1;
-            }
-            c += 1;
+}
+
+/// The channels of the weight block that starts at channel `from` into `chs`: `from ..` (up to
+/// `oc`), or the next (at most 8) live ones; returns their count and the next block's `from`.
+/// Blocks are taken in order.
+fn channel_group(oc: usize, live: Option<&LiveChannels>, from: usize, chs: &mut [usize; 8]) -> (usize, usize) {
+    let (mut n, mut c) = (0, from);
+    while c < oc && n < 8 {
+        if live.is_none_or(|l| l.is_live(c)) {
+            chs[n] = c;
+            n += 1;
         }
-        (chs, n, c)
+        c += 1;
     }
-}
-
-/// The channels of the weight block that starts at channel `from`: `from ..` (up to `oc`), or
-/// the next live ones; their count; the next block's `from`. Blocks are taken in order.
-fn channel_group(oc: usize, live: Option<&LiveChannels>, from: usize) -> ([usize; 8], usize, usize) {
-    match live {
-        Some(l) => l.next8(from),
-        None => (core::array::from_fn(|j| from + j), (oc - from).min(8), from + 8),
-    }
-}
-
-fn channel_groups(oc: usize, live: Option<&LiveChannels>) -> usize {
-    live.map_or(oc, |l| l.live).div_ceil(8)
+    (n, c)
 }
 
 /// Writes every dead channel's bytes of `pixels` pixels of `oc` channels at `out`: the zero
@@ -210,47 +202,25 @@ pub unsafe fn conv2d_block_s8(
     out: &mut [i8],
     scratch: &mut Scratch,
 ) {
-    // Blocks of scattered channels store through a copy: worth it only when it saves a block.
-    let oc = p.output[3];
-    let live = live.filter(|l| channel_groups(oc, Some(l)) < channel_groups(oc, None));
-    // SAFETY: forwarded from the caller.
-    unsafe { block_live_s8(p, x, x_zero_point, w, bias, stage, live, out, scratch) };
-    if let Some(live) = live {
-        // SAFETY: the output has `pixels * oc` bytes.
-        unsafe { fill_dead(out.as_mut_ptr(), p.output[0] * p.output[1] * p.output[2], oc, live, stage) };
-    }
-}
-
-/// [`conv2d_block_s8`]'s live channels.
-///
-/// # Safety
-/// As [`conv2d_block_s8`].
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-unsafe fn block_live_s8(
-    p: &Conv2dParams,
-    x: &[i8],
-    x_zero_point: i32,
-    w: &[i8],
-    bias: Option<&[i32]>,
-    stage: &OutputStage<'_>,
-    live: Option<&LiveChannels>,
-    out: &mut [i8],
-    scratch: &mut Scratch,
-) {
     let [n, h, wd, c] = p.input;
     let [_, oh, ow, oc] = p.output;
+    let pixels = n * oh * ow;
+    // Blocks of scattered channels store through a copy: worth it only when it saves a block.
+    let live = live.filter(|l| l.live.div_ceil(8) < oc.div_ceil(8));
+    if let Some(live) = live {
+        // SAFETY: the output has `pixels * oc` bytes; the live channels' bytes are written below.
+        unsafe { fill_dead(out.as_mut_ptr(), pixels, oc, live, stage) };
+    }
     let k = window_len(p);
     let groups = k.div_ceil(4);
     let block = scratch.words();
     // SAFETY: the windows follow the block inside the scratch (`supports_block`).
     let windows = unsafe { block.add(16 * groups) };
-    let pixels = n * oh * ow;
-    let blocks = channel_groups(oc, live);
+    let blocks = live.map_or(oc, |l| l.live).div_ceil(8);
     if reads_in_place(p) {
-        let mut from = 0;
+        let (mut from, mut chs) = (0, [0; 8]);
         for _ in 0..blocks {
-            let (chs, nc, next) = channel_group(oc, live, from);
+            let (nc, next) = channel_group(oc, live, from, &mut chs);
             from = next;
             // SAFETY: the block fits; `w`, `bias` and `stage` are as the caller promises.
             let stage8 = unsafe { widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block) };
@@ -298,7 +268,7 @@ unsafe fn block_live_s8(
                     }
                 }
                 if gather_once || j == 0 {
-                    (chs, nc, from) = channel_group(oc, live, if blk == 0 { 0 } else { from });
+                    (nc, from) = channel_group(oc, live, if blk == 0 { 0 } else { from }, &mut chs);
                     stage8 = widen_weight_block(w, k, &chs[..nc], bias, x_zero_point, stage, block);
                 }
                 let mut job = BlockJob { x: windows as *const i8, x_step: 4 * groups, count: 0, dst: out.as_mut_ptr(), dst_step: oc, block, groups, out: &stage8 };
@@ -543,10 +513,14 @@ pub unsafe fn conv2d_im2col_s8(
     // Live channel pairs run alone only on the routines' own shapes (the portable loop of
     // `columns_times_rows` takes the rest).
     let live = live.filter(|_| k % 4 == 0 && oc % 2 == 0);
+    let pixels = n * oh * ow;
+    if let Some(live) = live {
+        // SAFETY: the output has `pixels * oc` bytes; the live channels' bytes are written below.
+        unsafe { fill_dead(out.as_mut_ptr(), pixels, oc, live, stage) };
+    }
     let base = scratch.words();
     // SAFETY: the window follows the column pair inside the scratch (`supports_im2col`).
     let window = unsafe { base.add(4 * (k / 4)) } as *mut u8;
-    let pixels = n * oh * ow;
     let mut at = [0, 0, 0];
     let mut pix = 0;
     while pix < pixels {
@@ -571,10 +545,6 @@ pub unsafe fn conv2d_im2col_s8(
         }
         pix += if pair { 2 } else { 1 };
     }
-    if let Some(live) = live {
-        // SAFETY: the output has `pixels * oc` bytes.
-        unsafe { fill_dead(out.as_mut_ptr(), pixels, oc, live, stage) };
-    }
 }
 
 /// [`columns_times_rows`] for the channel pairs with a live channel; the bytes of the other
@@ -595,7 +565,6 @@ unsafe fn columns_times_live_rows(
     oc: usize,
     live: &LiveChannels,
 ) {
-    static NO_BIAS: i32 = 0;
     let (requant, requant_step) = stage.requant_ptr();
     let bias_step = if bias.is_some() { 4 } else { 0 };
     let mut job = RowsJob {
@@ -658,7 +627,6 @@ pub(super) unsafe fn columns_times_rows(
     dst: *mut i8,
     oc: usize,
 ) {
-    static NO_BIAS: i32 = 0;
     let groups = k / 4;
     let fast = if k % 4 == 0 { oc / 2 * 2 } else { 0 };
     // SAFETY: forwarded from the caller.

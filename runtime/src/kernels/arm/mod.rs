@@ -193,7 +193,7 @@ pub fn conv2d_i8_with_scratch(
         return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
     };
     let scratch = &mut scratch;
-    let live = matches!(path, ConvPath::Block | ConvPath::Im2col).then(|| conv::LiveChannels::new(&stage, p.output[3])).flatten();
+    let live = conv::LiveChannels::new(&stage, p.output[3]);
     // SAFETY: the path's `supports` holds, the stage is for `oc` channels (and `live` from it),
     // `x_zero_point` is in the int8 range, the lengths match (checked above) and the scratch holds
     // the path's need.
