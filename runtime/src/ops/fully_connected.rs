@@ -5,7 +5,7 @@
 //! [`crate::kernels::fully_connected`].
 
 use super::operands::{cast_mut, qparams, Check, Exec};
-use super::Activation;
+use super::{Activation, Feature};
 use crate::error::{FormatError, RunError};
 use crate::kernels::fully_connected::{self as kernel, FcParams};
 use crate::quant::Requant;
@@ -39,7 +39,7 @@ fn params(ins: &[TensorDesc<'_>]) -> Option<FcParams> {
 pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Activation) -> Result<(), RunError> {
     let p = params(e.ins).ok_or(RunError::Internal)?;
     let (x, w) = (e.x, e.input(1)?);
-    if e.is_i8() {
+    if e.is_i8(Feature::FullyConnected) {
         let requant: &[Requant] = e.get(e.input(3)?)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
