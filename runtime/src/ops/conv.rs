@@ -28,7 +28,7 @@ use crate::tensor::{DType, TensorDesc};
 pub(crate) fn check(c: &Check<'_, '_>, stride: [u16; 2], dilation: [u16; 2], pad: [u16; 4], groups: u32) -> Result<(), FormatError> {
     let w_id = c.id(1)?;
     let w = c.input(1)?;
-    c.weighted(w_id, &w)?;
+    c.weighted(Feature::Conv, w_id, &w)?;
     let (xd, wd, yd) = (c.x.shape.dims(), w.shape.dims(), c.y.shape.dims());
     if xd.len() != 4 || wd.len() != 4 || yd.len() != 4 {
         return Err(c.shape_err(if xd.len() != 4 { c.x_id() } else if wd.len() != 4 { w_id } else { c.y_id() }));

@@ -16,7 +16,7 @@ use crate::tensor::{DType, TensorDesc};
 pub(crate) fn check(c: &Check<'_, '_>) -> Result<(), FormatError> {
     let w_id = c.id(1)?;
     let w = c.input(1)?;
-    c.weighted(w_id, &w)?;
+    c.weighted(Feature::FullyConnected, w_id, &w)?;
     let (xd, wd, yd) = (c.x.shape.dims(), w.shape.dims(), c.y.shape.dims());
     let (Some(&kx), Some(&ky)) = (xd.last(), yd.last()) else { return Err(c.shape_err(c.x_id())) };
     if wd.len() != 2 || wd[1] != kx {

@@ -49,6 +49,14 @@ impl<'c, 'm> Check<'c, 'm> {
         self.x.dtype == DType::I8
     }
 
+    /// [`is_i8`](Self::is_i8) for an op of `family` whose input is f32 or int8: constant when
+    /// the build has one of the family's two features (the loader has rejected an op whose
+    /// feature is left out), so the other dtype's checks are not linked.
+    #[inline(always)]
+    pub fn is_i8_in(&self, family: Feature) -> bool {
+        !family.f32().compiled() || (family.compiled() && self.is_i8())
+    }
+
     pub fn arity(&self) -> FormatError {
         FormatError::Arity { op: self.index, code: self.code, found: self.n_in() as u8 }
     }
@@ -124,10 +132,10 @@ impl<'c, 'm> Check<'c, 'm> {
     /// f32 `[x, w, bias?]`, or int8 `[x, w, bias, requant]` with symmetric weights (per tensor, or
     /// per channel on axis 0), an int32 bias of `[out_channels]` and a constant int32 requant of
     /// `[1 or out_channels, 2]` whose pairs are valid [`Requant`]s.
-    pub fn weighted(&self, w_id: TensorId, w: &TensorDesc<'_>) -> Result<(), FormatError> {
+    pub fn weighted(&self, family: Feature, w_id: TensorId, w: &TensorDesc<'_>) -> Result<(), FormatError> {
         let (x, y, op) = (&self.x, &self.y, self.op);
         let out_channels = *w.shape.dims().first().unwrap_or(&0);
-        let is_i8 = self.is_i8();
+        let is_i8 = self.is_i8_in(family);
         let (bias_dtype, n) = match x.dtype {
             DType::F32 => (DType::F32, self.n_in()),
             DType::I8 => (DType::I32, self.n_in()),

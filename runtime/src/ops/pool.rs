@@ -34,7 +34,7 @@ pub(crate) fn check_pool2d(c: &Check<'_, '_>, kernel: [u16; 2], stride: [u16; 2]
     }
     // The int8 kernel pads with a stored 0, which is a real 0 only at zero point 0.
     let counts_padding = count_include_pad && pad.iter().any(|&p| p != 0);
-    if c.is_i8() && counts_padding && c.x.qparams().is_some_and(|q| q.zero_point != 0) {
+    if c.is_i8_in(Feature::Pool) && counts_padding && c.x.qparams().is_some_and(|q| q.zero_point != 0) {
         return Err(c.attr());
     }
     let oh = window_out(xd[1], kernel[0] as u32, stride[0], 1, pad[0], pad[2]).ok_or(c.attr())?;

@@ -18,7 +18,7 @@ pub(crate) fn check(c: &Check<'_, '_>, beta: f32, out_inv_q16: u32) -> Result<()
     c.float_or_i8(&c.x, c.x_id())?;
     c.expect_dtype(&c.y, c.y_id(), c.x.dtype)?;
     let xd = c.x.shape.dims();
-    if c.is_i8() {
+    if c.is_i8_in(Feature::Softmax) {
         c.arity_is(2)?;
         c.table(1, DType::I32)?;
         if out_inv_q16 == 0 || xd.last().is_some_and(|&n| n as usize > SOFTMAX_I8_MAX_N) {

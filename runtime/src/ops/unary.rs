@@ -75,7 +75,7 @@ pub fn build_lut_i8(op: UnaryOp, input: QParams, output: QParams) -> [i8; 256] {
 pub(crate) fn check(c: &Check<'_, '_>, op: UnaryOp) -> Result<(), FormatError> {
     c.float_or_i8(&c.x, c.x_id())?;
     c.expect_dtype(&c.y, c.y_id(), c.x.dtype)?;
-    if c.is_i8() {
+    if c.is_i8_in(Feature::Unary) {
         c.arity_is(2)?;
         c.table(1, DType::I8)?;
     } else {
