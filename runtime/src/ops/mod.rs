@@ -72,6 +72,19 @@ use crate::quant::QParams;
 use crate::tensor::{DType, TensorDesc, TensorId, MAX_RANK};
 use operands::{Check, Exec};
 
+/// `$then` when this build compiles `$family` in (its int8 or its f32 ops), else
+/// `$else(family)`. The condition is a constant, so the functions of a family with neither
+/// feature are not referenced and not linked.
+macro_rules! compiled {
+    ($family:ident, $then:expr, else $else:expr) => {
+        if const { Feature::$family.compiled() || Feature::$family.f32().compiled() } {
+            $then
+        } else {
+            $else(Feature::$family)
+        }
+    };
+}
+
 /// Most inputs one op takes (Concat of more is split by the converter).
 pub const MAX_OP_INPUTS: usize = 8;
 
@@ -379,12 +392,14 @@ impl OpDesc {
     /// slot order; the first two suffice) and its output's: the int8 Conv2d and FullyConnected
     /// kernels' need for the shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), the operand
     /// tables of a same-shape int8 Add or Sub ([`crate::kernels::elementwise::AddSubTerms`]), 0
-    /// for every other op.
+    /// for every other op, and for an op of a family this build leaves out (the loader rejects it
+    /// before asking).
     pub fn scratch_bytes(&self, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> usize {
+        let none = |_| 0;
         match self.kind {
-            OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::scratch_bytes(ins, y, stride, dilation, pad, groups),
-            OpKind::FullyConnected { .. } => fully_connected::scratch_bytes(ins),
-            OpKind::Binary { op, ref quant, .. } => binary::scratch_bytes(ins, y, op, quant),
+            OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::scratch_bytes(ins, y, stride, dilation, pad, groups), else none),
+            OpKind::FullyConnected { .. } => compiled!(FullyConnected, fully_connected::scratch_bytes(ins), else none),
+            OpKind::Binary { op, ref quant, .. } => compiled!(Binary, binary::scratch_bytes(ins, y, op, quant), else none),
             OpKind::Pool2d { .. }
             | OpKind::GlobalAvgPool { .. }
             | OpKind::Unary { .. }
@@ -414,16 +429,18 @@ impl OpDesc {
     /// The writer's planner overlaps an output with an input only where this holds (and the
     /// input dies at this op and is no graph input or output); the loader accepts two live tensors
     /// sharing bytes only where this holds. The lifetimes are the graph's business, checked by
-    /// the loader for every file.
+    /// the loader for every file. An op of a family this build leaves out overlaps nothing (the
+    /// loader rejects it before asking).
     pub fn may_alias(&self, slot: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, shift: u64) -> bool {
         let (Some(&id), Some(input)) = (self.inputs.get(slot), ins.get(slot)) else { return false };
         let bytes = |t: &TensorDesc<'_>| t.byte_len();
         let in_place = shift == 0 && bytes(input) == bytes(y);
+        let no = |_| false;
         let family = match &self.kind {
-            OpKind::Binary { .. } => in_place && binary::may_alias(slot, &input.shape, &y.shape),
-            OpKind::Unary { .. } => in_place && unary::may_alias(slot),
+            OpKind::Binary { .. } => in_place && compiled!(Binary, binary::may_alias(slot, &input.shape, &y.shape), else no),
+            OpKind::Unary { .. } => in_place && compiled!(Unary, unary::may_alias(slot), else no),
             OpKind::Reshape => in_place && shape::reshape_may_alias(slot),
-            &OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::may_overlap(slot, ins, y, stride, dilation, pad, groups, shift),
+            &OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::may_overlap(slot, ins, y, stride, dilation, pad, groups, shift), else no),
             OpKind::FullyConnected { .. }
             | OpKind::Pool2d { .. }
             | OpKind::GlobalAvgPool { .. }
@@ -444,7 +461,7 @@ impl OpDesc {
     /// tries for an op whose output may trail its input (Conv2d), `None` for other ops.
     pub fn overlap_shift(&self, slot: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> Option<u64> {
         match self.kind {
-            OpKind::Conv2d { stride, dilation, pad, groups, .. } if slot == 0 => conv::overlap_shift(ins, y, stride, dilation, pad, groups),
+            OpKind::Conv2d { stride, dilation, pad, groups, .. } if slot == 0 => compiled!(Conv, conv::overlap_shift(ins, y, stride, dilation, pad, groups), else |_| None),
             _ => None,
         }
     }
@@ -464,19 +481,6 @@ pub fn features(model: &Model<'_>, op: &OpDesc) -> Option<Feature> {
 pub fn computes_f32(model: &Model<'_>, op: &OpDesc) -> bool {
     !matches!(op.kind, OpKind::Quantize | OpKind::Dequantize)
         && op.inputs.iter().chain([&op.output]).any(|&id| matches!(model.tensor(id), Some(t) if t.dtype == DType::F32))
-}
-
-/// `$then` when this build compiles `$family` in (its int8 or its f32 ops), else
-/// `$else(family)`. The condition is a constant, so the functions of a family with neither
-/// feature are not referenced and not linked.
-macro_rules! compiled {
-    ($family:ident, $then:expr, else $else:expr) => {
-        if const { Feature::$family.compiled() || Feature::$family.f32().compiled() } {
-            $then
-        } else {
-            $else(Feature::$family)
-        }
-    };
 }
 
 /// Load-time validation of op `index`: that this build compiles it in (its family's feature for
