@@ -148,15 +148,18 @@ impl QParams {
 
     /// The int8 range `[lo, hi]` that a real-valued clamp `[lo, hi]` maps to, intersected with
     /// `[-128, 127]`. Infinite bounds leave that side open.
+    #[inline]
     pub fn quantize_range(self, lo: f32, hi: f32) -> (i8, i8) {
-        (self.quantize_bound(lo, f32::NEG_INFINITY, -128), self.quantize_bound(hi, f32::INFINITY, 127))
+        let qlo = if lo == f32::NEG_INFINITY { -128 } else { self.quantize_bound(lo) };
+        let qhi = if hi == f32::INFINITY { 127 } else { self.quantize_bound(hi) };
+        (qlo, qhi)
     }
 
-    /// `edge` for the open bound `open`, else [`quantize`](Self::quantize): one copy of the
-    /// float rounding for both bounds (flash on the cores that run it once per op).
+    /// [`quantize`](Self::quantize), not inlined: one copy of the float rounding for both
+    /// bounds of [`quantize_range`](Self::quantize_range) (flash; it runs once per op).
     #[inline(never)]
-    fn quantize_bound(self, r: f32, open: f32, edge: i8) -> i8 {
-        if r == open { edge } else { self.quantize(r) }
+    fn quantize_bound(self, r: f32) -> i8 {
+        self.quantize(r)
     }
 }
 
