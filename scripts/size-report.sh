@@ -6,8 +6,9 @@
 # Fails when a build's flash grows by more than 2 % over its figure in
 # examples/size-probe/budget.toml (as hil-tests/budgets.toml does for the HIL matrix).
 #   MOTE_BLESS=1 bash scripts/size-report.sh      rewrites the budget with the measured figures.
-#   MOTE_SIZE_FAMILIES=1 bash scripts/size-report.sh   also prints what each op family and f32
-#                                                 add on their own (one build each; slow).
+#   MOTE_SIZE_FAMILIES=1 bash scripts/size-report.sh   also prints what each op family's int8
+#                                                 and f32 feature add on their own (one build
+#                                                 each; slow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=examples/size-probe
@@ -110,11 +111,10 @@ if [ -n "${MOTE_SIZE_FAMILIES:-}" ]; then
   (cd "$dir" && cargo build --release --locked -q --no-default-features)
   base=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
   echo "  no family: $base B"
-  for f in conv fully_connected binary pool unary softmax shape resize quantize; do
-    for extra in "" ",f32"; do
-      (cd "$dir" && cargo build --release --locked -q --no-default-features --features "mote-runtime/$f${extra:+,mote-runtime/f32}")
-      n=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
-      echo "  $f${extra:+ + f32}: +$((n - base)) B"
-    done
+  for f in conv fully_connected binary pool unary softmax shape resize quantize \
+    conv_f32 fully_connected_f32 binary_f32 pool_f32 unary_f32 softmax_f32 shape_f32 resize_f32; do
+    (cd "$dir" && cargo build --release --locked -q --no-default-features --features "mote-runtime/$f")
+    n=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
+    echo "  $f: +$((n - base)) B"
   done
 fi

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use mote_runtime::ops::Feature;
 use mote_runtime::tensor::{Storage, TensorDesc};
 use mote_runtime::Model;
 use serde::Serialize;
@@ -39,9 +38,7 @@ pub fn inspect(m: &Model<'_>) -> Report {
     let mut ops = vec![];
     let mut features = BTreeSet::new();
     for (index, op) in m.ops().enumerate() {
-        let (family, f32) = mote_runtime::ops::features(m, &op);
-        features.extend(family);
-        features.extend(f32.then_some(Feature::F32));
+        features.extend(mote_runtime::ops::features(m, &op));
         let ins: Vec<TensorDesc<'_>> = op.inputs.iter().filter_map(|&i| m.tensor(i)).collect();
         let Some(y) = m.tensor(op.output) else { continue };
         let param_bytes = ins.iter().filter(|t| matches!(t.storage, Storage::Const(_))).map(|t| t.byte_len().unwrap_or(0) as u64).sum();

@@ -88,7 +88,7 @@ fn published(what: &str, measured: f64, published: f64, tolerance: f64) {
 fn ic_resnet8_int8_meets_accuracy_and_size() {
     let (r, inspected) = convert_and_eval("ic_resnet8.onnx", "ic_cifar10.npz", Some("calib_idx"), Some("eval_idx"), true);
     assert_eq!(inspected.macs, 12_501_632, "IC ResNet-8 MACs (MLPerf Tiny)");
-    assert_eq!(inspected.features, ["conv", "fully_connected", "binary", "pool", "softmax", "quantize", "f32"], "IC ResNet-8: runtime features (mote inspect)");
+    assert_eq!(inspected.features, ["conv", "fully_connected", "binary", "pool", "quantize", "softmax_f32"], "IC ResNet-8: runtime features (mote inspect)");
     assert_eq!(size_probe_features("ic"), inspected.features, "examples/size-probe's feature `ic`");
     arena_within_tflm(&r, 54996);
     assert_eq!(r.samples, 900);
@@ -102,7 +102,7 @@ fn ic_resnet8_int8_meets_accuracy_and_size() {
 fn kws_dscnn_int8_agrees_on_every_window() {
     let (r, inspected) = convert_and_eval("kws_dscnn.onnx", "kws_mfcc.npz", None, None, true);
     assert_eq!(inspected.macs, 2_656_768, "KWS DS-CNN MACs (MLPerf Tiny)");
-    assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "softmax", "quantize", "f32"], "KWS DS-CNN: runtime features (mote inspect)");
+    assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "quantize", "softmax_f32"], "KWS DS-CNN: runtime features (mote inspect)");
     assert_eq!(size_probe_features("kws"), inspected.features, "examples/size-probe's feature `kws`");
     arena_within_tflm(&r, 22820);
     assert_eq!(r.samples, 34);
@@ -130,7 +130,7 @@ fn ad_autoencoder_int8_score_drift_is_the_published_one() {
 fn vww_mobilenet_int8_accuracy_is_the_published_one() {
     let (r, inspected) = convert_and_eval("vww_mobilenetv1_025.onnx", "vww_96.npz", None, None, true);
     assert_eq!(inspected.macs, 7_489_664, "VWW MobileNet MACs (MLPerf Tiny)");
-    assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "softmax", "quantize", "f32"], "VWW MobileNet: runtime features (mote inspect)");
+    assert_eq!(inspected.features, ["conv", "fully_connected", "pool", "quantize", "softmax_f32"], "VWW MobileNet: runtime features (mote inspect)");
     assert_eq!(size_probe_features("vww"), inspected.features, "examples/size-probe's feature `vww`");
     arena_within_tflm(&r, 100708);
     assert_eq!((r.samples, r.labelled), (61, 41));

@@ -34,10 +34,12 @@
 //!
 //! ## Features
 //! - `all-ops` (default): every op family below, float included.
-//! - One per op family, named after its module in [`ops`]: `conv` (Conv2d), `fully_connected`,
-//!   `binary` (Add, Sub, Mul, Div), `pool` (Pool2d, GlobalAvgPool), `unary`, `softmax`, `shape`
-//!   (Concat, Slice, Transpose, Pad), `resize`, `quantize` (Quantize, Dequantize); and `f32`,
-//!   the float variant of every family. Reshape moves no bytes and is in every build. A firmware that runs known models sets
+//! - One per op family for its int8 ops, named after its module in [`ops`]: `conv` (Conv2d),
+//!   `fully_connected`, `binary` (Add, Sub, Mul, Div), `pool` (Pool2d, GlobalAvgPool), `unary`,
+//!   `softmax`, `shape` (Concat, Slice, Transpose, Pad), `resize`, `quantize` (Quantize,
+//!   Dequantize); one per family for its f32 ops, the same name with `_f32` (`softmax_f32`:
+//!   a model whose only float op is its final Softmax links no other float kernel); and `f32`,
+//!   every `_f32` feature. Reshape moves no bytes and is in every build. A firmware that runs known models sets
 //!   `default-features = false` and lists what they need: `mote inspect MODEL` prints the
 //!   Cargo line. A model with an op this build leaves out fails to load with
 //!   [`FormatError::OpNotCompiled`], naming the op and the feature; the file format and the

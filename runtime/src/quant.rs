@@ -150,9 +150,16 @@ impl QParams {
     /// `[-128, 127]`. Infinite bounds leave that side open.
     #[inline]
     pub fn quantize_range(self, lo: f32, hi: f32) -> (i8, i8) {
-        let qlo = if lo == f32::NEG_INFINITY { -128 } else { self.quantize(lo) };
-        let qhi = if hi == f32::INFINITY { 127 } else { self.quantize(hi) };
+        let qlo = if lo == f32::NEG_INFINITY { -128 } else { self.quantize_bound(lo) };
+        let qhi = if hi == f32::INFINITY { 127 } else { self.quantize_bound(hi) };
         (qlo, qhi)
+    }
+
+    /// [`quantize`](Self::quantize), not inlined: one copy of the float rounding for both
+    /// bounds of [`quantize_range`](Self::quantize_range) (flash; it runs once per op).
+    #[inline(never)]
+    fn quantize_bound(self, r: f32) -> i8 {
+        self.quantize(r)
     }
 }
 

@@ -174,7 +174,8 @@ pub fn max_pool2d_i8(p: &Pool2dParams, x: &[i8], out: &mut [i8], act: (i8, i8)) 
 /// Float global average pooling: `x` `[n, hw, c]` → `out` `[n, c]`,
 /// `out[b][ch] = clamp(sum_i x[b][i][ch] / hw, act.0, act.1)`; the sum runs in increasing `i`
 /// (f32 adds), then one IEEE division and the output stage's clamp. `hw == 0` gives 0 before
-/// the clamp.
+/// the clamp. It is [`avg_pool2d_f32`] with one window of `hw` rows over `[n, hw, 1, c]`: one
+/// copy of the code in flash.
 pub fn global_avg_pool_f32(
     n: usize,
     hw: usize,
@@ -183,33 +184,27 @@ pub fn global_avg_pool_f32(
     out: &mut [f32],
     act: (f32, f32),
 ) {
-    for b in 0..n {
-        for (ch, dst) in out[b * c..(b + 1) * c].iter_mut().enumerate() {
-            let mut sum = 0.0f32;
-            for i in 0..hw {
-                sum += x[(b * hw + i) * c + ch];
-            }
-            let avg = if hw == 0 { 0.0 } else { sum / hw as f32 };
-            *dst = clamp_f32(avg, act.0, act.1);
-        }
-    }
+    avg_pool2d_f32(&global(n, hw, c), x, out, act)
 }
 
 /// int8 global average pooling; input and output share scale and zero point.
 ///
 /// Layouts as [`global_avg_pool_f32`]. `out = clamp(round(sum / hw), act.0, act.1)` with an i32
 /// sum and the rounding of [`avg_pool2d_i8`] (half away from zero, in integers). `hw == 0`
-/// gives 0 before the clamp.
+/// gives 0 before the clamp. It is [`avg_pool2d_i8`] with one window, as the float one.
 pub fn global_avg_pool_i8(n: usize, hw: usize, c: usize, x: &[i8], out: &mut [i8], act: (i8, i8)) {
-    for b in 0..n {
-        for (ch, dst) in out[b * c..(b + 1) * c].iter_mut().enumerate() {
-            let mut sum = 0i32;
-            for i in 0..hw {
-                sum += x[(b * hw + i) * c + ch] as i32;
-            }
-            let avg = div_round_half_away(sum, hw as i32);
-            *dst = clamp_i8(avg, act);
-        }
+    avg_pool2d_i8(&global(n, hw, c), x, out, act)
+}
+
+/// `[n, hw, c]` as an image of `hw` rows of one pixel, pooled by one window of all its rows.
+fn global(n: usize, hw: usize, c: usize) -> Pool2dParams {
+    Pool2dParams {
+        input: [n, hw, 1, c],
+        output: [n, 1, 1, c],
+        kernel: [hw, 1],
+        stride: [1, 1],
+        pad: [0, 0],
+        count_include_pad: false,
     }
 }
 

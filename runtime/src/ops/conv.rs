@@ -17,7 +17,7 @@
 //! writer tries the smallest one that needs at most [`MAX_BANDS`] bands.
 
 use super::operands::{cast, cast_mut, qparams, window_out, Check, Exec};
-use super::Activation;
+use super::{Activation, Feature};
 use crate::error::{FormatError, RunError};
 use crate::kernels::conv::{self as kernel, Conv2dParams};
 use crate::quant::Requant;
@@ -28,7 +28,7 @@ use crate::tensor::{DType, TensorDesc};
 pub(crate) fn check(c: &Check<'_, '_>, stride: [u16; 2], dilation: [u16; 2], pad: [u16; 4], groups: u32) -> Result<(), FormatError> {
     let w_id = c.id(1)?;
     let w = c.input(1)?;
-    c.weighted(w_id, &w)?;
+    c.weighted(Feature::Conv, w_id, &w)?;
     let (xd, wd, yd) = (c.x.shape.dims(), w.shape.dims(), c.y.shape.dims());
     if xd.len() != 4 || wd.len() != 4 || yd.len() != 4 {
         return Err(c.shape_err(if xd.len() != 4 { c.x_id() } else if wd.len() != 4 { w_id } else { c.y_id() }));
@@ -95,7 +95,7 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], stride: 
 #[inline(never)]
 fn call(e: &Exec<'_, '_>, p: &Conv2dParams, xb: &[u8], ob: &mut [u8], scratch: &mut [u8], act: Activation) -> Result<(), RunError> {
     let (x, w) = (e.x, e.input(1)?);
-    if e.is_i8() {
+    if e.is_i8(Feature::Conv) {
         let requant: &[Requant] = e.get(e.input(3)?)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
@@ -127,7 +127,9 @@ fn next_band(p: &Conv2dParams, elem: usize, shift: u64, r0: usize) -> Option<(us
     }
     let top = (r0 * p.stride[0]) as i64 - p.pad[0] as i64;
     let lo = top.clamp(0, h as i64) as usize;
-    let r1 = ((shift + (lo * ri) as u64) / ro as u64).min(oh as u64) as usize;
+    // In `usize`, saturating: exact wherever the output's bytes (`oh * ro`) fit a `usize`, and
+    // no software 64-bit divide on 32-bit cores.
+    let r1 = (usize::try_from(shift).unwrap_or(usize::MAX).saturating_add(lo * ri) / ro).min(oh);
     let bottom = ((r1.max(1) - 1) * p.stride[0]) as i64 - p.pad[0] as i64 + ((p.kernel[0] - 1) * p.dilation[0]) as i64 + 1;
     let hi = bottom.clamp(0, h as i64) as usize;
     (r1 > r0 && hi > lo).then_some((r1, lo, hi))

@@ -5,7 +5,7 @@
 //! [`crate::kernels::fully_connected`].
 
 use super::operands::{cast_mut, qparams, Check, Exec};
-use super::Activation;
+use super::{Activation, Feature};
 use crate::error::{FormatError, RunError};
 use crate::kernels::fully_connected::{self as kernel, FcParams};
 use crate::quant::Requant;
@@ -16,7 +16,7 @@ use crate::tensor::{DType, TensorDesc};
 pub(crate) fn check(c: &Check<'_, '_>) -> Result<(), FormatError> {
     let w_id = c.id(1)?;
     let w = c.input(1)?;
-    c.weighted(w_id, &w)?;
+    c.weighted(Feature::FullyConnected, w_id, &w)?;
     let (xd, wd, yd) = (c.x.shape.dims(), w.shape.dims(), c.y.shape.dims());
     let (Some(&kx), Some(&ky)) = (xd.last(), yd.last()) else { return Err(c.shape_err(c.x_id())) };
     if wd.len() != 2 || wd[1] != kx {
@@ -39,7 +39,7 @@ fn params(ins: &[TensorDesc<'_>]) -> Option<FcParams> {
 pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Activation) -> Result<(), RunError> {
     let p = params(e.ins).ok_or(RunError::Internal)?;
     let (x, w) = (e.x, e.input(1)?);
-    if e.is_i8() {
+    if e.is_i8(Feature::FullyConnected) {
         let requant: &[Requant] = e.get(e.input(3)?)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);

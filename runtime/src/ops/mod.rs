@@ -26,19 +26,20 @@
 //! | `Resize` | [`resize`] | x | x |
 //! | `Quantize`, `Dequantize` | [`quantize`] | x | x |
 //!
-//! # Cargo features: an op family per feature
-//! Each family is compiled in by the `mote-runtime` feature of its module's name ([`Feature`]:
-//! `conv`, `fully_connected`, `binary`, `pool`, `unary`, `softmax`, `shape`, `resize`,
-//! `quantize`), and the float variants of all of them by `f32`; `all-ops`, the default, enables
-//! every one; Reshape, which moves no bytes, is in every build. The gate sits here, on the arms
-//! of `check` and `run`, so the families' modules and kernels carry no `cfg`: the loader rejects
-//! an op whose family (or, for an op on f32 data, `f32`) this build leaves out with
-//! [`FormatError::OpNotCompiled`] naming the feature, and a disabled family's `check` and `run`
-//! are never referenced, so the linker drops them with their kernels. Without `f32`,
-//! `Exec::is_i8` is constant, which drops the float branches of the families that branch on it
-//! (all but `binary` and `resize`, whose float kernels stay linked when their family is on). The
-//! file format does not change: every op still decodes. [`features`] says what one op needs;
-//! `mote inspect` prints the union for a model.
+//! # Cargo features: an op family and dtype per feature
+//! Each family's int8 ops are compiled in by the `mote-runtime` feature of its module's name
+//! ([`Feature`]: `conv`, `fully_connected`, `binary`, `pool`, `unary`, `softmax`, `shape`,
+//! `resize`, `quantize`), its f32 ops by the same name with `_f32` (`softmax_f32`; Quantize and
+//! Dequantize, whose float side is their job, need only `quantize`); `f32` enables every `_f32`
+//! feature and `all-ops`, the default, every feature. Reshape, which moves no bytes, is in every
+//! build. The gate sits here, in `check` and on the arms of `run`, so the families' modules and
+//! kernels carry no `cfg`: the loader rejects an op whose feature this build leaves out with
+//! [`FormatError::OpNotCompiled`] naming it, and a family with neither feature has its `check`
+//! and `run` never referenced, so the linker drops them with their kernels. With one of the two,
+//! `Exec::is_i8` is constant, which drops the other dtype's branch of the families that branch
+//! on it (all but `binary` and `resize`, whose kernels of both dtypes stay linked when either
+//! feature is on). The file format does not change: every op still decodes. [`features`] says
+//! what one op needs; `mote inspect` prints the union for a model.
 //!
 //! # Adding an op
 //! A variant of an existing family (a new `UnaryOp`, say) is appended to the family's wire enum
@@ -70,6 +71,19 @@ use crate::format::Model;
 use crate::quant::QParams;
 use crate::tensor::{DType, TensorDesc, TensorId, MAX_RANK};
 use operands::{Check, Exec};
+
+/// `$then` when this build compiles `$family` in (its int8 or its f32 ops), else
+/// `$else(family)`. The condition is a constant, so the functions of a family with neither
+/// feature are not referenced and not linked.
+macro_rules! compiled {
+    ($family:ident, $then:expr, else $else:expr) => {
+        if const { Feature::$family.compiled() || Feature::$family.f32().compiled() } {
+            $then
+        } else {
+            $else(Feature::$family)
+        }
+    };
+}
 
 /// Most inputs one op takes (Concat of more is split by the converter).
 pub const MAX_OP_INPUTS: usize = 8;
@@ -210,8 +224,8 @@ impl OpCode {
 }
 
 /// A Cargo feature of `mote-runtime` that selects ops: one per op family (the module of
-/// [`ops`](self) of the same name), and `F32`, the float variant of every family. See the module
-/// docs.
+/// [`ops`](self) of the same name) for its int8 ops, and one per family with float ops for those
+/// (`ConvF32`, `conv_f32`). See the module docs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Feature {
@@ -224,11 +238,18 @@ pub enum Feature {
     Shape,
     Resize,
     Quantize,
-    F32,
+    ConvF32,
+    FullyConnectedF32,
+    BinaryF32,
+    PoolF32,
+    UnaryF32,
+    SoftmaxF32,
+    ShapeF32,
+    ResizeF32,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 10] = [
+    pub const ALL: [Feature; 17] = [
         Feature::Conv,
         Feature::FullyConnected,
         Feature::Binary,
@@ -238,7 +259,14 @@ impl Feature {
         Feature::Shape,
         Feature::Resize,
         Feature::Quantize,
-        Feature::F32,
+        Feature::ConvF32,
+        Feature::FullyConnectedF32,
+        Feature::BinaryF32,
+        Feature::PoolF32,
+        Feature::UnaryF32,
+        Feature::SoftmaxF32,
+        Feature::ShapeF32,
+        Feature::ResizeF32,
     ];
 
     /// The feature's name in `mote-runtime`'s `Cargo.toml`.
@@ -253,7 +281,14 @@ impl Feature {
             Feature::Shape => "shape",
             Feature::Resize => "resize",
             Feature::Quantize => "quantize",
-            Feature::F32 => "f32",
+            Feature::ConvF32 => "conv_f32",
+            Feature::FullyConnectedF32 => "fully_connected_f32",
+            Feature::BinaryF32 => "binary_f32",
+            Feature::PoolF32 => "pool_f32",
+            Feature::UnaryF32 => "unary_f32",
+            Feature::SoftmaxF32 => "softmax_f32",
+            Feature::ShapeF32 => "shape_f32",
+            Feature::ResizeF32 => "resize_f32",
         }
     }
 
@@ -269,7 +304,30 @@ impl Feature {
             Feature::Shape => cfg!(feature = "shape"),
             Feature::Resize => cfg!(feature = "resize"),
             Feature::Quantize => cfg!(feature = "quantize"),
-            Feature::F32 => cfg!(feature = "f32"),
+            Feature::ConvF32 => cfg!(feature = "conv_f32"),
+            Feature::FullyConnectedF32 => cfg!(feature = "fully_connected_f32"),
+            Feature::BinaryF32 => cfg!(feature = "binary_f32"),
+            Feature::PoolF32 => cfg!(feature = "pool_f32"),
+            Feature::UnaryF32 => cfg!(feature = "unary_f32"),
+            Feature::SoftmaxF32 => cfg!(feature = "softmax_f32"),
+            Feature::ShapeF32 => cfg!(feature = "shape_f32"),
+            Feature::ResizeF32 => cfg!(feature = "resize_f32"),
+        }
+    }
+
+    /// The feature of the same family's ops on f32 data (`Conv` → `ConvF32`); a float feature
+    /// and `Quantize`, whose float side is its job, are their own.
+    pub const fn f32(self) -> Feature {
+        match self {
+            Feature::Conv => Feature::ConvF32,
+            Feature::FullyConnected => Feature::FullyConnectedF32,
+            Feature::Binary => Feature::BinaryF32,
+            Feature::Pool => Feature::PoolF32,
+            Feature::Unary => Feature::UnaryF32,
+            Feature::Softmax => Feature::SoftmaxF32,
+            Feature::Shape => Feature::ShapeF32,
+            Feature::Resize => Feature::ResizeF32,
+            other => other,
         }
     }
 }
@@ -334,12 +392,14 @@ impl OpDesc {
     /// slot order; the first two suffice) and its output's: the int8 Conv2d and FullyConnected
     /// kernels' need for the shape ([`crate::kernels::conv2d_i8_scratch_bytes`]), the operand
     /// tables of a same-shape int8 Add or Sub ([`crate::kernels::elementwise::AddSubTerms`]), 0
-    /// for every other op.
+    /// for every other op, and for an op of a family this build leaves out (the loader rejects it
+    /// before asking).
     pub fn scratch_bytes(&self, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> usize {
+        let none = |_| 0;
         match self.kind {
-            OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::scratch_bytes(ins, y, stride, dilation, pad, groups),
-            OpKind::FullyConnected { .. } => fully_connected::scratch_bytes(ins),
-            OpKind::Binary { op, ref quant, .. } => binary::scratch_bytes(ins, y, op, quant),
+            OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::scratch_bytes(ins, y, stride, dilation, pad, groups), else none),
+            OpKind::FullyConnected { .. } => compiled!(FullyConnected, fully_connected::scratch_bytes(ins), else none),
+            OpKind::Binary { op, ref quant, .. } => compiled!(Binary, binary::scratch_bytes(ins, y, op, quant), else none),
             OpKind::Pool2d { .. }
             | OpKind::GlobalAvgPool { .. }
             | OpKind::Unary { .. }
@@ -369,16 +429,18 @@ impl OpDesc {
     /// The writer's planner overlaps an output with an input only where this holds (and the
     /// input dies at this op and is no graph input or output); the loader accepts two live tensors
     /// sharing bytes only where this holds. The lifetimes are the graph's business, checked by
-    /// the loader for every file.
+    /// the loader for every file. An op of a family this build leaves out overlaps nothing (the
+    /// loader rejects it before asking).
     pub fn may_alias(&self, slot: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>, shift: u64) -> bool {
         let (Some(&id), Some(input)) = (self.inputs.get(slot), ins.get(slot)) else { return false };
         let bytes = |t: &TensorDesc<'_>| t.byte_len();
         let in_place = shift == 0 && bytes(input) == bytes(y);
+        let no = |_| false;
         let family = match &self.kind {
-            OpKind::Binary { .. } => in_place && binary::may_alias(slot, &input.shape, &y.shape),
-            OpKind::Unary { .. } => in_place && unary::may_alias(slot),
+            OpKind::Binary { .. } => in_place && compiled!(Binary, binary::may_alias(slot, &input.shape, &y.shape), else no),
+            OpKind::Unary { .. } => in_place && compiled!(Unary, unary::may_alias(slot), else no),
             OpKind::Reshape => in_place && shape::reshape_may_alias(slot),
-            &OpKind::Conv2d { stride, dilation, pad, groups, .. } => conv::may_overlap(slot, ins, y, stride, dilation, pad, groups, shift),
+            &OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::may_overlap(slot, ins, y, stride, dilation, pad, groups, shift), else no),
             OpKind::FullyConnected { .. }
             | OpKind::Pool2d { .. }
             | OpKind::GlobalAvgPool { .. }
@@ -399,16 +461,18 @@ impl OpDesc {
     /// tries for an op whose output may trail its input (Conv2d), `None` for other ops.
     pub fn overlap_shift(&self, slot: usize, ins: &[TensorDesc<'_>], y: &TensorDesc<'_>) -> Option<u64> {
         match self.kind {
-            OpKind::Conv2d { stride, dilation, pad, groups, .. } if slot == 0 => conv::overlap_shift(ins, y, stride, dilation, pad, groups),
+            OpKind::Conv2d { stride, dilation, pad, groups, .. } if slot == 0 => compiled!(Conv, conv::overlap_shift(ins, y, stride, dilation, pad, groups), else |_| None),
             _ => None,
         }
     }
 }
 
-/// What op `op` of `model` needs of this crate's Cargo features: its family's (none for
-/// Reshape) and, when it computes on f32 data ([`computes_f32`]), [`Feature::F32`].
-pub fn features(model: &Model<'_>, op: &OpDesc) -> (Option<Feature>, bool) {
-    (op.kind.code().family(), computes_f32(model, op))
+/// The Cargo feature of this crate that op `op` of `model` needs: its family's (none for
+/// Reshape), or that family's float twin ([`Feature::f32`]) when the op computes on f32 data
+/// ([`computes_f32`]).
+pub fn features(model: &Model<'_>, op: &OpDesc) -> Option<Feature> {
+    let family = op.kind.code().family()?;
+    Some(if computes_f32(model, op) { family.f32() } else { family })
 }
 
 /// Whether op `op` of `model` computes on f32 data: any of its operands or its output is f32,
@@ -419,23 +483,14 @@ pub fn computes_f32(model: &Model<'_>, op: &OpDesc) -> bool {
         && op.inputs.iter().chain([&op.output]).any(|&id| matches!(model.tensor(id), Some(t) if t.dtype == DType::F32))
 }
 
-/// `$then` when this build compiles `$family` in, else `$else(family)`. The condition is a
-/// constant, so a disabled family's functions are not referenced and not linked.
-macro_rules! compiled {
-    ($family:ident, $then:expr, else $else:expr) => {
-        if const { Feature::$family.compiled() } {
-            $then
-        } else {
-            $else(Feature::$family)
-        }
-    };
-}
-
-/// Load-time validation of op `index`: that this build compiles it in (its family, then `f32`
-/// for an op on f32 data: see [`features`]), arity, dtypes, shapes and attributes. The
-/// graph-level checks (ids, lifetimes, memory plan) are the loader's.
+/// Load-time validation of op `index`: that this build compiles it in (its family's feature for
+/// its dtype: see [`features`]), arity, dtypes, shapes and attributes. The graph-level checks
+/// (ids, lifetimes, memory plan) are the loader's.
 pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), FormatError> {
     let c = &Check::new(model, index, op)?;
+    if let Some(feature) = features(model, op).filter(|f| !f.compiled()) {
+        return Err(c.not_compiled(feature));
+    }
     let off = |family| Err(c.not_compiled(family));
     match op.kind {
         OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::check(c, stride, dilation, pad, groups), else off),
@@ -453,11 +508,7 @@ pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), Fo
         OpKind::Resize { mode, .. } => compiled!(Resize, resize::check(c, mode), else off),
         OpKind::Quantize => compiled!(Quantize, quantize::check(c, DType::F32, DType::I8), else off),
         OpKind::Dequantize => compiled!(Quantize, quantize::check(c, DType::I8, DType::F32), else off),
-    }?;
-    if !Feature::F32.compiled() && computes_f32(model, op) {
-        return Err(c.not_compiled(Feature::F32));
     }
-    Ok(())
 }
 
 /// Runs one validated op, writing its output in the arena.
@@ -524,7 +575,7 @@ mod tests {
     use crate::tensor::Quant;
 
     /// f32 input → Quantize → int8 Conv2d → Dequantize → f32 Sigmoid; `Err` from the writer's
-    /// own load in a build without one of `quantize`, `conv`, `unary`, `f32`.
+    /// own load in a build without one of `quantize`, `conv`, `unary_f32`.
     fn mixed_model() -> Result<Vec<u8>, crate::format::writer::BuildError> {
         let q = Quant::PerTensor { scale: 0.05, zero_point: 0 };
         let mut b = ModelBuilder::new("mixed");
@@ -548,7 +599,7 @@ mod tests {
 
     #[test]
     fn features_name_the_family_and_f32_data() {
-        let full = Feature::Quantize.compiled() && Feature::Conv.compiled() && Feature::Unary.compiled() && Feature::F32.compiled();
+        let full = Feature::Quantize.compiled() && Feature::Conv.compiled() && Feature::UnaryF32.compiled();
         let Ok(bytes) = mixed_model() else {
             // A reduced build rejects the model: the next test checks how.
             return assert!(!full);
@@ -557,35 +608,65 @@ mod tests {
         let m = Model::from_bytes(&bytes).unwrap();
         let got: Vec<_> = m.ops().map(|op| features(&m, &op)).collect();
         // Quantize and Dequantize touch f32 by definition and need only `quantize`.
-        assert_eq!(got, [(Some(Feature::Quantize), false), (Some(Feature::Conv), false), (Some(Feature::Quantize), false), (Some(Feature::Unary), true)]);
+        assert_eq!(got, [Some(Feature::Quantize), Some(Feature::Conv), Some(Feature::Quantize), Some(Feature::UnaryF32)]);
         assert_eq!(OpCode::Reshape.family(), None, "Reshape moves no bytes: every build has it");
         let names: Vec<_> = Feature::ALL.iter().map(|f| f.name()).collect();
-        assert_eq!(names, ["conv", "fully_connected", "binary", "pool", "unary", "softmax", "shape", "resize", "quantize", "f32"]);
+        assert_eq!(
+            names,
+            [
+                "conv",
+                "fully_connected",
+                "binary",
+                "pool",
+                "unary",
+                "softmax",
+                "shape",
+                "resize",
+                "quantize",
+                "conv_f32",
+                "fully_connected_f32",
+                "binary_f32",
+                "pool_f32",
+                "unary_f32",
+                "softmax_f32",
+                "shape_f32",
+                "resize_f32"
+            ]
+        );
+        let twins: Vec<_> = Feature::ALL.iter().map(|f| f.f32().name()).collect();
+        assert_eq!(twins[..9], ["conv_f32", "fully_connected_f32", "binary_f32", "pool_f32", "unary_f32", "softmax_f32", "shape_f32", "resize_f32", "quantize"]);
+        assert_eq!(twins[9..], names[9..], "a float feature is its own twin");
     }
 
-    /// The loader accepts the frozen golden model (`tests/golden/v1.mote`: every op, f32 from op 0
-    /// to 36, int8 from 37) only in a build with every family and `f32`; a build without one
+    /// The loader accepts the frozen golden model (`tests/golden/v2.mote`: every op, f32 from op 0
+    /// to 36, int8 from 37) only in a build with every feature; a build without one
     /// rejects the first op that needs it, naming the op and the feature. `scripts/test.sh` runs
     /// this test in reduced builds too.
     #[test]
     fn the_loader_rejects_an_op_left_out_naming_its_feature() {
         let bytes = AlignedBytes::new(include_bytes!("../../tests/golden/v2.mote"));
+        // The first op needing each feature: f32 ops up to 36, int8 ops from 37.
         let first_op_of = [
-            (0, OpCode::Conv2d, Feature::Conv),
-            (3, OpCode::Pool2d, Feature::Pool),
-            (7, OpCode::FullyConnected, Feature::FullyConnected),
-            (8, OpCode::Softmax, Feature::Softmax),
-            (9, OpCode::Binary, Feature::Binary),
-            (14, OpCode::Unary, Feature::Unary),
-            (19, OpCode::Slice, Feature::Shape),
-            (24, OpCode::Resize, Feature::Resize),
+            (0, OpCode::Conv2d, Feature::ConvF32),
+            (3, OpCode::Pool2d, Feature::PoolF32),
+            (7, OpCode::FullyConnected, Feature::FullyConnectedF32),
+            (8, OpCode::Softmax, Feature::SoftmaxF32),
+            (9, OpCode::Binary, Feature::BinaryF32),
+            (14, OpCode::Unary, Feature::UnaryF32),
+            (19, OpCode::Slice, Feature::ShapeF32),
+            (24, OpCode::Resize, Feature::ResizeF32),
             (37, OpCode::Quantize, Feature::Quantize),
+            (38, OpCode::Conv2d, Feature::Conv),
+            (40, OpCode::Pool2d, Feature::Pool),
+            (44, OpCode::FullyConnected, Feature::FullyConnected),
+            (45, OpCode::Softmax, Feature::Softmax),
+            (46, OpCode::Binary, Feature::Binary),
+            (50, OpCode::Unary, Feature::Unary),
+            (52, OpCode::Slice, Feature::Shape),
+            (58, OpCode::Resize, Feature::Resize),
         ];
-        let off = |op, code, feature| Err(FormatError::OpNotCompiled { op, code, feature });
-        let expected = match first_op_of.iter().find(|(_, _, family)| !family.compiled()) {
-            Some(&(0, code, family)) => off(0, code, family),
-            _ if !Feature::F32.compiled() => off(0, OpCode::Conv2d, Feature::F32),
-            Some(&(op, code, family)) => off(op, code, family),
+        let expected = match first_op_of.iter().find(|(_, _, feature)| !feature.compiled()) {
+            Some(&(op, code, feature)) => Err(FormatError::OpNotCompiled { op, code, feature }),
             None => Ok(()),
         };
         assert_eq!(Model::from_bytes(&bytes).map(|_| ()), expected);

@@ -49,6 +49,14 @@ impl<'c, 'm> Check<'c, 'm> {
         self.x.dtype == DType::I8
     }
 
+    /// [`is_i8`](Self::is_i8) for an op of `family` whose input is f32 or int8: constant when
+    /// the build has one of the family's two features (the loader has rejected an op whose
+    /// feature is left out), so the other dtype's checks are not linked.
+    #[inline(always)]
+    pub fn is_i8_in(&self, family: Feature) -> bool {
+        !family.f32().compiled() || (family.compiled() && self.is_i8())
+    }
+
     pub fn arity(&self) -> FormatError {
         FormatError::Arity { op: self.index, code: self.code, found: self.n_in() as u8 }
     }
@@ -124,10 +132,10 @@ impl<'c, 'm> Check<'c, 'm> {
     /// f32 `[x, w, bias?]`, or int8 `[x, w, bias, requant]` with symmetric weights (per tensor, or
     /// per channel on axis 0), an int32 bias of `[out_channels]` and a constant int32 requant of
     /// `[1 or out_channels, 2]` whose pairs are valid [`Requant`]s.
-    pub fn weighted(&self, w_id: TensorId, w: &TensorDesc<'_>) -> Result<(), FormatError> {
+    pub fn weighted(&self, family: Feature, w_id: TensorId, w: &TensorDesc<'_>) -> Result<(), FormatError> {
         let (x, y, op) = (&self.x, &self.y, self.op);
         let out_channels = *w.shape.dims().first().unwrap_or(&0);
-        let is_i8 = self.is_i8();
+        let is_i8 = self.is_i8_in(family);
         let (bias_dtype, n) = match x.dtype {
             DType::F32 => (DType::F32, self.n_in()),
             DType::I8 => (DType::I32, self.n_in()),
@@ -186,14 +194,14 @@ impl<'c, 'm> Check<'c, 'm> {
     }
 }
 
-/// `(len + pad_a + pad_b - dilation*(kernel-1) - 1) / stride + 1`, `None` if the window does not fit.
+/// `(len + pad_a + pad_b - dilation*(kernel-1) - 1) / stride + 1`, `None` if the window does not fit
+/// or the result does not fit a `u32`. The division is on `u32`: a 64-bit one would link a
+/// software divide on 32-bit cores.
 pub(crate) fn window_out(len: u32, kernel: u32, stride: u16, dilation: u16, pad_a: u16, pad_b: u16) -> Option<u32> {
     let span = (dilation as u64) * (kernel as u64 - 1) + 1;
     let padded = len as u64 + pad_a as u64 + pad_b as u64;
-    if padded < span {
-        return None;
-    }
-    Some(((padded - span) / stride as u64 + 1) as u32)
+    let room = u32::try_from(padded.checked_sub(span)?).ok()?;
+    (room / stride as u32).checked_add(1)
 }
 
 /// One op being run: its decoded tensors and read-only views of everything but its window and
@@ -224,11 +232,12 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
         self.ins.get(slot).ok_or(RunError::Internal)
     }
 
-    /// Whether the op computes in int8, else in f32. Without the `f32` feature the loader admits
-    /// no op on f32 data, so this is constant `true` and the families' float branches are not
-    /// linked.
-    pub fn is_i8(&self) -> bool {
-        !Feature::F32.compiled() || self.y.dtype == DType::I8
+    /// Whether the op, of `family`, computes in int8, else in f32. The loader admits no op whose
+    /// feature this build leaves out, so with one of the family's two features this is a
+    /// constant and the other dtype's branch is not linked.
+    #[inline(always)]
+    pub fn is_i8(&self, family: Feature) -> bool {
+        !family.f32().compiled() || (family.compiled() && self.y.dtype == DType::I8)
     }
 
     /// The bytes of an input, or `None` if it lies in the op's window (in-place op).

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::operands::{cast_mut, window_out, Check, Exec};
-use super::Activation;
+use super::{Activation, Feature};
 use crate::error::{FormatError, RunError};
 use crate::kernels::pool::{self as kernel, Pool2dParams};
 
@@ -34,7 +34,7 @@ pub(crate) fn check_pool2d(c: &Check<'_, '_>, kernel: [u16; 2], stride: [u16; 2]
     }
     // The int8 kernel pads with a stored 0, which is a real 0 only at zero point 0.
     let counts_padding = count_include_pad && pad.iter().any(|&p| p != 0);
-    if c.is_i8() && counts_padding && c.x.qparams().is_some_and(|q| q.zero_point != 0) {
+    if c.is_i8_in(Feature::Pool) && counts_padding && c.x.qparams().is_some_and(|q| q.zero_point != 0) {
         return Err(c.attr());
     }
     let oh = window_out(xd[1], kernel[0] as u32, stride[0], 1, pad[0], pad[2]).ok_or(c.attr())?;
@@ -71,7 +71,7 @@ pub(crate) fn run_pool2d(e: &Exec<'_, '_>, out: &mut [u8], kind: PoolKind, kerne
         pad: [pad[0] as usize, pad[1] as usize],
         count_include_pad,
     };
-    match (kind, e.is_i8()) {
+    match (kind, e.is_i8(Feature::Pool)) {
         (PoolKind::Avg, false) => kernel::avg_pool2d_f32(&p, e.get(x)?, cast_mut(out)?, e.act_f32(act)),
         (PoolKind::Avg, true) => kernel::avg_pool2d_i8(&p, e.get(x)?, cast_mut(out)?, e.act_i8(act)?),
         (PoolKind::Max, false) => kernel::max_pool2d_f32(&p, e.get(x)?, cast_mut(out)?, e.act_f32(act)),
@@ -83,7 +83,7 @@ pub(crate) fn run_pool2d(e: &Exec<'_, '_>, out: &mut [u8], kind: PoolKind, kerne
 pub(crate) fn run_global(e: &Exec<'_, '_>, out: &mut [u8], act: Activation) -> Result<(), RunError> {
     let x = e.x;
     let [n, h, w, c] = x.shape.nhwc();
-    if e.is_i8() {
+    if e.is_i8(Feature::Pool) {
         kernel::global_avg_pool_i8(n, h * w, c, e.get(x)?, cast_mut(out)?, e.act_i8(act)?);
     } else {
         kernel::global_avg_pool_f32(n, h * w, c, e.get(x)?, cast_mut(out)?, e.act_f32(act));

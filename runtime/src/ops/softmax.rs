@@ -7,6 +7,7 @@
 //! Kernels: [`crate::kernels::softmax`].
 
 use super::operands::{cast_mut, qparams, Check, Exec};
+use super::Feature;
 use crate::error::{FormatError, RunError};
 use crate::kernels::softmax::{self as kernel, SOFTMAX_I8_MAX_N};
 use crate::tensor::DType;
@@ -17,7 +18,7 @@ pub(crate) fn check(c: &Check<'_, '_>, beta: f32, out_inv_q16: u32) -> Result<()
     c.float_or_i8(&c.x, c.x_id())?;
     c.expect_dtype(&c.y, c.y_id(), c.x.dtype)?;
     let xd = c.x.shape.dims();
-    if c.is_i8() {
+    if c.is_i8_in(Feature::Softmax) {
         c.arity_is(2)?;
         c.table(1, DType::I32)?;
         if out_inv_q16 == 0 || xd.last().is_some_and(|&n| n as usize > SOFTMAX_I8_MAX_N) {
@@ -39,7 +40,7 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], beta: f32, out_inv_q16: u32)
     let x = e.x;
     let n = *x.shape.dims().last().ok_or(RunError::Internal)? as usize;
     let rows = x.shape.numel().unwrap_or(0) as usize / n.max(1);
-    if e.is_i8() {
+    if e.is_i8(Feature::Softmax) {
         let table: &[i32; 256] = e.get::<i32>(e.input(1)?)?.try_into().map_err(|_| RunError::Internal)?;
         kernel::softmax_i8(rows, n, table, qparams(e.y)?.zero_point, out_inv_q16, e.get(x)?, cast_mut(out)?);
     } else {

@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::operands::{cast, cast_mut, Check, Exec};
+use super::Feature;
 use crate::error::{FormatError, RunError};
 use crate::kernels::activation as kernel;
 use crate::quant::QParams;
@@ -74,7 +75,7 @@ pub fn build_lut_i8(op: UnaryOp, input: QParams, output: QParams) -> [i8; 256] {
 pub(crate) fn check(c: &Check<'_, '_>, op: UnaryOp) -> Result<(), FormatError> {
     c.float_or_i8(&c.x, c.x_id())?;
     c.expect_dtype(&c.y, c.y_id(), c.x.dtype)?;
-    if c.is_i8() {
+    if c.is_i8_in(Feature::Unary) {
         c.arity_is(2)?;
         c.table(1, DType::I8)?;
     } else {
@@ -93,7 +94,7 @@ pub(crate) fn check(c: &Check<'_, '_>, op: UnaryOp) -> Result<(), FormatError> {
 
 pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], op: UnaryOp) -> Result<(), RunError> {
     let data = e.bytes(e.x)?;
-    if e.is_i8() {
+    if e.is_i8(Feature::Unary) {
         let lut: &[i8; 256] = e.get::<i8>(e.input(1)?)?.try_into().map_err(|_| RunError::Internal)?;
         match data {
             Some(d) => kernel::lut_i8(lut, cast(d)?, cast_mut(out)?),
