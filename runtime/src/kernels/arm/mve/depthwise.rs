@@ -73,6 +73,19 @@ pub struct DwJob {
     pub hi: i32,
     pub dst: *mut i8,
     pub x_zero_point: i32,
+    /// Output pixels (at least 1) with the same taps: after a pixel's groups the routine runs
+    /// the next one's, its input `x_step` bytes further and its output `dst_step` bytes
+    /// further, from the `*_base` fields (which it advances; the caller sets them equal to
+    /// the working fields above).
+    pub pixels: usize,
+    pub x_step: usize,
+    pub x_base: *const i8,
+    pub w_base: *const i8,
+    pub groups_base: usize,
+    pub start_base: *const i32,
+    pub requant_base: *const Requant,
+    pub dst_base: *mut i8,
+    pub dst_step: usize,
 }
 
 #[cfg(mote_arm_mve)]
@@ -84,12 +97,14 @@ core::arch::global_asm!(
     // r6 x_col, r7 w_col, r8 x_row, r9 w_row, r10 cols, r11/r12 temporaries (r12 the input
     // zero point during the taps), lr taps left in the row. q0/q1 even/odd accumulators, q2 inputs, q3 weights, q4-q6 temporaries, q7 the
     // lane offsets [0, 2, 4, 6].
-    ".section .text.mote_mve_dw_s8x8,\"ax\",%progbits",
-    ".global mote_mve_dw_s8x8",
-    ".type mote_mve_dw_s8x8,%function",
+    // mote_mve_dw_s8x8_any: the same body with the output stage for any valid requant entry.
+    ".macro mote_mve_dw name, general",
+    ".section .text.\\name,\"ax\",%progbits",
+    ".global \\name",
+    ".type \\name,%function",
     ".p2align 2",
     ".thumb_func",
-    "mote_mve_dw_s8x8:",
+    "\\name:",
     "push {{r4-r11, lr}}",
     "vpush {{d8-d15}}",
     "movs r12, #0",
@@ -132,6 +147,34 @@ core::arch::global_asm!(
     // requant + j * requant_step.
     "ldrd r11, r12, [r0, #40]",
     "vmul.i32 q6, q7, r12",
+    ".if \\general",
+    // As `rows_s8x4_any`'s stage (see `matmul`), q3 zero.
+    "vmov.i32 q3, #0",
+    "adds r1, r11, #4",
+    "vldrw.u32 q4, [r1, q6]",
+    "vmax.s32 q5, q4, q3",
+    "vqshl.s32 q0, q0, q5",
+    "vldrw.u32 q5, [r11, q6]",
+    "vqrdmulh.s32 q0, q0, q5",
+    "vmin.s32 q4, q4, q3",
+    "vand q5, q0, q4",
+    "vshr.s32 q5, q5, #31",
+    "vadd.i32 q0, q0, q5",
+    "vrshl.s32 q0, q0, q4",
+    "add r1, r11, r12",
+    "adds r1, #4",
+    "vldrw.u32 q4, [r1, q6]",
+    "vmax.s32 q5, q4, q3",
+    "vqshl.s32 q1, q1, q5",
+    "subs r1, #4",
+    "vldrw.u32 q5, [r1, q6]",
+    "vqrdmulh.s32 q1, q1, q5",
+    "vmin.s32 q4, q4, q3",
+    "vand q5, q1, q4",
+    "vshr.s32 q5, q5, #31",
+    "vadd.i32 q1, q1, q5",
+    "vrshl.s32 q1, q1, q4",
+    ".else",
     "vldrw.u32 q4, [r11, q6]",
     "vqrdmulh.s32 q0, q0, q4",
     "adds r1, r11, #4",
@@ -147,11 +190,18 @@ core::arch::global_asm!(
     "vshr.s32 q5, q1, #31",
     "vadd.i32 q1, q1, q5",
     "vrshl.s32 q1, q1, q4",
+    ".endif",
     "add.w r11, r11, r12, lsl #3",
     "str r11, [r0, #40]",
     "ldrd r11, r12, [r0, #48]",
+    ".if \\general",
+    // The zero point's add saturates, as the reference's.
+    "vqadd.s32 q0, q0, r11",
+    "vqadd.s32 q1, q1, r11",
+    ".else",
     "vadd.i32 q0, q0, r11",
     "vadd.i32 q1, q1, r11",
+    ".endif",
     "vdup.32 q4, r12",
     "vmax.s32 q0, q0, q4",
     "vmax.s32 q1, q1, q4",
@@ -173,28 +223,62 @@ core::arch::global_asm!(
     "subs r11, #1",
     "str r11, [r0, #32]",
     "bne 1b",
+    // The next pixel: the same taps `x_step` further, the groups again.
+    "ldr r11, [r0, #68]",
+    "subs r11, #1",
+    "beq 9f",
+    "str r11, [r0, #68]",
+    "ldrd r1, r2, [r0, #72]",
+    "add r1, r2",
+    "str r1, [r0, #76]",
+    "ldr r2, [r0, #80]",
+    "strd r1, r2, [r0]",
+    "ldrd r1, r2, [r0, #84]",
+    "strd r1, r2, [r0, #32]",
+    "ldr r1, [r0, #92]",
+    "str r1, [r0, #40]",
+    "ldrd r1, r2, [r0, #96]",
+    "add r1, r2",
+    "str r1, [r0, #96]",
+    "str r1, [r0, #60]",
+    "b 1b",
+    "9:",
     "vpop {{d8-d15}}",
     "pop {{r4-r11, pc}}",
-    ".size mote_mve_dw_s8x8, . - mote_mve_dw_s8x8",
+    ".size \\name, . - \\name",
+    ".endm",
+    "mote_mve_dw mote_mve_dw_s8x8, 0",
+    "mote_mve_dw mote_mve_dw_s8x8_any, 1",
+    ".purgem mote_mve_dw",
     ".text",
 );
 
 #[cfg(mote_arm_mve)]
 extern "C" {
     fn mote_mve_dw_s8x8(job: *mut DwJob);
+    fn mote_mve_dw_s8x8_any(job: *mut DwJob);
 }
 
-/// Runs a [`DwJob`].
+/// Runs a [`DwJob`], with the output stage of [`super::matmul::rows_s8x4_any`] where `general`
+/// (any valid requant entry: scales of 0.5 and more, as MobileNet's depthwise layers have),
+/// else that of [`super::matmul::rows_s8x4`].
 ///
 /// # Safety
 /// `groups`, `rows`, `cols` >= 1; every tap's eight input and weight bytes of every group are
 /// readable; the starts, requant entries (4-byte aligned) and outputs of every group exist;
-/// every channel's requant entry has `multiplier >= 0` and a shift in `-31..=-1`.
+/// every channel's requant entry is valid and, unless `general`, has `multiplier >= 0` and a
+/// shift in `-31..=-1`.
 #[cfg(mote_arm_mve)]
 #[inline(always)]
-unsafe fn dw_s8x8(job: &mut DwJob) {
+unsafe fn dw_s8x8(job: &mut DwJob, general: bool) {
     // SAFETY: forwarded to the caller.
-    unsafe { mote_mve_dw_s8x8(job) }
+    unsafe {
+        if general {
+            mote_mve_dw_s8x8_any(job)
+        } else {
+            mote_mve_dw_s8x8(job)
+        }
+    }
 }
 
 /// Portable twin of the Arm routine, lane for lane, for the host tests.
@@ -202,10 +286,11 @@ unsafe fn dw_s8x8(job: &mut DwJob) {
 /// # Safety
 /// As the Arm routine.
 #[cfg(not(mote_arm_mve))]
-unsafe fn dw_s8x8(job: &mut DwJob) {
-    use super::matmul::{vqrdmulh, vrshl};
+unsafe fn dw_s8x8(job: &mut DwJob, general: bool) {
+    use super::matmul::{stage_any, stage_fast};
     // SAFETY: within the caller's ranges.
     unsafe {
+        loop {
         while job.groups > 0 {
             for j in 0..8 {
                 let mut acc = *job.start.add(j);
@@ -217,9 +302,8 @@ unsafe fn dw_s8x8(job: &mut DwJob) {
                     }
                 }
                 let rq = *(job.requant as *const u8).add(j * job.requant_step).cast::<Requant>();
-                let v = vqrdmulh(acc, rq.multiplier);
-                let v = vrshl(v.wrapping_add(v >> 31), rq.shift);
-                *job.dst.add(j) = v.wrapping_add(job.zero_point).max(job.lo).min(job.hi) as i8;
+                let v = if general { stage_any(acc, rq) } else { stage_fast(acc, rq) };
+                *job.dst.add(j) = v.saturating_add(job.zero_point).max(job.lo).min(job.hi) as i8;
             }
             job.x = job.x.add(8);
             job.w = job.w.add(8);
@@ -228,14 +312,22 @@ unsafe fn dw_s8x8(job: &mut DwJob) {
             job.requant = (job.requant as *const u8).add(8 * job.requant_step).cast();
             job.groups -= 1;
         }
+        job.pixels -= 1;
+        if job.pixels == 0 {
+            return;
+        }
+        job.x_base = job.x_base.add(job.x_step);
+        job.dst_base = job.dst_base.add(job.dst_step);
+        (job.x, job.w, job.groups, job.start, job.requant, job.dst) = (job.x_base, job.w_base, job.groups_base, job.start_base, job.requant_base, job.dst_base);
+        }
     }
 }
 
 /// Depthwise convolution, the arithmetic of [`crate::kernels::conv::conv2d_i8`].
 ///
 /// # Safety
-/// [`supports`] holds, `requant` has one entry or `c`, each with `multiplier >= 0` and a shift in
-/// `-31..=-1`, `out_zero_point` is in the int8 range,
+/// [`supports`] holds, `requant` has one entry or `c`, each valid ([`Requant::is_valid`]),
+/// `out_zero_point` is in the int8 range,
 /// `x_zero_point` is in `-128..=127`, and the slices have the lengths `conv2d_i8` documents.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
@@ -262,6 +354,7 @@ pub unsafe fn depthwise_conv2d_s8(
     // SAFETY: the transposed weights follow the starts in the scratch (`chunk_channels`).
     let wt = unsafe { starts.add(chunk) } as *mut i8;
     let requant_step = if requant.len() == 1 { 0 } else { size_of::<Requant>() };
+    let general = !super::fast_stage(requant, c, out_zero_point);
     let mut c0 = 0;
     while c0 < c {
         let cn = chunk.min(c - c0);
@@ -282,30 +375,46 @@ pub unsafe fn depthwise_conv2d_s8(
                 // Kernel rows `ky0 .. ky1` are in the image.
                 let ky0 = first_tap(y0, dh);
                 let ky1 = end_tap(y0, dh, h, kh);
-                for ox in 0..ow {
+                let taps_x = |ox: usize| {
                     let x0 = (ox * sw) as isize - p.pad[1] as isize;
-                    let kx0 = first_tap(x0, dw);
-                    let kx1 = end_tap(x0, dw, wd, kw);
+                    (x0, first_tap(x0, dw), end_tap(x0, dw, wd, kw))
+                };
+                let mut ox = 0;
+                while ox < ow {
+                    // A run of output pixels with the same taps: one call.
+                    let (x0, kx0, kx1) = taps_x(ox);
+                    let mut end = ox + 1;
+                    while end < ow && taps_x(end).1 == kx0 && taps_x(end).2 == kx1 {
+                        end += 1;
+                    }
+                    let pixels = end - ox;
                     let dst = out[((b * oh + oy) * ow + ox) * c + c0..].as_mut_ptr();
                     if ky0 >= ky1 || kx0 >= kx1 {
                         // No tap in the image: the starts alone, through the reference's stage.
-                        for j in 0..cn {
-                            // SAFETY: `cn` starts were written above.
-                            let acc = unsafe { *starts.add(j) };
-                            let rq = requant[if requant_step == 0 { 0 } else { c0 + j }];
-                            // SAFETY: output `j` of the pixel's chunk.
-                            unsafe { *dst.add(j) = crate::kernels::output::requantize_i8(acc, rq, out_zero_point, act) };
+                        for q in 0..pixels {
+                            for j in 0..cn {
+                                // SAFETY: `cn` starts were written above.
+                                let acc = unsafe { *starts.add(j) };
+                                let rq = requant[if requant_step == 0 { 0 } else { c0 + j }];
+                                // SAFETY: output `j` of the run's pixel `q`'s chunk.
+                                unsafe { *dst.add(q * c + j) = crate::kernels::output::requantize_i8(acc, rq, out_zero_point, act) };
+                            }
                         }
+                        ox = end;
                         continue;
                     }
                     let iy = (y0 + (ky0 * dh) as isize) as usize;
                     let ix = (x0 + (kx0 * dw) as isize) as usize;
-                    // SAFETY: every tap run lies in the image (`ky0..ky1`, `kx0..kx1`), its eight
-                    // channels inside the chunk; the weights, starts and outputs exist.
+                    // SAFETY: every tap run of every pixel of the run lies in the image
+                    // (`ky0..ky1`, `kx0..kx1`), its eight channels inside the chunk; the
+                    // weights, starts and outputs exist.
                     unsafe {
+                        let x_first = x.as_ptr().add(((b * h + iy) * wd + ix) * c + c0);
+                        let w_first = wt.add((ky0 * kw + kx0) * cn);
+                        let requant_first = requant.as_ptr().add(if requant_step == 0 { 0 } else { c0 });
                         let mut job = DwJob {
-                            x: x.as_ptr().add(((b * h + iy) * wd + ix) * c + c0),
-                            w: wt.add((ky0 * kw + kx0) * cn),
+                            x: x_first,
+                            w: w_first,
                             rows: ky1 - ky0,
                             cols: kx1 - kx0,
                             x_col: dw * c,
@@ -314,17 +423,25 @@ pub unsafe fn depthwise_conv2d_s8(
                             w_row: kw * cn,
                             groups: whole,
                             start: starts,
-                            requant: requant.as_ptr().add(if requant_step == 0 { 0 } else { c0 }),
+                            requant: requant_first,
                             requant_step,
                             zero_point: out_zero_point,
                             lo: act.0 as i32,
                             hi: act.1 as i32,
                             dst,
                             x_zero_point,
+                            pixels,
+                            x_step: sw * c,
+                            x_base: x_first,
+                            w_base: w_first,
+                            groups_base: whole,
+                            start_base: starts,
+                            requant_base: requant_first,
+                            dst_base: dst,
+                            dst_step: c,
                         };
-                        let (x_first, w_first) = (job.x, job.w);
                         if whole > 0 {
-                            dw_s8x8(&mut job);
+                            dw_s8x8(&mut job, general);
                         }
                         if last {
                             let back = cn - 8;
@@ -334,9 +451,13 @@ pub unsafe fn depthwise_conv2d_s8(
                             job.start = starts.add(back);
                             job.requant = requant.as_ptr().add(if requant_step == 0 { 0 } else { c0 + back });
                             job.groups = 1;
-                            dw_s8x8(&mut job);
+                            job.pixels = pixels;
+                            (job.x_base, job.w_base, job.groups_base, job.start_base, job.requant_base, job.dst_base) =
+                                (job.x, job.w, 1, job.start, job.requant, job.dst);
+                            dw_s8x8(&mut job, general);
                         }
                     }
+                    ox = end;
                 }
             }
         }

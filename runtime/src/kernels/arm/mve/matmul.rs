@@ -306,7 +306,7 @@ mod portable {
     }
 
     /// The general output stage of `rows_s8x4_any` for one lane, before the zero point.
-    fn stage_any(acc: i32, r: crate::quant::Requant) -> i32 {
+    pub fn stage_any(acc: i32, r: crate::quant::Requant) -> i32 {
         let x = ((acc as i64) << r.shift.max(0)).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         let x = vqrdmulh(x, r.multiplier);
         let right = r.shift.min(0);
@@ -314,7 +314,7 @@ mod portable {
     }
 
     /// The output stage of `rows_s8x4` (shifts `<= -1`) for one lane, before the zero point.
-    fn stage_fast(acc: i32, r: crate::quant::Requant) -> i32 {
+    pub fn stage_fast(acc: i32, r: crate::quant::Requant) -> i32 {
         let x = vqrdmulh(acc, r.multiplier);
         vrshl(x.wrapping_add(x >> 31), r.shift)
     }

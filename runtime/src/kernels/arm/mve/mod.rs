@@ -18,8 +18,7 @@
 //! window) inside [`super::SCRATCH_BYTES`]. The matmul takes any valid requant entry: shifts
 //! `<= -1` (scales below 0.5: what the converter writes for most layers) in
 //! [`matmul::rows_s8x4`], the general stage (scales of 0.5 and more, as MobileNet's have) in
-//! [`matmul::rows_s8x4_any`]; the depthwise kernel takes the former only and leaves the rest to
-//! the DSP kernels.
+//! [`matmul::rows_s8x4_any`]; the depthwise kernel has both stages too.
 //!
 //! # How (matmul)
 //! The input zero point is folded into the accumulators' starts, `bias - x_zero_point * sum(w)`,
@@ -52,7 +51,7 @@ fn covered(requant: &[Requant], channels: usize, x_zero_point: i32, out_zero_poi
         && (fast_stage(requant, channels, out_zero_point) || requant.iter().all(|r| r.is_valid()))
 }
 
-/// Whether the faster output stage ([`matmul::rows_s8x4`], the depthwise routine) covers
+/// Whether the faster output stage ([`matmul::rows_s8x4`], the depthwise routine's) covers
 /// `requant`: every shift `<= -1` (scales below 0.5, what the converter writes for most layers),
 /// any multiplier `>= 0`. Stated here rather than borrowed from the DSP stage's
 /// [`super::requant::OutputStage`], whose coverage may grow independently.
@@ -103,7 +102,7 @@ pub enum MvePath {
 pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> MvePath {
     if !covered(requant, p.output[3], x_zero_point, out_zero_point) {
         MvePath::Dsp
-    } else if depthwise::supports(p) && fast_stage(requant, p.output[3], out_zero_point) {
+    } else if depthwise::supports(p) {
         MvePath::Depthwise
     } else if supports_conv(p) {
         MvePath::Matmul
@@ -530,18 +529,26 @@ mod tests {
     #[test]
     fn any_requant_matches_the_reference() {
         for (seed, scale_exp) in [(50u64, -1.0), (51, 0.0), (52, 1.5), (53, -9.5)] {
-            for p in [params([1, 6, 5, 24], [1, 6, 5, 13], [1, 1], 1, [0, 0]), params([1, 5, 4, 7], [1, 5, 4, 6], [3, 3], 1, [1, 1])] {
+            let depthwise = |c: usize, stride: usize| Conv2dParams { groups: c, ..params([1, 7, 6, c], [1, 7usize.div_ceil(stride), 6usize.div_ceil(stride), c], [3, 3], stride, [1, 1]) };
+            let shapes = [
+                params([1, 6, 5, 24], [1, 6, 5, 13], [1, 1], 1, [0, 0]),
+                params([1, 5, 4, 7], [1, 5, 4, 6], [3, 3], 1, [1, 1]),
+                depthwise(8, 1),
+                depthwise(20, 2),
+            ];
+            for p in shapes {
                 let mut rng = Rng(seed);
                 let oc = p.output[3];
                 let x = random_i8(&mut rng, p.input.iter().product());
-                let w = random_i8(&mut rng, oc * window_len(&p));
+                let w = random_i8(&mut rng, oc * window_len(&p) / p.groups);
                 let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
                 let mut requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, scale_exp + rng.unit()))).collect();
                 requant[0] = Requant { multiplier: 0, shift: 0 };
                 requant[1] = Requant { multiplier: i32::MAX, shift: 30 };
                 let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
                 let act = rng.act_i8(out_zp);
-                assert_eq!(conv_path(&p, x_zp, &requant, out_zp), MvePath::Matmul);
+                let want = if p.groups > 1 { MvePath::Depthwise } else { MvePath::Matmul };
+                assert_eq!(conv_path(&p, x_zp, &requant, out_zp), want);
                 let n = p.output.iter().product();
                 let (mut got, mut reference) = (std::vec![0i8; n], std::vec![0i8; n]);
                 conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
