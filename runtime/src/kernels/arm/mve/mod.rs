@@ -414,14 +414,88 @@ pub unsafe fn conv2d_s8(
         }
         return;
     }
+    let [kh, kw] = p.kernel;
+    // The last window origins inside the image (none with dilation: `gather` handles those).
+    let limits = if p.dilation == [1, 1] { h.checked_sub(kh).zip(wd.checked_sub(kw)) } else { None };
+    let (y_last, x_last) = limits.unwrap_or((0, 0));
     let mut at = [0, 0, 0];
     for pixel in 0..n * oh * ow {
-        // SAFETY: the window fits in the scratch; the output pixel's `oc` bytes exist.
+        let [b, oy, ox] = at;
+        let (y0, x0) = ((oy * p.stride[0]).wrapping_sub(p.pad[0]), (ox * p.stride[1]).wrapping_sub(p.pad[1]));
+        // SAFETY: the window fits in the scratch; an inside window's rows are in the image;
+        // the output pixel's `oc` bytes exist.
         unsafe {
-            super::conv::gather(p, x, at, window, x_zero_point as u8);
+            if limits.is_some() && y0 <= y_last && x0 <= x_last {
+                // A window inside the image (`y0`, `x0` wrap to large values when negative).
+                copy_rows(window, x.as_ptr().add(((b * h + y0) * wd + x0) * c) as *const u8, kw * c, kh, wd * c);
+            } else {
+                super::conv::gather(p, x, at, window, x_zero_point as u8);
+            }
             channels.run(window as *const i8, dst.add(pixel * oc));
         }
         at = super::conv::next_pixel(p, at);
+    }
+}
+
+#[cfg(mote_arm_mve)]
+core::arch::global_asm!(
+    ".cpu cortex-m55",
+    //
+    // mote_mve_copy_rows(dst, src, run, rows, src_step): `rows` runs of `run` bytes, `src_step`
+    // apart in the source, one after the other at `dst`, 16 bytes per tail-predicated step.
+    // r4 src_step, r5/r6 the row's source/destination, lr the loop count.
+    ".section .text.mote_mve_copy_rows,\"ax\",%progbits",
+    ".global mote_mve_copy_rows",
+    ".type mote_mve_copy_rows,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "mote_mve_copy_rows:",
+    "push {{r4-r6, lr}}",
+    "ldr r4, [sp, #16]",
+    "1:",
+    "mov r5, r1",
+    "mov r6, r0",
+    "wlstp.8 lr, r2, 3f",
+    "2:",
+    "vldrb.u8 q0, [r5], #16",
+    "vstrb.8 q0, [r6], #16",
+    "letp lr, 2b",
+    "3:",
+    "add r0, r2",
+    "add r1, r4",
+    "subs r3, #1",
+    "bne 1b",
+    "pop {{r4-r6, pc}}",
+    ".size mote_mve_copy_rows, . - mote_mve_copy_rows",
+    ".text",
+);
+
+#[cfg(mote_arm_mve)]
+extern "C" {
+    fn mote_mve_copy_rows(dst: *mut u8, src: *const u8, run: usize, rows: usize, src_step: usize);
+}
+
+/// Copies `rows` runs of `run` bytes, `src_step` bytes apart from `src`, one after the other
+/// to `dst` (a window inside the image, without [`super::conv::gather`]'s set-up).
+///
+/// # Safety
+/// `rows >= 1`; `dst` is writable for `rows * run` bytes; every run is readable.
+#[cfg(mote_arm_mve)]
+#[inline(always)]
+unsafe fn copy_rows(dst: *mut u8, src: *const u8, run: usize, rows: usize, src_step: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_mve_copy_rows(dst, src, run, rows, src_step) }
+}
+
+/// Portable twin of the Arm routine.
+///
+/// # Safety
+/// As the Arm routine.
+#[cfg(not(mote_arm_mve))]
+unsafe fn copy_rows(dst: *mut u8, src: *const u8, run: usize, rows: usize, src_step: usize) {
+    for r in 0..rows {
+        // SAFETY: the caller's ranges.
+        unsafe { core::ptr::copy_nonoverlapping(src.add(r * src_step), dst.add(r * run), run) };
     }
 }
 
