@@ -69,6 +69,17 @@ pub struct RowsJob {
     pub hi: i32,
     /// The channel (within its group) each lane computes.
     pub lanes: [u32; 4],
+    /// Rows (at least 1): after a row's groups the routine runs the next row's, its `x`
+    /// `x_step` bytes further and its outputs `dst_step` bytes further, from the `*_base`
+    /// fields (which it advances; the caller sets them equal to the working fields above).
+    pub pixels: usize,
+    pub x_step: usize,
+    pub w_base: *const i8,
+    pub start_base: *const i32,
+    pub requant_base: *const Requant,
+    pub groups_base: usize,
+    pub dst_base: *mut i8,
+    pub dst_step: usize,
 }
 
 #[cfg(mote_arm_mve)]
@@ -181,6 +192,25 @@ core::arch::global_asm!(
     "subs r12, #1",
     "str r12, [r0, #12]",
     "bne 1b",
+    // The next row: `x_step` further, the groups again.
+    "ldr r12, [r0, #60]",
+    "subs r12, #1",
+    "beq 9f",
+    "str r12, [r0, #60]",
+    "ldr r1, [r0]",
+    "ldr r2, [r0, #64]",
+    "add r1, r2",
+    "str r1, [r0]",
+    "ldrd r11, r2, [r0, #84]",
+    "add r11, r2",
+    "str r11, [r0, #84]",
+    "ldrd r9, r1, [r0, #68]",
+    "str r1, [r0, #16]",
+    "ldrd r1, r2, [r0, #76]",
+    "str r1, [r0, #20]",
+    "str r2, [r0, #12]",
+    "b 1b",
+    "9:",
     "vpop {{d8-d15}}",
     "pop {{r4-r11, pc}}",
     ".size \\name, . - \\name",
@@ -338,6 +368,7 @@ mod portable {
         unsafe {
             let mut w = job.w;
             let mut dst = job.dst;
+            loop {
             while job.groups > 0 {
                 let mut v = [0i32; 4];
                 for (i, lane) in v.iter_mut().enumerate() {
@@ -358,6 +389,14 @@ mod portable {
                 w = w.add(4 * job.k);
                 dst = dst.add(4);
                 job.groups -= 1;
+            }
+            job.pixels -= 1;
+            if job.pixels == 0 {
+                return;
+            }
+            job.x = job.x.add(job.x_step);
+            job.dst_base = job.dst_base.add(job.dst_step);
+            (w, dst, job.start, job.requant, job.groups) = (job.w_base, job.dst_base, job.start_base, job.requant_base, job.groups_base);
             }
         }
     }

@@ -322,6 +322,14 @@ impl Channels {
             lo: act.0 as i32,
             hi: act.1 as i32,
             lanes: [0, 1, 2, 3],
+            pixels: 1,
+            x_step: 0,
+            w_base: core::ptr::null(),
+            start_base: core::ptr::null(),
+            requant_base: core::ptr::null(),
+            groups_base: 0,
+            dst_base: core::ptr::null_mut(),
+            dst_step: 0,
         };
         Channels { job, general: !fast_stage(requant, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
     }
@@ -332,6 +340,17 @@ impl Channels {
     /// `x` holds `k` bytes; `dst` is writable for `channels` bytes.
     #[inline(always)]
     unsafe fn run(&mut self, x: *const i8, dst: *mut i8) {
+        // SAFETY: forwarded.
+        unsafe { self.run_rows(x, dst, 1, 0, 0) }
+    }
+
+    /// Every channel's output for `rows` rows, the first at `x`, the next ones `x_step` bytes
+    /// apart, at `dst` and `dst_step` bytes apart.
+    ///
+    /// # Safety
+    /// `rows >= 1`; every row holds `k` bytes; every row's `channels` outputs are writable.
+    #[inline(always)]
+    unsafe fn run_rows(&mut self, x: *const i8, dst: *mut i8, rows: usize, x_step: usize, dst_step: usize) {
         let whole = self.channels / 4;
         let left = self.channels % 4;
         let job = &mut self.job;
@@ -340,6 +359,10 @@ impl Channels {
         job.start = self.starts;
         job.requant = self.requant;
         job.w = self.w;
+        job.pixels = rows;
+        job.x_step = x_step;
+        job.dst_step = dst_step;
+        (job.w_base, job.start_base, job.requant_base, job.groups_base, job.dst_base) = (job.w, job.start, job.requant, whole, dst);
         // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
         // caller's promises).
         unsafe {
@@ -359,6 +382,9 @@ impl Channels {
                 job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
                 job.w = self.w.add(c0 * job.k);
                 job.dst = dst.add(c0);
+                job.x = x;
+                job.pixels = rows;
+                (job.w_base, job.start_base, job.requant_base, job.groups_base, job.dst_base) = (job.w, job.start, job.requant, 1, job.dst);
                 if self.general {
                     rows_s8x4_any(job);
                 } else {
@@ -402,13 +428,11 @@ pub unsafe fn conv2d_s8(
     if reads_in_place(p) {
         for b in 0..n {
             for oy in 0..oh {
-                for ox in 0..ow {
-                    // SAFETY: the pixel read is in the image (`reads_in_place`); the output
-                    // pixel's `oc` bytes exist.
-                    unsafe {
-                        let src = x.as_ptr().add(((b * h + oy * p.stride[0]) * wd + ox * p.stride[1]) * c);
-                        channels.run(src, dst.add(((b * oh + oy) * ow + ox) * oc));
-                    }
+                // SAFETY: the pixels read are in the image (`reads_in_place`); the output
+                // row's `ow * oc` bytes exist.
+                unsafe {
+                    let src = x.as_ptr().add((b * h + oy * p.stride[0]) * wd * c);
+                    channels.run_rows(src, dst.add((b * oh + oy) * ow * oc), ow, p.stride[1] * c, oc);
                 }
             }
         }
@@ -528,10 +552,8 @@ pub unsafe fn fully_connected_s8(
         // SAFETY: the caller's promises; one chunk's starts fit (`fully_connected_i8_scratch_bytes`).
         let mut channels =
             unsafe { Channels::new(&w[c0 * k..], k, cn, bias.map(|b| &b[c0..c0 + cn]), x_zero_point, requant, out_zero_point, act, scratch.words() as *mut i32) };
-        for r in 0..p.rows {
-            // SAFETY: row `r` of `x` and `out` exists; channels `c0 .. c0 + cn` of the row.
-            unsafe { channels.run(x.as_ptr().add(r * k), out.as_mut_ptr().add(r * m + c0)) };
-        }
+        // SAFETY: the rows of `x` and `out` exist; channels `c0 .. c0 + cn` of each row.
+        unsafe { channels.run_rows(x.as_ptr(), out.as_mut_ptr().add(c0), p.rows, k, m) };
         c0 += cn;
     }
 }
