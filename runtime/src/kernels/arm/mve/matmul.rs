@@ -72,6 +72,7 @@ pub struct RowsJob {
     /// Rows (at least 1): after a row's groups the routine runs the next row's, its `x`
     /// `x_step` bytes further and its outputs `dst_step` bytes further, from the `*_base`
     /// fields (which it advances; the caller sets them equal to the working fields above).
+    /// The routine counts it down to 1 and reads the fields below only for more rows.
     pub pixels: usize,
     pub x_step: usize,
     pub w_base: *const i8,
@@ -390,10 +391,10 @@ mod portable {
                 dst = dst.add(4);
                 job.groups -= 1;
             }
-            job.pixels -= 1;
-            if job.pixels == 0 {
+            if job.pixels == 1 {
                 return;
             }
+            job.pixels -= 1;
             job.x = job.x.add(job.x_step);
             job.dst_base = job.dst_base.add(job.dst_step);
             (w, dst, job.start, job.requant, job.groups) = (job.w_base, job.dst_base, job.start_base, job.requant_base, job.groups_base);

@@ -340,8 +340,40 @@ impl Channels {
     /// `x` holds `k` bytes; `dst` is writable for `channels` bytes.
     #[inline(always)]
     unsafe fn run(&mut self, x: *const i8, dst: *mut i8) {
-        // SAFETY: forwarded.
-        unsafe { self.run_rows(x, dst, 1, 0, 0) }
+        let whole = self.channels / 4;
+        let left = self.channels % 4;
+        let job = &mut self.job;
+        job.x = x;
+        job.dst = dst;
+        job.start = self.starts;
+        job.requant = self.requant;
+        job.w = self.w;
+        // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
+        // caller's promises); `pixels` is 1 (`new`, and every routine leaves it so).
+        unsafe {
+            if whole > 0 {
+                job.groups = whole;
+                job.lanes = [0, 1, 2, 3];
+                if self.general {
+                    rows_s8x4_any(job);
+                } else {
+                    rows_s8x4(job);
+                }
+            }
+            if left > 0 {
+                let c0 = 4 * whole;
+                let last = left as u32 - 1;
+                job.groups = 1;
+                job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
+                job.w = self.w.add(c0 * job.k);
+                job.dst = dst.add(c0);
+                if self.general {
+                    rows_s8x4_any(job);
+                } else {
+                    rows_s8x4(job);
+                }
+            }
+        }
     }
 
     /// Every channel's output for `rows` rows, the first at `x`, the next ones `x_step` bytes
