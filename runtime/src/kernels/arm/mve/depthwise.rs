@@ -1,6 +1,7 @@
 //! Depthwise int8 convolution with channel multiplier 1 (`groups == c == oc`), vectorised
 //! across channels: NHWC keeps a pixel's channels contiguous, so eight channels of one tap are
-//! one `VLDRB.S16`, and the weights, transposed once per call into `[tap][channel]` order, one
+//! one `VLDRB.S16`, and the weights, transposed once per call into blocks of eight channels in
+//! `[tap][channel]` order (a tap's load then steps to the next by its own write-back), one
 //! more. `VMULLB.S16` / `VMULLT.S16` multiply the even and the odd channels into 32-bit lanes,
 //! added to two accumulator vectors: channels `0, 2, 4, 6` and `1, 3, 5, 7` of the group.
 //!
@@ -49,9 +50,9 @@ pub fn supports(p: &Conv2dParams) -> bool {
 /// One output pixel's channel groups: for each of `groups` groups of eight channels,
 /// `out[j] = stage(start[j] + sum over the taps of (x[tap][j] - x_zero_point) * w[tap][j])`, the taps being
 /// `rows` kernel rows of `cols` taps from `x` (input bytes `x_col` apart in a row, `x_row`
-/// between rows) and `w` (weight bytes `w_col` apart in a row, `w_row` between rows); then
-/// `x`, `w`, `dst` advance by 8 channels, `start` by 8 values, `requant` by 8 entries when
-/// `requant_step` is 8. The routine advances those and `groups` (to 0).
+/// between rows) and `w` (weight bytes 8 apart in a row, `w_row` between rows); then
+/// `x`, `dst` advance by 8 channels, `w` by `w_group` bytes (the next block), `start` by 8
+/// values, `requant` by 8 entries when `requant_step` is 8. The routine advances those and `groups` (to 0).
 #[derive(Debug)]
 #[repr(C)]
 pub struct DwJob {
@@ -61,7 +62,7 @@ pub struct DwJob {
     pub cols: usize,
     pub x_col: usize,
     pub x_row: usize,
-    pub w_col: usize,
+    pub w_group: usize,
     pub w_row: usize,
     pub groups: usize,
     pub start: *const i32,
@@ -95,7 +96,7 @@ core::arch::global_asm!(
     // mote_mve_dw_s8x8(job: *mut DwJob)
     // r0 job, r1 x of the row (rows of 3 taps: the step from a row's last tap to the next row's
     // first), r2 w of the row (likewise), r3 x of the tap, r4 w of the tap, r5 rows left, r6
-    // x_col, r7 w_col, r8 x_row, r9 w_row, r10 cols, r11/r12 temporaries (r12 the input zero
+    // x_col, r7 w_group, r8 x_row, r9 w_row, r10 cols, r11/r12 temporaries (r12 the input zero
     // point during the taps), lr taps left in the row. q0/q1 even/odd accumulators, q2 inputs,
     // q3 weights, q4 products and temporaries, q5 the starts' offsets, q6 the requant entries'
     // offsets, q7 the lane offsets [0, 2, 4, 6].
@@ -137,13 +138,12 @@ core::arch::global_asm!(
     "3:",
     "vldrb.s16 q2, [r3]",
     "vsub.i16 q2, q2, r12",
-    "vldrb.s16 q3, [r4]",
+    "vldrb.s16 q3, [r4], #8",
     "vmullb.s16 q4, q2, q3",
     "vadd.i32 q0, q0, q4",
     "vmullt.s16 q4, q2, q3",
     "vadd.i32 q1, q1, q4",
     "add r3, r6",
-    "add r4, r7",
     "le lr, 3b",
     "add r1, r8",
     "add r2, r9",
@@ -154,29 +154,27 @@ core::arch::global_asm!(
     "5:",
     "ldrd r3, r4, [r0]",
     "sub.w r1, r8, r6, lsl #1",
-    "sub.w r2, r9, r7, lsl #1",
+    "sub.w r2, r9, #24",
     "4:",
     "vldrb.s16 q2, [r3]",
     "vsub.i16 q2, q2, r12",
-    "vldrb.s16 q3, [r4]",
+    "vldrb.s16 q3, [r4], #8",
     "vmullb.s16 q4, q2, q3",
     "vadd.i32 q0, q0, q4",
     "vmullt.s16 q4, q2, q3",
     "vadd.i32 q1, q1, q4",
     "add r3, r6",
-    "add r4, r7",
     "vldrb.s16 q2, [r3]",
     "vsub.i16 q2, q2, r12",
-    "vldrb.s16 q3, [r4]",
+    "vldrb.s16 q3, [r4], #8",
     "vmullb.s16 q4, q2, q3",
     "vadd.i32 q0, q0, q4",
     "vmullt.s16 q4, q2, q3",
     "vadd.i32 q1, q1, q4",
     "add r3, r6",
-    "add r4, r7",
     "vldrb.s16 q2, [r3]",
     "vsub.i16 q2, q2, r12",
-    "vldrb.s16 q3, [r4]",
+    "vldrb.s16 q3, [r4], #8",
     "vmullb.s16 q4, q2, q3",
     "vadd.i32 q0, q0, q4",
     "vmullt.s16 q4, q2, q3",
@@ -259,7 +257,7 @@ core::arch::global_asm!(
     "str r11, [r0, #60]",
     "ldrd r1, r2, [r0]",
     "adds r1, #8",
-    "adds r2, #8",
+    "add r2, r7",
     "strd r1, r2, [r0]",
     "ldr r11, [r0, #32]",
     "subs r11, #1",
@@ -339,7 +337,7 @@ unsafe fn dw_s8x8(job: &mut DwJob, general: bool) {
                 for r in 0..job.rows {
                     for t in 0..job.cols {
                         let xv = *job.x.add(r * job.x_row + t * job.x_col + j) as i32 - job.x_zero_point;
-                        let wv = *job.w.add(r * job.w_row + t * job.w_col + j) as i32;
+                        let wv = *job.w.add(r * job.w_row + t * 8 + j) as i32;
                         acc = acc.wrapping_add(xv * wv);
                     }
                 }
@@ -348,7 +346,7 @@ unsafe fn dw_s8x8(job: &mut DwJob, general: bool) {
                 *job.dst.add(j) = v.saturating_add(job.zero_point).max(job.lo).min(job.hi) as i8;
             }
             job.x = job.x.add(8);
-            job.w = job.w.add(8);
+            job.w = job.w.add(job.w_group);
             job.dst = job.dst.add(8);
             job.start = job.start.add(8);
             job.requant = (job.requant as *const u8).add(8 * job.requant_step).cast();
@@ -403,11 +401,17 @@ pub unsafe fn depthwise_conv2d_s8(
         // SAFETY: `cn` channels' starts and `taps * cn` weights fit; `w` holds `c` kernels.
         unsafe {
             for j in 0..cn {
-                let kernel = w.as_ptr().add((c0 + j) * taps);
-                for t in 0..taps {
-                    *wt.add(t * cn + j) = *kernel.add(t);
-                }
                 *starts.add(j) = bias.map_or(0, |b| b[c0 + j]);
+            }
+            // Blocks of eight channels, the last one the chunk's last eight.
+            for g in 0..cn.div_ceil(8) {
+                let first = (8 * g).min(cn - 8);
+                for j in 0..8 {
+                    let kernel = w.as_ptr().add((c0 + first + j) * taps);
+                    for t in 0..taps {
+                        *wt.add((g * taps + t) * 8 + j) = *kernel.add(t);
+                    }
+                }
             }
         }
         let (whole, last) = (cn / 8, cn % 8 != 0);
@@ -452,7 +456,7 @@ pub unsafe fn depthwise_conv2d_s8(
                     // weights, starts and outputs exist.
                     unsafe {
                         let x_first = x.as_ptr().add(((b * h + iy) * wd + ix) * c + c0);
-                        let w_first = wt.add((ky0 * kw + kx0) * cn);
+                        let w_first = wt.add((ky0 * kw + kx0) * 8);
                         let requant_first = requant.as_ptr().add(if requant_step == 0 { 0 } else { c0 });
                         let mut job = DwJob {
                             x: x_first,
@@ -461,8 +465,8 @@ pub unsafe fn depthwise_conv2d_s8(
                             cols: kx1 - kx0,
                             x_col: dw * c,
                             x_row: dh * wd * c,
-                            w_col: cn,
-                            w_row: kw * cn,
+                            w_group: taps * 8,
+                            w_row: kw * 8,
                             groups: whole,
                             start: starts,
                             requant: requant_first,
@@ -488,7 +492,7 @@ pub unsafe fn depthwise_conv2d_s8(
                         if last {
                             let back = cn - 8;
                             job.x = x_first.add(back);
-                            job.w = w_first.add(back);
+                            job.w = w_first.add(whole * taps * 8);
                             job.dst = dst.add(back);
                             job.start = starts.add(back);
                             job.requant = requant.as_ptr().add(if requant_step == 0 { 0 } else { c0 + back });
