@@ -13,6 +13,10 @@
 //! the scratch, and in groups of eight; a last partial group is the chunk's last eight channels
 //! (the channels it shares with the group before are computed twice, to the same bytes), so at
 //! least eight channels are needed.
+//!
+//! One call runs a run of output pixels of a row whose taps are the same rectangle (every
+//! pixel away from the borders: `DwJob::pixels`), and rows of three taps are unrolled, so the
+//! set-up and the loop control are paid per run and per kernel row rather than per tap.
 
 use core::mem::size_of;
 

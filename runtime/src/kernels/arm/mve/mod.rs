@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | regular convolution (`groups == 1`), `K = kh·kw·c` | [`conv2d_s8`] | [`matmul::rows_s8x4`]: 16 `K` values × 4 channels per 9 vector instructions |
 //! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 7 vector instructions (zero point subtracted) |
-//! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, one row at a time |
+//! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, every row in one call |
 //! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
 //! All need zero points in the int8 range, requant per tensor or per channel with valid
@@ -26,8 +26,12 @@
 //! multiplies 16 pairs at once. A convolution's window (the `(ky, kx, c)` values of one output
 //! pixel, in the weights' order) is read in place for a 1×1 convolution without padding, and
 //! otherwise gathered into the scratch with the padding reading the zero point (which then
-//! contributes nothing, as in the reference). Each window then meets every output channel's
-//! weight row, four channels at a time, streamed from the model. See [`matmul`] for the routine
+//! contributes nothing, as in the reference; a window inside the image is copied by
+//! `mote_mve_copy_rows`, a tail-predicated copy of its `kh` rows, without the general gather's
+//! set-up). Each window then meets every output channel's weight row, four channels at a time,
+//! streamed from the model. The routine loops over rows itself (`RowsJob::pixels`): a 1×1
+//! convolution read in place runs a whole output row per call, a fully connected layer all its
+//! rows, so the per-call set-up is paid once per row of pixels rather than once per pixel. See [`matmul`] for the routine
 //! and the proof that its vector output stage gives the reference's bytes.
 
 pub mod depthwise;
