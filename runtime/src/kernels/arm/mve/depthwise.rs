@@ -66,6 +66,7 @@ pub struct DwJob {
     pub cols: usize,
     pub x_col: usize,
     pub x_row: usize,
+    /// Bytes from one group's weight block to the next.
     pub w_group: usize,
     pub w_row: usize,
     pub groups: usize,
@@ -401,6 +402,11 @@ pub unsafe fn depthwise_conv2d_s8(
     let general = !super::fast_stage(requant, c, out_zero_point);
     let mut c0 = 0;
     while c0 < c {
+        if c - c0 < 8 {
+            // A last chunk of fewer than eight channels: the last eight instead (the channels it
+            // shares with the chunk before are computed twice, to the same bytes).
+            c0 = c - 8;
+        }
         let cn = chunk.min(c - c0);
         // SAFETY: `cn` channels' starts and `taps * cn` weights fit; `w` holds `c` kernels.
         unsafe {

@@ -655,6 +655,8 @@ mod tests {
         check_conv(dw([1, 2, 2, 9], [1, 5, 5, 9], [1, 1], 1, [2, 2]), 43, false);
         check_conv(Conv2dParams { dilation: [2, 3], ..dw([1, 9, 11, 20], [1, 5, 5, 20], [3, 3], 1, [0, 1]) }, 44, false);
         check_conv(dw([1, 4, 4, 300], [1, 4, 4, 300], [3, 3], 1, [1, 1]), 45, false);
+        // A last chunk of fewer than eight channels (3×3: 232 channels per chunk).
+        check_conv(dw([1, 3, 3, 234], [1, 3, 3, 234], [3, 3], 1, [1, 1]), 46, false);
     }
 
     /// Scales of 0.5 and more (shifts >= 0), zero and tiny multipliers: the general stage.
