@@ -336,34 +336,34 @@ unsafe fn dw_s8x8(job: &mut DwJob, general: bool) {
     // SAFETY: within the caller's ranges.
     unsafe {
         loop {
-        while job.groups > 0 {
-            for j in 0..8 {
-                let mut acc = *job.start.add(j);
-                for r in 0..job.rows {
-                    for t in 0..job.cols {
-                        let xv = *job.x.add(r * job.x_row + t * job.x_col + j) as i32 - job.x_zero_point;
-                        let wv = *job.w.add(r * job.w_row + t * 8 + j) as i32;
-                        acc = acc.wrapping_add(xv * wv);
+            while job.groups > 0 {
+                for j in 0..8 {
+                    let mut acc = *job.start.add(j);
+                    for r in 0..job.rows {
+                        for t in 0..job.cols {
+                            let xv = *job.x.add(r * job.x_row + t * job.x_col + j) as i32 - job.x_zero_point;
+                            let wv = *job.w.add(r * job.w_row + t * 8 + j) as i32;
+                            acc = acc.wrapping_add(xv * wv);
+                        }
                     }
+                    let rq = *(job.requant as *const u8).add(j * job.requant_step).cast::<Requant>();
+                    let v = if general { stage_any(acc, rq) } else { stage_fast(acc, rq) };
+                    *job.dst.add(j) = v.saturating_add(job.zero_point).max(job.lo).min(job.hi) as i8;
                 }
-                let rq = *(job.requant as *const u8).add(j * job.requant_step).cast::<Requant>();
-                let v = if general { stage_any(acc, rq) } else { stage_fast(acc, rq) };
-                *job.dst.add(j) = v.saturating_add(job.zero_point).max(job.lo).min(job.hi) as i8;
+                job.x = job.x.add(8);
+                job.w = job.w.add(job.w_group);
+                job.dst = job.dst.add(8);
+                job.start = job.start.add(8);
+                job.requant = (job.requant as *const u8).add(8 * job.requant_step).cast();
+                job.groups -= 1;
             }
-            job.x = job.x.add(8);
-            job.w = job.w.add(job.w_group);
-            job.dst = job.dst.add(8);
-            job.start = job.start.add(8);
-            job.requant = (job.requant as *const u8).add(8 * job.requant_step).cast();
-            job.groups -= 1;
-        }
-        job.pixels -= 1;
-        if job.pixels == 0 {
-            return;
-        }
-        job.x_base = job.x_base.add(job.x_step);
-        job.dst_base = job.dst_base.add(job.dst_step);
-        (job.x, job.w, job.groups, job.start, job.requant, job.dst) = (job.x_base, job.w_base, job.groups_base, job.start_base, job.requant_base, job.dst_base);
+            if job.pixels == 1 {
+                return;
+            }
+            job.pixels -= 1;
+            job.x_base = job.x_base.add(job.x_step);
+            job.dst_base = job.dst_base.add(job.dst_step);
+            (job.x, job.w, job.groups, job.start, job.requant, job.dst) = (job.x_base, job.w_base, job.groups_base, job.start_base, job.requant_base, job.dst_base);
         }
     }
 }

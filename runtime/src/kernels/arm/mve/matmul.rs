@@ -370,34 +370,34 @@ mod portable {
             let mut w = job.w;
             let mut dst = job.dst;
             loop {
-            while job.groups > 0 {
-                let mut v = [0i32; 4];
-                for (i, lane) in v.iter_mut().enumerate() {
-                    let c = job.lanes[i] as usize;
-                    let row = w.add(c * job.k);
-                    let mut acc = *job.start.add(i);
-                    for t in 0..job.k {
-                        acc = acc.wrapping_add(*job.x.add(t) as i32 * *row.add(t) as i32);
+                while job.groups > 0 {
+                    let mut v = [0i32; 4];
+                    for (i, lane) in v.iter_mut().enumerate() {
+                        let c = job.lanes[i] as usize;
+                        let row = w.add(c * job.k);
+                        let mut acc = *job.start.add(i);
+                        for t in 0..job.k {
+                            acc = acc.wrapping_add(*job.x.add(t) as i32 * *row.add(t) as i32);
+                        }
+                        let r = *(job.requant as *const u8).add(c * job.requant_step).cast::<crate::quant::Requant>();
+                        *lane = stage(acc, r).saturating_add(job.zero_point).max(job.lo).min(job.hi);
                     }
-                    let r = *(job.requant as *const u8).add(c * job.requant_step).cast::<crate::quant::Requant>();
-                    *lane = stage(acc, r).saturating_add(job.zero_point).max(job.lo).min(job.hi);
+                    for (i, &lane) in v.iter().enumerate() {
+                        *dst.add(job.lanes[i] as usize) = lane as i8;
+                    }
+                    job.start = job.start.add(4);
+                    job.requant = (job.requant as *const u8).add(4 * job.requant_step).cast();
+                    w = w.add(4 * job.k);
+                    dst = dst.add(4);
+                    job.groups -= 1;
                 }
-                for (i, &lane) in v.iter().enumerate() {
-                    *dst.add(job.lanes[i] as usize) = lane as i8;
+                if job.pixels == 1 {
+                    return;
                 }
-                job.start = job.start.add(4);
-                job.requant = (job.requant as *const u8).add(4 * job.requant_step).cast();
-                w = w.add(4 * job.k);
-                dst = dst.add(4);
-                job.groups -= 1;
-            }
-            if job.pixels == 1 {
-                return;
-            }
-            job.pixels -= 1;
-            job.x = job.x.add(job.x_step);
-            job.dst_base = job.dst_base.add(job.dst_step);
-            (w, dst, job.start, job.requant, job.groups) = (job.w_base, job.dst_base, job.start_base, job.requant_base, job.groups_base);
+                job.pixels -= 1;
+                job.x = job.x.add(job.x_step);
+                job.dst_base = job.dst_base.add(job.dst_step);
+                (w, dst, job.start, job.requant, job.groups) = (job.w_base, job.dst_base, job.start_base, job.requant_base, job.groups_base);
             }
         }
     }
