@@ -18,15 +18,16 @@ use mote_hil::qemu::Run;
 use mote_hil::{firmware, host, job, models, qemu};
 use mote_targets::Target;
 
-/// The cells whose per-op profiles go into the report: KWS, IC, VWW and AD on the Cortex-M4, KWS
-/// and IC on the Cortex-M55.
-const PROFILED: [(&str, &str); 6] = [
+/// The cells whose per-op profiles go into the report: KWS, IC, VWW and AD on the Cortex-M4, KWS,
+/// IC and VWW on the Cortex-M55.
+const PROFILED: [(&str, &str); 7] = [
     ("mps2-an386", "kws_dscnn"),
     ("mps2-an386", "ic_resnet8"),
     ("mps2-an386", "vww_mobilenetv1_025"),
     ("mps2-an386", "ad_fc_autoencoder"),
     ("mps3-an547", "kws_dscnn"),
     ("mps3-an547", "ic_resnet8"),
+    ("mps3-an547", "vww_mobilenetv1_025"),
 ];
 
 fn work_dir() -> PathBuf {

@@ -69,6 +69,18 @@ pub struct RowsJob {
     pub hi: i32,
     /// The channel (within its group) each lane computes.
     pub lanes: [u32; 4],
+    /// Rows (at least 1): after a row's groups the routine runs the next row's, its `x`
+    /// `x_step` bytes further and its outputs `dst_step` bytes further, from the `*_base`
+    /// fields (which it advances; the caller sets them equal to the working fields above).
+    /// The routine counts it down to 1 and reads the fields below only for more rows.
+    pub pixels: usize,
+    pub x_step: usize,
+    pub w_base: *const i8,
+    pub start_base: *const i32,
+    pub requant_base: *const Requant,
+    pub groups_base: usize,
+    pub dst_base: *mut i8,
+    pub dst_step: usize,
 }
 
 #[cfg(mote_arm_mve)]
@@ -181,6 +193,25 @@ core::arch::global_asm!(
     "subs r12, #1",
     "str r12, [r0, #12]",
     "bne 1b",
+    // The next row: `x_step` further, the groups again.
+    "ldr r12, [r0, #60]",
+    "subs r12, #1",
+    "beq 9f",
+    "str r12, [r0, #60]",
+    "ldr r1, [r0]",
+    "ldr r2, [r0, #64]",
+    "add r1, r2",
+    "str r1, [r0]",
+    "ldrd r11, r2, [r0, #84]",
+    "add r11, r2",
+    "str r11, [r0, #84]",
+    "ldrd r9, r1, [r0, #68]",
+    "str r1, [r0, #16]",
+    "ldrd r1, r2, [r0, #76]",
+    "str r1, [r0, #20]",
+    "str r2, [r0, #12]",
+    "b 1b",
+    "9:",
     "vpop {{d8-d15}}",
     "pop {{r4-r11, pc}}",
     ".size \\name, . - \\name",
@@ -306,7 +337,7 @@ mod portable {
     }
 
     /// The general output stage of `rows_s8x4_any` for one lane, before the zero point.
-    fn stage_any(acc: i32, r: crate::quant::Requant) -> i32 {
+    pub fn stage_any(acc: i32, r: crate::quant::Requant) -> i32 {
         let x = ((acc as i64) << r.shift.max(0)).clamp(i32::MIN as i64, i32::MAX as i64) as i32;
         let x = vqrdmulh(x, r.multiplier);
         let right = r.shift.min(0);
@@ -314,7 +345,7 @@ mod portable {
     }
 
     /// The output stage of `rows_s8x4` (shifts `<= -1`) for one lane, before the zero point.
-    fn stage_fast(acc: i32, r: crate::quant::Requant) -> i32 {
+    pub fn stage_fast(acc: i32, r: crate::quant::Requant) -> i32 {
         let x = vqrdmulh(acc, r.multiplier);
         vrshl(x.wrapping_add(x >> 31), r.shift)
     }
@@ -338,26 +369,35 @@ mod portable {
         unsafe {
             let mut w = job.w;
             let mut dst = job.dst;
-            while job.groups > 0 {
-                let mut v = [0i32; 4];
-                for (i, lane) in v.iter_mut().enumerate() {
-                    let c = job.lanes[i] as usize;
-                    let row = w.add(c * job.k);
-                    let mut acc = *job.start.add(i);
-                    for t in 0..job.k {
-                        acc = acc.wrapping_add(*job.x.add(t) as i32 * *row.add(t) as i32);
+            loop {
+                while job.groups > 0 {
+                    let mut v = [0i32; 4];
+                    for (i, lane) in v.iter_mut().enumerate() {
+                        let c = job.lanes[i] as usize;
+                        let row = w.add(c * job.k);
+                        let mut acc = *job.start.add(i);
+                        for t in 0..job.k {
+                            acc = acc.wrapping_add(*job.x.add(t) as i32 * *row.add(t) as i32);
+                        }
+                        let r = *(job.requant as *const u8).add(c * job.requant_step).cast::<crate::quant::Requant>();
+                        *lane = stage(acc, r).saturating_add(job.zero_point).max(job.lo).min(job.hi);
                     }
-                    let r = *(job.requant as *const u8).add(c * job.requant_step).cast::<crate::quant::Requant>();
-                    *lane = stage(acc, r).saturating_add(job.zero_point).max(job.lo).min(job.hi);
+                    for (i, &lane) in v.iter().enumerate() {
+                        *dst.add(job.lanes[i] as usize) = lane as i8;
+                    }
+                    job.start = job.start.add(4);
+                    job.requant = (job.requant as *const u8).add(4 * job.requant_step).cast();
+                    w = w.add(4 * job.k);
+                    dst = dst.add(4);
+                    job.groups -= 1;
                 }
-                for (i, &lane) in v.iter().enumerate() {
-                    *dst.add(job.lanes[i] as usize) = lane as i8;
+                if job.pixels == 1 {
+                    return;
                 }
-                job.start = job.start.add(4);
-                job.requant = (job.requant as *const u8).add(4 * job.requant_step).cast();
-                w = w.add(4 * job.k);
-                dst = dst.add(4);
-                job.groups -= 1;
+                job.pixels -= 1;
+                job.x = job.x.add(job.x_step);
+                job.dst_base = job.dst_base.add(job.dst_step);
+                (w, dst, job.start, job.requant, job.groups) = (job.w_base, job.dst_base, job.start_base, job.requant_base, job.groups_base);
             }
         }
     }

@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | regular convolution (`groups == 1`), `K = kh·kw·c` | [`conv2d_s8`] | [`matmul::rows_s8x4`]: 16 `K` values × 4 channels per 9 vector instructions |
 //! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 7 vector instructions (zero point subtracted) |
-//! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, one row at a time |
+//! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, every row in one call |
 //! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
 //! All need zero points in the int8 range, requant per tensor or per channel with valid
@@ -18,8 +18,7 @@
 //! window) inside [`super::SCRATCH_BYTES`]. The matmul takes any valid requant entry: shifts
 //! `<= -1` (scales below 0.5: what the converter writes for most layers) in
 //! [`matmul::rows_s8x4`], the general stage (scales of 0.5 and more, as MobileNet's have) in
-//! [`matmul::rows_s8x4_any`]; the depthwise kernel takes the former only and leaves the rest to
-//! the DSP kernels.
+//! [`matmul::rows_s8x4_any`]; the depthwise kernel has both stages too.
 //!
 //! # How (matmul)
 //! The input zero point is folded into the accumulators' starts, `bias - x_zero_point * sum(w)`,
@@ -27,8 +26,12 @@
 //! multiplies 16 pairs at once. A convolution's window (the `(ky, kx, c)` values of one output
 //! pixel, in the weights' order) is read in place for a 1×1 convolution without padding, and
 //! otherwise gathered into the scratch with the padding reading the zero point (which then
-//! contributes nothing, as in the reference). Each window then meets every output channel's
-//! weight row, four channels at a time, streamed from the model. See [`matmul`] for the routine
+//! contributes nothing, as in the reference; a window inside the image is copied by
+//! `mote_mve_copy_rows`, a tail-predicated copy of its `kh` rows, without the general gather's
+//! set-up). Each window then meets every output channel's weight row, four channels at a time,
+//! streamed from the model. The routine loops over rows itself (`RowsJob::pixels`): a 1×1
+//! convolution read in place runs a whole output row per call, a fully connected layer all its
+//! rows, so the per-call set-up is paid once per row of pixels rather than once per pixel. See [`matmul`] for the routine
 //! and the proof that its vector output stage gives the reference's bytes.
 
 pub mod depthwise;
@@ -52,7 +55,7 @@ fn covered(requant: &[Requant], channels: usize, x_zero_point: i32, out_zero_poi
         && (fast_stage(requant, channels, out_zero_point) || requant.iter().all(|r| r.is_valid()))
 }
 
-/// Whether the faster output stage ([`matmul::rows_s8x4`], the depthwise routine) covers
+/// Whether the faster output stage ([`matmul::rows_s8x4`], the depthwise routine's) covers
 /// `requant`: every shift `<= -1` (scales below 0.5, what the converter writes for most layers),
 /// any multiplier `>= 0`. Stated here rather than borrowed from the DSP stage's
 /// [`super::requant::OutputStage`], whose coverage may grow independently.
@@ -103,7 +106,7 @@ pub enum MvePath {
 pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> MvePath {
     if !covered(requant, p.output[3], x_zero_point, out_zero_point) {
         MvePath::Dsp
-    } else if depthwise::supports(p) && fast_stage(requant, p.output[3], out_zero_point) {
+    } else if depthwise::supports(p) {
         MvePath::Depthwise
     } else if supports_conv(p) {
         MvePath::Matmul
@@ -323,6 +326,14 @@ impl Channels {
             lo: act.0 as i32,
             hi: act.1 as i32,
             lanes: [0, 1, 2, 3],
+            pixels: 1,
+            x_step: 0,
+            w_base: core::ptr::null(),
+            start_base: core::ptr::null(),
+            requant_base: core::ptr::null(),
+            groups_base: 0,
+            dst_base: core::ptr::null_mut(),
+            dst_step: 0,
         };
         Channels { job, general: !fast_stage(requant, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
     }
@@ -342,6 +353,53 @@ impl Channels {
         job.requant = self.requant;
         job.w = self.w;
         // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
+        // caller's promises); `pixels` is 1 (`new`, and every routine leaves it so).
+        unsafe {
+            if whole > 0 {
+                job.groups = whole;
+                job.lanes = [0, 1, 2, 3];
+                if self.general {
+                    rows_s8x4_any(job);
+                } else {
+                    rows_s8x4(job);
+                }
+            }
+            if left > 0 {
+                let c0 = 4 * whole;
+                let last = left as u32 - 1;
+                job.groups = 1;
+                job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
+                job.w = self.w.add(c0 * job.k);
+                job.dst = dst.add(c0);
+                if self.general {
+                    rows_s8x4_any(job);
+                } else {
+                    rows_s8x4(job);
+                }
+            }
+        }
+    }
+
+    /// Every channel's output for `rows` rows, the first at `x`, the next ones `x_step` bytes
+    /// apart, at `dst` and `dst_step` bytes apart.
+    ///
+    /// # Safety
+    /// `rows >= 1`; every row holds `k` bytes; every row's `channels` outputs are writable.
+    #[inline(always)]
+    unsafe fn run_rows(&mut self, x: *const i8, dst: *mut i8, rows: usize, x_step: usize, dst_step: usize) {
+        let whole = self.channels / 4;
+        let left = self.channels % 4;
+        let job = &mut self.job;
+        job.x = x;
+        job.dst = dst;
+        job.start = self.starts;
+        job.requant = self.requant;
+        job.w = self.w;
+        job.pixels = rows;
+        job.x_step = x_step;
+        job.dst_step = dst_step;
+        (job.w_base, job.start_base, job.requant_base, job.groups_base, job.dst_base) = (job.w, job.start, job.requant, whole, dst);
+        // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
         // caller's promises).
         unsafe {
             if whole > 0 {
@@ -360,6 +418,9 @@ impl Channels {
                 job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
                 job.w = self.w.add(c0 * job.k);
                 job.dst = dst.add(c0);
+                job.x = x;
+                job.pixels = rows;
+                (job.w_base, job.start_base, job.requant_base, job.groups_base, job.dst_base) = (job.w, job.start, job.requant, 1, job.dst);
                 if self.general {
                     rows_s8x4_any(job);
                 } else {
@@ -403,26 +464,98 @@ pub unsafe fn conv2d_s8(
     if reads_in_place(p) {
         for b in 0..n {
             for oy in 0..oh {
-                for ox in 0..ow {
-                    // SAFETY: the pixel read is in the image (`reads_in_place`); the output
-                    // pixel's `oc` bytes exist.
-                    unsafe {
-                        let src = x.as_ptr().add(((b * h + oy * p.stride[0]) * wd + ox * p.stride[1]) * c);
-                        channels.run(src, dst.add(((b * oh + oy) * ow + ox) * oc));
-                    }
+                // SAFETY: the pixels read are in the image (`reads_in_place`); the output
+                // row's `ow * oc` bytes exist.
+                unsafe {
+                    let src = x.as_ptr().add((b * h + oy * p.stride[0]) * wd * c);
+                    channels.run_rows(src, dst.add((b * oh + oy) * ow * oc), ow, p.stride[1] * c, oc);
                 }
             }
         }
         return;
     }
+    let [kh, kw] = p.kernel;
+    // The last window origins inside the image (none with dilation: `gather` handles those).
+    let limits = if p.dilation == [1, 1] { h.checked_sub(kh).zip(wd.checked_sub(kw)) } else { None };
+    let (y_last, x_last) = limits.unwrap_or((0, 0));
     let mut at = [0, 0, 0];
     for pixel in 0..n * oh * ow {
-        // SAFETY: the window fits in the scratch; the output pixel's `oc` bytes exist.
+        let [b, oy, ox] = at;
+        let (y0, x0) = ((oy * p.stride[0]).wrapping_sub(p.pad[0]), (ox * p.stride[1]).wrapping_sub(p.pad[1]));
+        // SAFETY: the window fits in the scratch; an inside window's rows are in the image;
+        // the output pixel's `oc` bytes exist.
         unsafe {
-            super::conv::gather(p, x, at, window, x_zero_point as u8);
+            if limits.is_some() && y0 <= y_last && x0 <= x_last {
+                // A window inside the image (`y0`, `x0` wrap to large values when negative).
+                copy_rows(window, x.as_ptr().add(((b * h + y0) * wd + x0) * c) as *const u8, kw * c, kh, wd * c);
+            } else {
+                super::conv::gather(p, x, at, window, x_zero_point as u8);
+            }
             channels.run(window as *const i8, dst.add(pixel * oc));
         }
         at = super::conv::next_pixel(p, at);
+    }
+}
+
+#[cfg(mote_arm_mve)]
+core::arch::global_asm!(
+    ".cpu cortex-m55",
+    //
+    // mote_mve_copy_rows(dst, src, run, rows, src_step): `rows` runs of `run` bytes, `src_step`
+    // apart in the source, one after the other at `dst`, 16 bytes per tail-predicated step.
+    // r4 src_step, r5/r6 the row's source/destination, lr the loop count.
+    ".section .text.mote_mve_copy_rows,\"ax\",%progbits",
+    ".global mote_mve_copy_rows",
+    ".type mote_mve_copy_rows,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "mote_mve_copy_rows:",
+    "push {{r4-r6, lr}}",
+    "ldr r4, [sp, #16]",
+    "1:",
+    "mov r5, r1",
+    "mov r6, r0",
+    "wlstp.8 lr, r2, 3f",
+    "2:",
+    "vldrb.u8 q0, [r5], #16",
+    "vstrb.8 q0, [r6], #16",
+    "letp lr, 2b",
+    "3:",
+    "add r0, r2",
+    "add r1, r4",
+    "subs r3, #1",
+    "bne 1b",
+    "pop {{r4-r6, pc}}",
+    ".size mote_mve_copy_rows, . - mote_mve_copy_rows",
+    ".text",
+);
+
+#[cfg(mote_arm_mve)]
+extern "C" {
+    fn mote_mve_copy_rows(dst: *mut u8, src: *const u8, run: usize, rows: usize, src_step: usize);
+}
+
+/// Copies `rows` runs of `run` bytes, `src_step` bytes apart from `src`, one after the other
+/// to `dst` (a window inside the image, without [`super::conv::gather`]'s set-up).
+///
+/// # Safety
+/// `rows >= 1`; `dst` is writable for `rows * run` bytes; every run is readable.
+#[cfg(mote_arm_mve)]
+#[inline(always)]
+unsafe fn copy_rows(dst: *mut u8, src: *const u8, run: usize, rows: usize, src_step: usize) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_mve_copy_rows(dst, src, run, rows, src_step) }
+}
+
+/// Portable twin of the Arm routine.
+///
+/// # Safety
+/// As the Arm routine.
+#[cfg(not(mote_arm_mve))]
+unsafe fn copy_rows(dst: *mut u8, src: *const u8, run: usize, rows: usize, src_step: usize) {
+    for r in 0..rows {
+        // SAFETY: the caller's ranges.
+        unsafe { core::ptr::copy_nonoverlapping(src.add(r * src_step), dst.add(r * run), run) };
     }
 }
 
@@ -455,10 +588,8 @@ pub unsafe fn fully_connected_s8(
         // SAFETY: the caller's promises; one chunk's starts fit (`fully_connected_i8_scratch_bytes`).
         let mut channels =
             unsafe { Channels::new(&w[c0 * k..], k, cn, bias.map(|b| &b[c0..c0 + cn]), x_zero_point, requant, out_zero_point, act, scratch.words() as *mut i32) };
-        for r in 0..p.rows {
-            // SAFETY: row `r` of `x` and `out` exists; channels `c0 .. c0 + cn` of the row.
-            unsafe { channels.run(x.as_ptr().add(r * k), out.as_mut_ptr().add(r * m + c0)) };
-        }
+        // SAFETY: the rows of `x` and `out` exist; channels `c0 .. c0 + cn` of each row.
+        unsafe { channels.run_rows(x.as_ptr(), out.as_mut_ptr().add(c0), p.rows, k, m) };
         c0 += cn;
     }
 }
@@ -524,24 +655,34 @@ mod tests {
         check_conv(dw([1, 2, 2, 9], [1, 5, 5, 9], [1, 1], 1, [2, 2]), 43, false);
         check_conv(Conv2dParams { dilation: [2, 3], ..dw([1, 9, 11, 20], [1, 5, 5, 20], [3, 3], 1, [0, 1]) }, 44, false);
         check_conv(dw([1, 4, 4, 300], [1, 4, 4, 300], [3, 3], 1, [1, 1]), 45, false);
+        // A last chunk of fewer than eight channels (3×3: 232 channels per chunk).
+        check_conv(dw([1, 3, 3, 234], [1, 3, 3, 234], [3, 3], 1, [1, 1]), 46, false);
     }
 
     /// Scales of 0.5 and more (shifts >= 0), zero and tiny multipliers: the general stage.
     #[test]
     fn any_requant_matches_the_reference() {
         for (seed, scale_exp) in [(50u64, -1.0), (51, 0.0), (52, 1.5), (53, -9.5)] {
-            for p in [params([1, 6, 5, 24], [1, 6, 5, 13], [1, 1], 1, [0, 0]), params([1, 5, 4, 7], [1, 5, 4, 6], [3, 3], 1, [1, 1])] {
+            let depthwise = |c: usize, stride: usize| Conv2dParams { groups: c, ..params([1, 7, 6, c], [1, 7usize.div_ceil(stride), 6usize.div_ceil(stride), c], [3, 3], stride, [1, 1]) };
+            let shapes = [
+                params([1, 6, 5, 24], [1, 6, 5, 13], [1, 1], 1, [0, 0]),
+                params([1, 5, 4, 7], [1, 5, 4, 6], [3, 3], 1, [1, 1]),
+                depthwise(8, 1),
+                depthwise(20, 2),
+            ];
+            for p in shapes {
                 let mut rng = Rng(seed);
                 let oc = p.output[3];
                 let x = random_i8(&mut rng, p.input.iter().product());
-                let w = random_i8(&mut rng, oc * window_len(&p));
+                let w = random_i8(&mut rng, oc * window_len(&p) / p.groups);
                 let bias: Vec<i32> = (0..oc).map(|_| rng.int(-50_000, 50_000) as i32).collect();
                 let mut requant: Vec<Requant> = (0..oc).map(|_| quantize_multiplier(libm::pow(10.0, scale_exp + rng.unit()))).collect();
                 requant[0] = Requant { multiplier: 0, shift: 0 };
                 requant[1] = Requant { multiplier: i32::MAX, shift: 30 };
                 let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
                 let act = rng.act_i8(out_zp);
-                assert_eq!(conv_path(&p, x_zp, &requant, out_zp), MvePath::Matmul);
+                let want = if p.groups > 1 { MvePath::Depthwise } else { MvePath::Matmul };
+                assert_eq!(conv_path(&p, x_zp, &requant, out_zp), want);
                 let n = p.output.iter().product();
                 let (mut got, mut reference) = (std::vec![0i8; n], std::vec![0i8; n]);
                 conv2d_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
