@@ -58,7 +58,10 @@ pub fn fully_connected_i8(kernel: FullyConnectedI8, cases: Cases) -> Result<(), 
     cases.each(|d| {
         let p = shape(d);
         let (k, m) = (p.inputs, p.outputs);
-        let (mut x, mut w, mut bias, mut out) = ([0i8; MAX_ROWS * MAX_IN], [0i8; MAX_OUT * MAX_IN], [0i32; MAX_OUT], [0i8; MAX_ROWS * MAX_OUT]);
+        let (mut x, mut w_words, mut bias, mut out) = ([0i8; MAX_ROWS * MAX_IN], [0u32; MAX_OUT * MAX_IN / 4 + 1], [0i32; MAX_OUT], [0i8; MAX_ROWS * MAX_OUT]);
+        // The weights 4-byte aligned or not, by shape: kernels may read aligned rows differently.
+        let w_at = (k + m + p.rows) % 2;
+        let w = &mut bytemuck::cast_slice_mut::<u32, i8>(&mut w_words)[w_at..w_at + MAX_OUT * MAX_IN];
         let has_bias = d.cycle(2) == 0;
         let (xs, os) = (d.cycle(3), d.cycle(3));
         let (x_zp, out_zp) = (d.zero_point(xs), d.zero_point(os));
