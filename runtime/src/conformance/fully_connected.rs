@@ -11,10 +11,11 @@ pub type FullyConnectedF32 = fn(&FcParams, &[f32], &[f32], Option<&[f32]>, &mut 
 pub type FullyConnectedI8 = fn(&FcParams, &[i8], i32, &[i8], Option<&[i32]>, &[Requant], i32, &mut [i8], (i8, i8));
 
 const MAX_ROWS: usize = 4;
-const MAX_IN: usize = 40;
+const MAX_IN: usize = 72;
 const MAX_OUT: usize = 12;
 
-/// 1..=4 rows, 1..=40 inputs, 1..=12 outputs.
+/// 1..=4 rows, 1..=72 inputs (up to 18 groups of four: every remainder of the kernels' unrolled
+/// loops), 1..=12 outputs.
 fn shape(d: &mut Draw) -> FcParams {
     FcParams { rows: d.size(1, MAX_ROWS), inputs: d.size(1, MAX_IN), outputs: d.size(1, MAX_OUT) }
 }

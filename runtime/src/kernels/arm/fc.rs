@@ -67,12 +67,17 @@ pub unsafe fn fully_connected_s8(
     }
 }
 
+/// The fewest groups of four inputs for which three rows per block beat four on the Cortex-M4
+/// (measured on the anomaly detection autoencoder: 2 groups lose, 32 win): below, the block's
+/// fixed cost, paid per three outputs instead of four, outweighs the cheaper multiply-accumulates.
+const ROWS3_MIN_GROUPS: usize = 10;
+
 /// One widened row of `x` against every weight row: `dst[o] = stage(bias[o] + col · w_o)`.
 ///
-/// With `k % 4 == 0`: when `w` is 4-byte aligned, blocks of three weight rows run in
-/// [`rows3_q15`] (eight weights per load), a last pair in [`rows_q15`]; otherwise blocks of four
-/// run in [`rows4_q15`]. The rows left over run in the loop below. With other `k`,
-/// [`columns_times_rows`] takes them all.
+/// With `k % 4 == 0`: when `w` is 4-byte aligned and `k >= 4 * ROWS3_MIN_GROUPS`, blocks of
+/// three weight rows run in [`rows3_q15`] (eight weights per load), a last pair in
+/// [`rows_q15`]; otherwise blocks of four run in [`rows4_q15`]. The rows left over run in the
+/// loop below. With other `k`, [`columns_times_rows`] takes them all.
 ///
 /// # Safety
 /// `cols` holds the column of `k / 4` groups and `tail` its last `k % 4` values; `w` holds `m`
@@ -105,7 +110,7 @@ unsafe fn column_times_rows(cols: *const u32, tail: [i32; 3], w: &[i8], k: usize
             dst_b: 0,
             clamp: stage.clamps(),
         };
-        let done = if w.as_ptr() as usize % 4 == 0 {
+        let done = if w.as_ptr() as usize % 4 == 0 && groups >= ROWS3_MIN_GROUPS {
             job.pairs = m / 3;
             if job.pairs > 0 {
                 rows3_q15(&mut job);
