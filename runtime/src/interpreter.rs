@@ -235,10 +235,10 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     /// Runs one op; returns where its output lies in the arena.
     fn run_op(&mut self, op: &OpDesc) -> Result<(usize, usize), RunError> {
         let model = self.model;
-        let y = model.tensor_unnamed(op.output).ok_or(RunError::Internal)?;
+        let y = model.tensor(op.output).ok_or(RunError::Internal)?;
         let mut ins: heapless::Vec<TensorDesc<'m>, MAX_OP_INPUTS> = heapless::Vec::new();
         for &id in &op.inputs {
-            ins.push(model.tensor_unnamed(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
+            ins.push(model.tensor(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
         }
         let (out_start, out_len) = arena_range(&y).ok_or(RunError::Internal)?;
         // The window: the output and every input it overlaps (as the loader allowed).

@@ -282,22 +282,6 @@ impl<'a> Model<'a> {
         decode_exact(self.tensors.record(id as usize)?)
     }
 
-    /// The descriptor of tensor `id` with an empty name, `None` if out of range: what the
-    /// interpreter decodes for every operand of every op. The loader decoded each record whole
-    /// (name included) once; skipping the name spares its UTF-8 check on every run.
-    pub(crate) fn tensor_unnamed(&self, id: TensorId) -> Option<TensorDesc<'a>> {
-        /// [`TensorDesc`]'s fields before the name, in the record's order.
-        #[derive(Deserialize)]
-        struct Head {
-            dtype: DType,
-            shape: crate::tensor::Shape,
-            quant: crate::tensor::Quant,
-            storage: crate::tensor::Storage,
-        }
-        let (h, _name) = postcard::take_from_bytes::<Head>(self.tensors.record(id as usize)?).ok()?;
-        Some(TensorDesc { dtype: h.dtype, shape: h.shape, quant: h.quant, storage: h.storage, name: "" })
-    }
-
     /// Op `index` in execution order, `None` if out of range.
     pub fn op(&self, index: usize) -> Option<OpDesc> {
         decode_exact(self.ops.record(index)?)
