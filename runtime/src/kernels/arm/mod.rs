@@ -12,7 +12,7 @@
 //! | depthwise, multiplier 1 | [`depthwise::depthwise_conv2d_s8`] | `SMLAD` over two horizontal taps of int16 planes |
 //! | regular, `K = kh·kw·c <= 180` (1×1 included) | [`conv::conv2d_block_s8`] | an int8 window × 8 channels' widened weights |
 //! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
-//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × four |
+//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × three (eight weights a load) |
 //!
 //! On cores with Helium (`cfg(mote_arm_mve)`, Cortex-M55) the interpreter calls [`mve`]'s
 //! wrappers instead, which hand what they do not cover to these.
