@@ -5,12 +5,12 @@
 //! Rows of `x` go two at a time through [`columns_times_rows`] (two widened rows × two weight
 //! rows, one `SMLAD` per two multiply-accumulates and per widened weight pair); a single row (a
 //! batch of one, or the last of an odd batch) goes through [`column_times_rows`], three weight
-//! rows per pass of the widened row (four when the weights are not 4-byte aligned), so that
+//! rows per pass of the widened row (two when the weights are not 4-byte aligned), so that
 //! loading the row is shared by the block's outputs.
 
 use super::conv::{columns_times_rows, widen, zero_point_pair};
 use super::dsp::{smlad, sxtb16, sxtb16_ror8};
-use super::matmul::{rows3_q15, rows4_q15, rows_q15, RowsJob};
+use super::matmul::{rows3_q15, rows_q15, RowsJob};
 use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::fully_connected::FcParams;
@@ -67,17 +67,12 @@ pub unsafe fn fully_connected_s8(
     }
 }
 
-/// The fewest groups of four inputs for which three rows per block beat four on the Cortex-M4
-/// (measured on the anomaly detection autoencoder: 2 groups lose, 32 win): below, the block's
-/// fixed cost, paid per three outputs instead of four, outweighs the cheaper multiply-accumulates.
-const ROWS3_MIN_GROUPS: usize = 10;
-
 /// One widened row of `x` against every weight row: `dst[o] = stage(bias[o] + col · w_o)`.
 ///
-/// With `k % 4 == 0`: when `w` is 4-byte aligned and `k >= 4 * ROWS3_MIN_GROUPS`, blocks of
-/// three weight rows run in [`rows3_q15`] (eight weights per load), a last pair in
-/// [`rows_q15`]; otherwise blocks of four run in [`rows4_q15`]. The rows left over run in the
-/// loop below. With other `k`, [`columns_times_rows`] takes them all.
+/// With `k % 4 == 0`: when `w` is 4-byte aligned, blocks of three weight rows run in
+/// [`rows3_q15`] (eight weights per load) and a last pair in [`rows_q15`]; otherwise pairs run in
+/// [`rows_q15`]. A last single row runs in the loop below. With other `k`,
+/// [`columns_times_rows`] takes them all.
 ///
 /// # Safety
 /// `cols` holds the column of `k / 4` groups and `tail` its last `k % 4` values; `w` holds `m`
@@ -110,23 +105,19 @@ unsafe fn column_times_rows(cols: *const u32, tail: [i32; 3], w: &[i8], k: usize
             dst_b: 0,
             clamp: stage.clamps(),
         };
-        let done = if w.as_ptr() as usize % 4 == 0 && groups >= ROWS3_MIN_GROUPS {
+        if w.as_ptr() as usize % 4 == 0 {
             job.pairs = m / 3;
             if job.pairs > 0 {
                 rows3_q15(&mut job);
             }
-            if m % 3 == 2 {
-                job.pairs = 1;
-                rows_q15(&mut job);
-            }
-            m - m % 3 + 2 * (m % 3 / 2)
+            job.pairs = m % 3 / 2;
         } else {
-            job.pairs = m / 4;
-            if job.pairs > 0 {
-                rows4_q15(&mut job);
-            }
-            m - m % 4
-        };
+            job.pairs = m / 2;
+        }
+        if job.pairs > 0 {
+            rows_q15(&mut job);
+        }
+        let done = job.dst.offset_from(dst) as usize;
         for o in done..m {
             let row = w.as_ptr().add(o * k);
             let mut acc = bias.map_or(0, |b| b[o]);

@@ -14,9 +14,9 @@
 //!   read in place four bytes at a time.
 //! - **Column pair** ([`rows_q15x2`]): two input columns widened, per group
 //!   `[even_a, odd_a, even_b, odd_b]`; **column** ([`rows_q15`], two weight rows at a time, and
-//!   [`rows4_q15`], four, and [`rows3_q15`], three): one, `[even, odd]`. The other operand is the
-//!   int8 weight rows, read in place ([`rows3_q15`] reads eight bytes of a row at once with
-//!   `LDRD`, so its rows must be 4-byte aligned).
+//!   [`rows3_q15`], three): one, `[even, odd]`. The other operand is the int8 weight rows, read
+//!   in place ([`rows3_q15`] reads eight bytes of a row at once with `LDRD`, so its rows must be
+//!   4-byte aligned).
 //!
 //! int8 operands are read with `LDR` (except where `LDRD` is said), which tolerates any alignment
 //! on ARMv7-M and ARMv8-M Mainline; widened operands must be 4-byte aligned (`LDRD`).
@@ -305,108 +305,6 @@ core::arch::global_asm!(
     "pop {{r4-r11, pc}}",
     ".size mote_dsp_rows_q15x2, . - mote_dsp_rows_q15x2",
     //
-    // mote_dsp_rows4_q15(job: *mut RowsJob): one column, four rows at a time (`pairs` counts
-    // the blocks of four). MAC loop: r0 cols, r1 row 0 (rows 1-3 at r2 = k, 2k, r10 = 3k bytes
-    // further), r3 end of the column, r4-r7 accumulators, r8/r9 one row's weights widened,
-    // r12/lr the column. [sp] job.
-    ".section .text.mote_dsp_rows4_q15,\"ax\",%progbits",
-    ".global mote_dsp_rows4_q15",
-    ".type mote_dsp_rows4_q15,%function",
-    ".p2align 2",
-    ".thumb_func",
-    "mote_dsp_rows4_q15:",
-    "push {{r4-r11, lr}}",
-    "sub sp, #8",
-    "str r0, [sp]",
-    "ldrd r1, r2, [r0, #4]",
-    "lsl r2, r2, #2",
-    "add.w r10, r2, r2, lsl #1",
-    "ldr r3, [r0]",
-    "add.w r3, r3, r2, lsl #1",
-    // One row: its weights in r9, widened into r8/r9, times the column into the accumulator.
-    ".macro mote_rows4_row acc",
-    "sxtb16 r8, r9",
-    "sxtb16 r9, r9, ror #8",
-    "smlad \\acc, r12, r8, \\acc",
-    "smlad \\acc, lr, r9, \\acc",
-    ".endm",
-    ".macro mote_rows4_group",
-    "ldrd r12, lr, [r0], #8",
-    "ldr r9, [r1, r2]",
-    "mote_rows4_row r5",
-    "ldr r9, [r1, r2, lsl #1]",
-    "mote_rows4_row r6",
-    "ldr r9, [r1, r10]",
-    "mote_rows4_row r7",
-    "ldr r9, [r1], #4",
-    "mote_rows4_row r4",
-    ".endm",
-    "1:",
-    "ldr r12, [sp]",
-    "ldrd r0, lr, [r12, #16]",
-    "ldr r4, [r0]",
-    "ldr r5, [r0, lr]",
-    "add.w r0, r0, lr, lsl #1",
-    "ldr r6, [r0]",
-    "ldr r7, [r0, lr]",
-    "add.w r0, r0, lr, lsl #1",
-    "str r0, [r12, #16]",
-    "ldr r11, [r12, #8]",
-    "ldr r0, [r12]",
-    // groups % 4 first: bit 0 into N, bit 1 into C (the groups leave the flags alone).
-    "lsls r11, r11, #31",
-    "bpl 2f",
-    "mote_rows4_group",
-    "2:",
-    "bcc 3f",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "3:",
-    "cmp r0, r3",
-    "beq 5f",
-    "4:",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "cmp r0, r3",
-    "bne 4b",
-    "5:",
-    "add r1, r10",
-    "ldr r12, [sp]",
-    "ldrd r0, r11, [r12, #24]",
-    "ldr lr, [r12, #32]",
-    ".irp acc, r4, r5, r6, r7",
-    "ldrd r8, r9, [r0]",
-    "add r0, r11",
-    "lsl r8, r8, #1",
-    "mvn r9, r9",
-    "mote_requant \\acc, r8, r9, r12",
-    ".endr",
-    "ldr r12, [sp]",
-    "str r0, [r12, #24]",
-    "bfi r4, r5, #8, #8",
-    "bfi r4, r6, #16, #8",
-    "bfi r4, r7, #24, #8",
-    "ldr r0, [r12, #52]",
-    "cbz r0, 6f",
-    "ldrd r8, r9, [r12, #36]",
-    "mote_clamp r4, r8, r9, r0",
-    "6:",
-    "ldr r8, [r12, #44]",
-    "str r4, [r8], #4",
-    "str r8, [r12, #44]",
-    "ldr r0, [r12, #12]",
-    "subs r0, #1",
-    "str r0, [r12, #12]",
-    "bne 1b",
-    "str r1, [r12, #4]",
-    ".purgem mote_rows4_group",
-    ".purgem mote_rows4_row",
-    "add sp, #8",
-    "pop {{r4-r11, pc}}",
-    ".size mote_dsp_rows4_q15, . - mote_dsp_rows4_q15",
-    //
     // mote_dsp_rows3_q15(job: *mut RowsJob): one column, three rows at a time (`pairs` counts
     // the blocks of three), each row's weights read eight at a time (LDRD: `w` 4-byte aligned).
     // MAC loop: r0 cols, r1-r3 the three rows, r4-r6 accumulators, r7 a temporary, r8-r11 the
@@ -619,7 +517,6 @@ extern "C" {
     fn mote_dsp_block_s8x8(job: *mut BlockJob);
     fn mote_dsp_rows_q15x2(job: *mut RowsJob);
     fn mote_dsp_rows_q15(job: *mut RowsJob);
-    fn mote_dsp_rows4_q15(job: *mut RowsJob);
     fn mote_dsp_rows3_q15(job: *mut RowsJob);
 }
 
@@ -657,18 +554,6 @@ pub unsafe fn rows_q15x2(job: &mut RowsJob) {
 pub unsafe fn rows_q15(job: &mut RowsJob) {
     // SAFETY: forwarded to the caller.
     unsafe { mote_dsp_rows_q15(job) }
-}
-
-/// Runs a [`RowsJob`] on one column, four rows at a time: `pairs` counts blocks of four rows,
-/// each writing 4 bytes at `dst` (then `dst += 4`); `dst_b` is unused.
-///
-/// # Safety
-/// As [`rows_q15`], with `w` holding `4 * pairs` rows.
-#[cfg(mote_arm_dsp)]
-#[inline(always)]
-pub unsafe fn rows4_q15(job: &mut RowsJob) {
-    // SAFETY: forwarded to the caller.
-    unsafe { mote_dsp_rows4_q15(job) }
 }
 
 /// Runs a [`RowsJob`] on one column, three rows at a time: `pairs` counts blocks of three rows,
@@ -786,27 +671,12 @@ mod portable {
     ///
     /// # Safety
     /// As the Arm routine.
-    pub unsafe fn rows4_q15(job: &mut RowsJob) {
-        // SAFETY: forwarded.
-        unsafe { rows_n::<4>(job) }
-    }
-
-    /// Portable twin of the Arm routine, for the host tests.
-    ///
-    /// # Safety
-    /// As the Arm routine.
     pub unsafe fn rows3_q15(job: &mut RowsJob) {
-        // SAFETY: forwarded.
-        unsafe { rows_n::<3>(job) }
-    }
-
-    /// The one-column routines that take `N` rows per block.
-    unsafe fn rows_n<const N: usize>(job: &mut RowsJob) {
         let k = 4 * job.groups;
         // SAFETY: within the caller's ranges.
         unsafe {
             while job.pairs > 0 {
-                let v: [i32; N] = core::array::from_fn(|j| {
+                let v: [i32; 3] = core::array::from_fn(|j| {
                     let row = job.w.add(j * k);
                     let mut acc = *job.bias.add(j * job.bias_step / 4);
                     for g in 0..job.groups {
@@ -817,12 +687,12 @@ mod portable {
                     let (m, e) = scale(*job.requant.add(j * job.requant_step / 8));
                     requantize(acc, m, e, job.zp_round)
                 });
-                job.bias = job.bias.add(N * job.bias_step / 4);
-                job.requant = job.requant.add(N * job.requant_step / 8);
-                let packed = clamp_i8x4(pack_i8x4(v[0], v[1], v[2], v.get(3).copied().unwrap_or(0)), job.lo, job.hi);
-                core::ptr::copy_nonoverlapping(packed.to_le_bytes().as_ptr(), job.dst as *mut u8, N);
-                job.dst = job.dst.add(N);
-                job.w = job.w.add(N * k);
+                job.bias = job.bias.add(3 * job.bias_step / 4);
+                job.requant = job.requant.add(3 * job.requant_step / 8);
+                let packed = clamp_i8x4(pack_i8x4(v[0], v[1], v[2], 0), job.lo, job.hi);
+                core::ptr::copy_nonoverlapping(packed.to_le_bytes().as_ptr(), job.dst as *mut u8, 3);
+                job.dst = job.dst.add(3);
+                job.w = job.w.add(3 * k);
                 job.pairs -= 1;
             }
         }
