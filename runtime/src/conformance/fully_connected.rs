@@ -11,10 +11,11 @@ pub type FullyConnectedF32 = fn(&FcParams, &[f32], &[f32], Option<&[f32]>, &mut 
 pub type FullyConnectedI8 = fn(&FcParams, &[i8], i32, &[i8], Option<&[i32]>, &[Requant], i32, &mut [i8], (i8, i8));
 
 const MAX_ROWS: usize = 4;
-const MAX_IN: usize = 40;
+const MAX_IN: usize = 72;
 const MAX_OUT: usize = 12;
 
-/// 1..=4 rows, 1..=40 inputs, 1..=12 outputs.
+/// 1..=4 rows, 1..=72 inputs (up to 18 groups of four: every remainder of the kernels' unrolled
+/// loops), 1..=12 outputs.
 fn shape(d: &mut Draw) -> FcParams {
     FcParams { rows: d.size(1, MAX_ROWS), inputs: d.size(1, MAX_IN), outputs: d.size(1, MAX_OUT) }
 }
@@ -58,7 +59,10 @@ pub fn fully_connected_i8(kernel: FullyConnectedI8, cases: Cases) -> Result<(), 
     cases.each(|d| {
         let p = shape(d);
         let (k, m) = (p.inputs, p.outputs);
-        let (mut x, mut w, mut bias, mut out) = ([0i8; MAX_ROWS * MAX_IN], [0i8; MAX_OUT * MAX_IN], [0i32; MAX_OUT], [0i8; MAX_ROWS * MAX_OUT]);
+        let (mut x, mut w_words, mut bias, mut out) = ([0i8; MAX_ROWS * MAX_IN], [0u32; MAX_OUT * MAX_IN / 4 + 1], [0i32; MAX_OUT], [0i8; MAX_ROWS * MAX_OUT]);
+        // The weights 4-byte aligned or not, by shape: kernels may read aligned rows differently.
+        let w_at = (k + m + p.rows) % 2;
+        let w = &mut bytemuck::cast_slice_mut::<u32, i8>(&mut w_words)[w_at..w_at + MAX_OUT * MAX_IN];
         let has_bias = d.cycle(2) == 0;
         let (xs, os) = (d.cycle(3), d.cycle(3));
         let (x_zp, out_zp) = (d.zero_point(xs), d.zero_point(os));

@@ -4,12 +4,13 @@
 //!
 //! Rows of `x` go two at a time through [`columns_times_rows`] (two widened rows × two weight
 //! rows, one `SMLAD` per two multiply-accumulates and per widened weight pair); a single row (a
-//! batch of one, or the last of an odd batch) goes through [`column_times_rows`], four weight
-//! rows per pass of the widened row, so that loading the row is shared by four outputs.
+//! batch of one, or the last of an odd batch) goes through [`column_times_rows`], three weight
+//! rows per pass of the widened row (two when the weights are not 4-byte aligned), so that
+//! loading the row is shared by the block's outputs.
 
 use super::conv::{columns_times_rows, widen, zero_point_pair};
 use super::dsp::{smlad, sxtb16, sxtb16_ror8};
-use super::matmul::{rows4_q15, RowsJob};
+use super::matmul::{rows3_q15, rows_q15, RowsJob};
 use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::fully_connected::FcParams;
@@ -68,8 +69,10 @@ pub unsafe fn fully_connected_s8(
 
 /// One widened row of `x` against every weight row: `dst[o] = stage(bias[o] + col · w_o)`.
 ///
-/// With `k % 4 == 0`, blocks of four weight rows run in [`rows4_q15`] and the last `m % 4` rows
-/// in the loop below; otherwise [`columns_times_rows`] takes them all.
+/// With `k % 4 == 0`: when `w` is 4-byte aligned, blocks of three weight rows run in
+/// [`rows3_q15`] (eight weights per load) and a last pair in [`rows_q15`]; otherwise pairs run in
+/// [`rows_q15`]. A last single row runs in the loop below. With other `k`,
+/// [`columns_times_rows`] takes them all.
 ///
 /// # Safety
 /// `cols` holds the column of `k / 4` groups and `tail` its last `k % 4` values; `w` holds `m`
@@ -84,28 +87,38 @@ unsafe fn column_times_rows(cols: *const u32, tail: [i32; 3], w: &[i8], k: usize
         if k % 4 != 0 {
             return columns_times_rows(cols, false, [tail, [0; 3]], w, k, bias, stage, dst, m);
         }
-        let (groups, quads) = (k / 4, m / 4);
-        if quads > 0 {
-            let (requant, requant_step) = stage.requant_ptr();
-            let mut job = RowsJob {
-                cols,
-                w: w.as_ptr(),
-                groups,
-                pairs: quads,
-                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
-                bias_step: if bias.is_some() { 4 } else { 0 },
-                requant,
-                requant_step,
-                zp_round: stage.zp_round(),
-                lo: stage.lo(),
-                hi: stage.hi(),
-                dst,
-                dst_b: 0,
-                clamp: stage.clamps(),
-            };
-            rows4_q15(&mut job);
+        let groups = k / 4;
+        let (requant, requant_step) = stage.requant_ptr();
+        let mut job = RowsJob {
+            cols,
+            w: w.as_ptr(),
+            groups,
+            pairs: 0,
+            bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+            bias_step: if bias.is_some() { 4 } else { 0 },
+            requant,
+            requant_step,
+            zp_round: stage.zp_round(),
+            lo: stage.lo(),
+            hi: stage.hi(),
+            dst,
+            dst_b: 0,
+            clamp: stage.clamps(),
+        };
+        if w.as_ptr() as usize % 4 == 0 {
+            job.pairs = m / 3;
+            if job.pairs > 0 {
+                rows3_q15(&mut job);
+            }
+            job.pairs = m % 3 / 2;
+        } else {
+            job.pairs = m / 2;
         }
-        for o in 4 * quads..m {
+        if job.pairs > 0 {
+            rows_q15(&mut job);
+        }
+        let done = job.dst.offset_from(dst) as usize;
+        for o in done..m {
             let row = w.as_ptr().add(o * k);
             let mut acc = bias.map_or(0, |b| b[o]);
             for g in 0..groups {

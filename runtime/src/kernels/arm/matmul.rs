@@ -14,11 +14,12 @@
 //!   read in place four bytes at a time.
 //! - **Column pair** ([`rows_q15x2`]): two input columns widened, per group
 //!   `[even_a, odd_a, even_b, odd_b]`; **column** ([`rows_q15`], two weight rows at a time, and
-//!   [`rows4_q15`], four): one, `[even, odd]`. The other operand is the int8 weight rows, read in
-//!   place.
+//!   [`rows3_q15`], three): one, `[even, odd]`. The other operand is the int8 weight rows, read
+//!   in place ([`rows3_q15`] reads eight bytes of a row at once with `LDRD`, so its rows must be
+//!   4-byte aligned).
 //!
-//! int8 operands are read with `LDR`, which tolerates any alignment on ARMv7-M and ARMv8-M
-//! Mainline; widened operands must be 4-byte aligned (`LDRD`).
+//! int8 operands are read with `LDR` (except where `LDRD` is said), which tolerates any alignment
+//! on ARMv7-M and ARMv8-M Mainline; widened operands must be 4-byte aligned (`LDRD`).
 //!
 //! # Overflow
 //! Each `SMLAD` adds two products to the accumulator modulo `2^32`, as the reference's wrapping
@@ -304,78 +305,99 @@ core::arch::global_asm!(
     "pop {{r4-r11, pc}}",
     ".size mote_dsp_rows_q15x2, . - mote_dsp_rows_q15x2",
     //
-    // mote_dsp_rows4_q15(job: *mut RowsJob): one column, four rows at a time (`pairs` counts
-    // the blocks of four). MAC loop: r0 cols, r1 row 0 (rows 1-3 at r2 = k, 2k, r10 = 3k bytes
-    // further), r3 end of the column, r4-r7 accumulators, r8/r9 one row's weights widened,
-    // r12/lr the column. [sp] job.
-    ".section .text.mote_dsp_rows4_q15,\"ax\",%progbits",
-    ".global mote_dsp_rows4_q15",
-    ".type mote_dsp_rows4_q15,%function",
+    // mote_dsp_rows3_q15(job: *mut RowsJob): one column, three rows at a time (`pairs` counts
+    // the blocks of three), each row's weights read eight at a time (LDRD: `w` 4-byte aligned).
+    // MAC loop: r0 cols, r1-r3 the three rows, r4-r6 accumulators, r7 a temporary, r8-r11 the
+    // column's two groups, r12/lr one row's eight weights. [sp] job, [sp, #4] end of the column.
+    ".section .text.mote_dsp_rows3_q15,\"ax\",%progbits",
+    ".global mote_dsp_rows3_q15",
+    ".type mote_dsp_rows3_q15,%function",
     ".p2align 2",
     ".thumb_func",
-    "mote_dsp_rows4_q15:",
+    "mote_dsp_rows3_q15:",
     "push {{r4-r11, lr}}",
     "sub sp, #8",
     "str r0, [sp]",
     "ldrd r1, r2, [r0, #4]",
-    "lsl r2, r2, #2",
-    "add.w r10, r2, r2, lsl #1",
     "ldr r3, [r0]",
-    "add.w r3, r3, r2, lsl #1",
-    // One row: its weights in r9, widened into r8/r9, times the column into the accumulator.
-    ".macro mote_rows4_row acc",
-    "sxtb16 r8, r9",
-    "sxtb16 r9, r9, ror #8",
-    "smlad \\acc, r12, r8, \\acc",
-    "smlad \\acc, lr, r9, \\acc",
+    "add.w r3, r3, r2, lsl #3",
+    "str r3, [sp, #4]",
+    // One row, one group: weights in r12, the column in r8/r9.
+    ".macro mote_rows3_row1 acc, row",
+    "ldr r12, [\\row], #4",
+    "sxtb16 r7, r12",
+    "sxtb16 r12, r12, ror #8",
+    "smlad \\acc, r8, r7, \\acc",
+    "smlad \\acc, r9, r12, \\acc",
     ".endm",
-    ".macro mote_rows4_group",
-    "ldrd r12, lr, [r0], #8",
-    "ldr r9, [r1, r2]",
-    "mote_rows4_row r5",
-    "ldr r9, [r1, r2, lsl #1]",
-    "mote_rows4_row r6",
-    "ldr r9, [r1, r10]",
-    "mote_rows4_row r7",
-    "ldr r9, [r1], #4",
-    "mote_rows4_row r4",
+    // One row, two groups: weights in r12/lr, the column in r8-r11.
+    ".macro mote_rows3_row2 acc, row",
+    "ldrd r12, lr, [\\row], #8",
+    "sxtb16 r7, r12",
+    "sxtb16 r12, r12, ror #8",
+    "smlad \\acc, r8, r7, \\acc",
+    "smlad \\acc, r9, r12, \\acc",
+    "sxtb16 r7, lr",
+    "sxtb16 lr, lr, ror #8",
+    "smlad \\acc, r10, r7, \\acc",
+    "smlad \\acc, r11, lr, \\acc",
+    ".endm",
+    ".macro mote_rows3_group2",
+    "ldm r0!, {{r8-r11}}",
+    "mote_rows3_row2 r4, r1",
+    "mote_rows3_row2 r5, r2",
+    "mote_rows3_row2 r6, r3",
     ".endm",
     "1:",
     "ldr r12, [sp]",
+    "ldr r2, [r12, #8]",
+    "add.w r2, r1, r2, lsl #2",
+    "rsb r3, r1, r2, lsl #1",
     "ldrd r0, lr, [r12, #16]",
     "ldr r4, [r0]",
     "ldr r5, [r0, lr]",
     "add.w r0, r0, lr, lsl #1",
     "ldr r6, [r0]",
-    "ldr r7, [r0, lr]",
-    "add.w r0, r0, lr, lsl #1",
+    "add r0, lr",
     "str r0, [r12, #16]",
-    "ldr r11, [r12, #8]",
+    "ldr r7, [r12, #8]",
     "ldr r0, [r12]",
-    // groups % 4 first: bit 0 into N, bit 1 into C (the groups leave the flags alone).
-    "lsls r11, r11, #31",
+    // groups % 8 first: bit 0 into N, bit 1 into C (the groups leave the flags alone), then
+    // bit 2.
+    "lsls r7, r7, #31",
     "bpl 2f",
-    "mote_rows4_group",
+    "ldrd r8, r9, [r0], #8",
+    "mote_rows3_row1 r4, r1",
+    "mote_rows3_row1 r5, r2",
+    "mote_rows3_row1 r6, r3",
     "2:",
     "bcc 3f",
-    "mote_rows4_group",
-    "mote_rows4_group",
+    "mote_rows3_group2",
     "3:",
-    "cmp r0, r3",
+    "ldr r12, [sp]",
+    "ldr r12, [r12, #8]",
+    "lsls r12, r12, #29",
+    "bpl 7f",
+    "mote_rows3_group2",
+    "mote_rows3_group2",
+    "7:",
+    "ldr r12, [sp, #4]",
+    "cmp r0, r12",
     "beq 5f",
     "4:",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "mote_rows4_group",
-    "cmp r0, r3",
+    "mote_rows3_group2",
+    "mote_rows3_group2",
+    "mote_rows3_group2",
+    "mote_rows3_group2",
+    "ldr r12, [sp, #4]",
+    "cmp r0, r12",
     "bne 4b",
     "5:",
-    "add r1, r10",
+    "mov r1, r3",
     "ldr r12, [sp]",
     "ldrd r0, r11, [r12, #24]",
     "ldr lr, [r12, #32]",
-    ".irp acc, r4, r5, r6, r7",
+    ".irp acc, r4, r5, r6",
     "ldrd r8, r9, [r0]",
     "add r0, r11",
     "lsl r8, r8, #1",
@@ -386,25 +408,27 @@ core::arch::global_asm!(
     "str r0, [r12, #24]",
     "bfi r4, r5, #8, #8",
     "bfi r4, r6, #16, #8",
-    "bfi r4, r7, #24, #8",
     "ldr r0, [r12, #52]",
     "cbz r0, 6f",
     "ldrd r8, r9, [r12, #36]",
     "mote_clamp r4, r8, r9, r0",
     "6:",
     "ldr r8, [r12, #44]",
-    "str r4, [r8], #4",
+    "strh r4, [r8], #2",
+    "lsrs r4, r4, #16",
+    "strb r4, [r8], #1",
     "str r8, [r12, #44]",
     "ldr r0, [r12, #12]",
     "subs r0, #1",
     "str r0, [r12, #12]",
     "bne 1b",
     "str r1, [r12, #4]",
-    ".purgem mote_rows4_group",
-    ".purgem mote_rows4_row",
+    ".purgem mote_rows3_group2",
+    ".purgem mote_rows3_row2",
+    ".purgem mote_rows3_row1",
     "add sp, #8",
     "pop {{r4-r11, pc}}",
-    ".size mote_dsp_rows4_q15, . - mote_dsp_rows4_q15",
+    ".size mote_dsp_rows3_q15, . - mote_dsp_rows3_q15",
     //
     // mote_dsp_rows_q15(job: *mut RowsJob): one column; as above with r4, r5 (a·w0, a·w1).
     ".section .text.mote_dsp_rows_q15,\"ax\",%progbits",
@@ -493,7 +517,7 @@ extern "C" {
     fn mote_dsp_block_s8x8(job: *mut BlockJob);
     fn mote_dsp_rows_q15x2(job: *mut RowsJob);
     fn mote_dsp_rows_q15(job: *mut RowsJob);
-    fn mote_dsp_rows4_q15(job: *mut RowsJob);
+    fn mote_dsp_rows3_q15(job: *mut RowsJob);
 }
 
 /// Runs a [`BlockJob`].
@@ -532,16 +556,17 @@ pub unsafe fn rows_q15(job: &mut RowsJob) {
     unsafe { mote_dsp_rows_q15(job) }
 }
 
-/// Runs a [`RowsJob`] on one column, four rows at a time: `pairs` counts blocks of four rows,
-/// each writing 4 bytes at `dst` (then `dst += 4`); `dst_b` is unused.
+/// Runs a [`RowsJob`] on one column, three rows at a time: `pairs` counts blocks of three rows,
+/// each writing 3 bytes at `dst` (then `dst += 3`); `dst_b` is unused. Each row's weights are
+/// read eight bytes at a time, so that one load and four `SXTB16` feed four `SMLAD`.
 ///
 /// # Safety
-/// As [`rows_q15`], with `w` holding `4 * pairs` rows.
+/// As [`rows_q15`], with `w` 4-byte aligned and holding `3 * pairs` rows.
 #[cfg(mote_arm_dsp)]
 #[inline(always)]
-pub unsafe fn rows4_q15(job: &mut RowsJob) {
+pub unsafe fn rows3_q15(job: &mut RowsJob) {
     // SAFETY: forwarded to the caller.
-    unsafe { mote_dsp_rows4_q15(job) }
+    unsafe { mote_dsp_rows3_q15(job) }
 }
 
 #[cfg(not(mote_arm_dsp))]
@@ -646,12 +671,12 @@ mod portable {
     ///
     /// # Safety
     /// As the Arm routine.
-    pub unsafe fn rows4_q15(job: &mut RowsJob) {
+    pub unsafe fn rows3_q15(job: &mut RowsJob) {
         let k = 4 * job.groups;
         // SAFETY: within the caller's ranges.
         unsafe {
             while job.pairs > 0 {
-                let v: [i32; 4] = core::array::from_fn(|j| {
+                let v: [i32; 3] = core::array::from_fn(|j| {
                     let row = job.w.add(j * k);
                     let mut acc = *job.bias.add(j * job.bias_step / 4);
                     for g in 0..job.groups {
@@ -662,12 +687,12 @@ mod portable {
                     let (m, e) = scale(*job.requant.add(j * job.requant_step / 8));
                     requantize(acc, m, e, job.zp_round)
                 });
-                job.bias = job.bias.add(job.bias_step);
-                job.requant = job.requant.add(job.requant_step / 2);
-                let packed = clamp_i8x4(pack_i8x4(v[0], v[1], v[2], v[3]), job.lo, job.hi);
-                core::ptr::write_unaligned(job.dst as *mut u32, packed);
-                job.dst = job.dst.add(4);
-                job.w = job.w.add(4 * k);
+                job.bias = job.bias.add(3 * job.bias_step / 4);
+                job.requant = job.requant.add(3 * job.requant_step / 8);
+                let packed = clamp_i8x4(pack_i8x4(v[0], v[1], v[2], 0), job.lo, job.hi);
+                core::ptr::copy_nonoverlapping(packed.to_le_bytes().as_ptr(), job.dst as *mut u8, 3);
+                job.dst = job.dst.add(3);
+                job.w = job.w.add(3 * k);
                 job.pairs -= 1;
             }
         }

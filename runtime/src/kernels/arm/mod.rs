@@ -12,7 +12,7 @@
 //! | depthwise, multiplier 1 | [`depthwise::depthwise_conv2d_s8`] | `SMLAD` over two horizontal taps of int16 planes |
 //! | regular, `K = kh·kw·c <= 180` (1×1 included) | [`conv::conv2d_block_s8`] | an int8 window × 8 channels' widened weights |
 //! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
-//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × four |
+//! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × three (eight weights a load) |
 //!
 //! On cores with Helium (`cfg(mote_arm_mve)`, Cortex-M55) the interpreter calls [`mve`]'s
 //! wrappers instead, which hand what they do not cover to these.
@@ -448,25 +448,31 @@ mod tests {
 
     #[test]
     fn fully_connected_matches_the_reference() {
-        for (seed, (rows, inputs, outputs)) in [(1, 640, 128), (1, 128, 8), (3, 10, 5), (2, 7, 1), (4, 64, 12), (1, 64, 10), (3, 64, 7), (1, 8, 3)].into_iter().enumerate() {
+        let shapes = [(1, 640, 128), (1, 128, 8), (3, 10, 5), (2, 7, 1), (4, 64, 12), (1, 64, 10), (3, 64, 7), (1, 8, 3), (1, 44, 9), (1, 52, 10), (1, 60, 6), (1, 56, 11), (1, 68, 3), (1, 48, 4), (1, 40, 5), (1, 4, 2), (1, 28, 640)];
+        for (seed, ((rows, inputs, outputs), offset)) in shapes.into_iter().flat_map(|s| [(s, 0), (s, 1)]).enumerate() {
             let mut rng = Rng(seed as u64);
             let p = FcParams { rows, inputs, outputs };
             let x = random_i8(&mut rng, rows * inputs);
-            let w = random_i8(&mut rng, outputs * inputs);
+            // Weights 4-byte aligned (offset 0: three rows per pass) or not (four rows per pass).
+            let mut w_words = std::vec![0u32; (outputs * inputs).div_ceil(4) + 1];
+            let w_bytes: &mut [i8] = bytemuck::cast_slice_mut(&mut w_words);
+            let w = &mut w_bytes[offset..offset + outputs * inputs];
+            w.copy_from_slice(&random_i8(&mut rng, outputs * inputs));
+            let w = &*w;
             let bias: Vec<i32> = (0..outputs).map(|_| rng.int(-50_000, 50_000) as i32).collect();
             let requant: Vec<Requant> = (0..outputs).map(|_| quantize_multiplier(libm::pow(10.0, -5.0 + 3.0 * rng.unit()))).collect();
             let (x_zp, out_zp) = (rng.int(-128, 127) as i32, rng.int(-128, 127) as i32);
             let act = rng.act_i8(out_zp);
             assert!(fc_is_fast(&p, x_zp, &requant, out_zp));
             let (mut got, mut reference) = (std::vec![0i8; rows * outputs], std::vec![0i8; rows * outputs]);
-            fully_connected_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act);
-            crate::kernels::fully_connected::fully_connected_i8(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut reference, act);
+            fully_connected_i8(&p, &x, x_zp, w, Some(&bias), &requant, out_zp, &mut got, act);
+            crate::kernels::fully_connected::fully_connected_i8(&p, &x, x_zp, w, Some(&bias), &requant, out_zp, &mut reference, act);
             assert_eq!(got, reference, "{p:?}");
             let need = fully_connected_i8_scratch_bytes(&p);
             assert_eq!(need, if rows > 1 { 4 } else { 2 } * 4 * (inputs / 4));
             let mut words = std::vec![0xa5a5_a5a5u32; need / 4 + 16];
             got.fill(0);
-            fully_connected_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+            fully_connected_i8_with_scratch(&p, &x, x_zp, w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
             assert_eq!(got, reference, "{p:?}");
             assert!(words[need / 4..].iter().all(|&v| v == 0xa5a5_a5a5), "{p:?} wrote past its {need} B of scratch");
         }
