@@ -101,6 +101,15 @@ impl Scratch<'_> {
     }
 }
 
+/// Runs `kernel` on the first `bytes` (at most [`SCRATCH_BYTES`]) of a stack buffer: how the
+/// reference-signature entry points, which the conformance suites call, stand in for the op's
+/// planned scratch.
+fn with_stack_scratch(bytes: usize, kernel: impl FnOnce(&mut [u8])) {
+    let mut words = [0u32; Scratch::WORDS];
+    let scratch: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+    kernel(&mut scratch[..bytes.min(SCRATCH_BYTES)]);
+}
+
 /// The first `bytes` of `scratch` as words, `None` when it is shorter or not 4-byte aligned.
 fn scratch_words(scratch: &mut [u8], bytes: usize) -> Option<Scratch<'_>> {
     let words: &mut [u32] = bytemuck::try_cast_slice_mut(scratch.get_mut(..bytes)?).ok()?;
@@ -222,10 +231,9 @@ pub fn conv2d_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let mut words = [0u32; Scratch::WORDS];
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-    let need = conv2d_i8_scratch_bytes(p).min(SCRATCH_BYTES);
-    conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut bytes[..need]);
+    with_stack_scratch(crate::kernels::conv2d_i8_scratch_bytes(p), |scratch| {
+        conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+    });
 }
 
 /// Whether [`fully_connected_i8`] runs the DSP kernel (`true`) or the reference.
@@ -280,10 +288,9 @@ pub fn fully_connected_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let mut words = [0u32; Scratch::WORDS];
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-    let need = fully_connected_i8_scratch_bytes(p).min(SCRATCH_BYTES);
-    fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut bytes[..need]);
+    with_stack_scratch(crate::kernels::fully_connected_i8_scratch_bytes(p), |scratch| {
+        fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+    });
 }
 
 /// Deterministic test data for the Arm kernels' own tests (SplitMix64).

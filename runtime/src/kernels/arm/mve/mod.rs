@@ -215,10 +215,9 @@ pub fn conv2d_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let mut words = [0u32; Scratch::WORDS];
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-    let need = crate::kernels::conv2d_i8_scratch_bytes(p).min(SCRATCH_BYTES);
-    conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut bytes[..need]);
+    super::with_stack_scratch(crate::kernels::conv2d_i8_scratch_bytes(p), |scratch| {
+        conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+    });
 }
 
 /// int8 fully connected layer: [`crate::kernels::fully_connected::fully_connected_i8`]'s
@@ -268,10 +267,9 @@ pub fn fully_connected_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let mut words = [0u32; Scratch::WORDS];
-    let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
-    let need = crate::kernels::fully_connected_i8_scratch_bytes(p).min(SCRATCH_BYTES);
-    fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, &mut bytes[..need]);
+    super::with_stack_scratch(crate::kernels::fully_connected_i8_scratch_bytes(p), |scratch| {
+        fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+    });
 }
 
 /// The output channels of one row, through [`rows_s8x4`]: whole groups of four, then the last
@@ -338,46 +336,14 @@ impl Channels {
         Channels { job, general: !fast_stage(requant, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
     }
 
-    /// Every channel's output for the row `x`, at `dst`.
+    /// Every channel's output for the row `x`, at `dst`: [`Self::run_rows`] for one row.
     ///
     /// # Safety
     /// `x` holds `k` bytes; `dst` is writable for `channels` bytes.
     #[inline(always)]
     unsafe fn run(&mut self, x: *const i8, dst: *mut i8) {
-        let whole = self.channels / 4;
-        let left = self.channels % 4;
-        let job = &mut self.job;
-        job.x = x;
-        job.dst = dst;
-        job.start = self.starts;
-        job.requant = self.requant;
-        job.w = self.w;
-        // SAFETY: the groups' rows, requant entries, starts and outputs exist (`new`'s and the
-        // caller's promises); `pixels` is 1 (`new`, and every routine leaves it so).
-        unsafe {
-            if whole > 0 {
-                job.groups = whole;
-                job.lanes = [0, 1, 2, 3];
-                if self.general {
-                    rows_s8x4_any(job);
-                } else {
-                    rows_s8x4(job);
-                }
-            }
-            if left > 0 {
-                let c0 = 4 * whole;
-                let last = left as u32 - 1;
-                job.groups = 1;
-                job.lanes = [0, 1.min(last), 2.min(last), 3.min(last)];
-                job.w = self.w.add(c0 * job.k);
-                job.dst = dst.add(c0);
-                if self.general {
-                    rows_s8x4_any(job);
-                } else {
-                    rows_s8x4(job);
-                }
-            }
-        }
+        // SAFETY: the caller's promises, for one row.
+        unsafe { self.run_rows(x, dst, 1, 0, 0) }
     }
 
     /// Every channel's output for `rows` rows, the first at `x`, the next ones `x_step` bytes
