@@ -49,5 +49,8 @@ step "the kernel conformance suites on the targets: Cortex-M4F, Cortex-M0 code, 
 step "Cortex-M4 size probe (the runtime with every op family, and with each benchmark model's features), within 2 % of its committed flash"
 bash scripts/size-report.sh
 
+step "the README's results tables match the blessed figures (budgets, REPORT, size budget)"
+python3 scripts/readme-tables.py --check
+
 step "command one: the demo (convert, evaluate, run on the Cortex-M4 under QEMU)"
 bash scripts/demo.sh
