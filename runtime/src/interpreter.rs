@@ -121,13 +121,13 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     }
 
     fn bytes(&self, id: TensorId) -> Result<&[u8], RunError> {
-        let t = self.model.tensor(id).ok_or(RunError::Internal)?;
+        let t = self.model.operand(id).ok_or(RunError::Internal)?;
         let (start, len) = arena_range(&t).ok_or(RunError::Internal)?;
         self.arena.get(start..start + len).ok_or(RunError::Internal)
     }
 
     fn bytes_mut(&mut self, id: TensorId) -> Result<&mut [u8], RunError> {
-        let t = self.model.tensor(id).ok_or(RunError::Internal)?;
+        let t = self.model.operand(id).ok_or(RunError::Internal)?;
         let (start, len) = arena_range(&t).ok_or(RunError::Internal)?;
         self.arena.get_mut(start..start + len).ok_or(RunError::Internal)
     }
@@ -235,10 +235,10 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     /// Runs one op; returns where its output lies in the arena.
     fn run_op(&mut self, op: &OpDesc) -> Result<(usize, usize), RunError> {
         let model = self.model;
-        let y = model.tensor(op.output).ok_or(RunError::Internal)?;
+        let y = model.operand(op.output).ok_or(RunError::Internal)?;
         let mut ins: heapless::Vec<TensorDesc<'m>, MAX_OP_INPUTS> = heapless::Vec::new();
         for &id in &op.inputs {
-            ins.push(model.tensor(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
+            ins.push(model.operand(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
         }
         let (out_start, out_len) = arena_range(&y).ok_or(RunError::Internal)?;
         // The window: the output and every input it overlaps (as the loader allowed).

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FormatError, Section};
 use crate::ops::{OpCode, OpDesc};
-use crate::tensor::{DType, TensorDesc, TensorId};
+use crate::tensor::{DType, Quant, Region, Shape, Storage, TensorDesc, TensorId};
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"MOTE";
@@ -127,6 +127,114 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
 /// The discriminant postcard wrote first in a record (an enum variant index, as a varint).
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
     postcard::take_from_bytes::<u32>(bytes).ok().map(|(v, _)| v)
+}
+
+/// A postcard record read field by field, as `FORMAT.md` lists the encodings: what the tensor
+/// records are read with. The interpreter reads its operands' records on every run, so they are
+/// decoded here by hand, in place, rather than through serde's visitors and their copies.
+struct Record<'a>(&'a [u8]);
+
+impl<'a> Record<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    /// A LEB128 varint of at most `max_bytes` bytes whose last byte is at most `last_max`:
+    /// postcard's rule (`u16`: 3 bytes and 3, `u32`: 5 and 15), so that both readers accept the
+    /// same records. Most fields of a record are one byte: that case is inline.
+    #[inline(always)]
+    fn varint(&mut self, max_bytes: u32, last_max: u8) -> Option<u32> {
+        match self.0 {
+            [b @ 0..0x80, rest @ ..] => {
+                self.0 = rest;
+                Some(*b as u32)
+            }
+            _ => self.long_varint(max_bytes, last_max),
+        }
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self, max_bytes: u32, last_max: u8) -> Option<u32> {
+        let bytes = self.0;
+        let mut v = 0u32;
+        let mut i = 0;
+        loop {
+            let b = *bytes.get(i)?;
+            v |= ((b & 0x7f) as u32) << (7 * i);
+            i += 1;
+            if b < 0x80 {
+                if i == max_bytes as usize && b > last_max {
+                    return None;
+                }
+                self.0 = &bytes[i..];
+                return Some(v);
+            }
+            if i == max_bytes as usize {
+                return None;
+            }
+        }
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.varint(5, 15)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.varint(3, 3).map(|v| v as u16)
+    }
+
+    /// Zigzag: `0, -1, 1, -2, …` as `0, 1, 2, 3, …`.
+    fn i32(&mut self) -> Option<i32> {
+        let v = self.u32()?;
+        Some((v >> 1) as i32 ^ -((v & 1) as i32))
+    }
+
+    fn f32(&mut self) -> Option<f32> {
+        Some(f32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn region(&mut self) -> Option<Region> {
+        Some(Region { offset: self.u32()?, len: self.u32()? })
+    }
+
+    /// A tensor record that fills the bytes exactly. Without `named` the name's bytes are
+    /// skipped unchecked and the descriptor's name is empty: what the interpreter reads, the
+    /// loader having checked every record whole.
+    fn tensor(mut self, named: bool) -> Option<TensorDesc<'a>> {
+        let dtype = match self.u32()? {
+            0 => DType::F32,
+            1 => DType::I8,
+            2 => DType::I32,
+            _ => return None,
+        };
+        let mut shape = Shape::default();
+        for _ in 0..self.u32()? {
+            shape.0.push(self.u32()?).ok()?;
+        }
+        let quant = match self.u32()? {
+            0 => Quant::None,
+            1 => Quant::PerTensor { scale: self.f32()?, zero_point: self.i32()? },
+            2 => Quant::PerChannel { axis: self.byte()?, scales: self.region()? },
+            _ => return None,
+        };
+        let storage = match self.u32()? {
+            0 => Storage::Const(self.region()?),
+            1 => Storage::Arena { offset: self.u32()?, first: self.u16()?, last: self.u16()? },
+            _ => return None,
+        };
+        let len = self.u32()? as usize;
+        let name = self.take(len)?;
+        let name = if named { core::str::from_utf8(name).ok()? } else { "" };
+        self.0.is_empty().then_some(TensorDesc { dtype, shape, quant, storage, name })
+    }
 }
 
 /// CRC-32 (ISO-HDLC, as zlib and PNG) over the file with the CRC field itself skipped.
@@ -279,7 +387,13 @@ impl<'a> Model<'a> {
 
     /// The descriptor of tensor `id`, `None` if out of range.
     pub fn tensor(&self, id: TensorId) -> Option<TensorDesc<'a>> {
-        decode_exact(self.tensors.record(id as usize)?)
+        Record(self.tensors.record(id as usize)?).tensor(true)
+    }
+
+    /// The descriptor of tensor `id` with an empty name, `None` if out of range: what the
+    /// interpreter reads of its operands on every run.
+    pub(crate) fn operand(&self, id: TensorId) -> Option<TensorDesc<'a>> {
+        Record(self.tensors.record(id as usize)?).tensor(false)
     }
 
     /// Op `index` in execution order, `None` if out of range.
@@ -322,7 +436,12 @@ impl<'a> Model<'a> {
     }
 
     fn raw_tensor(&self, index: usize) -> Result<TensorDesc<'a>, FormatError> {
-        self.tensors.decode(index, Section::Tensors, DType::COUNT, |code| FormatError::UnknownDType { tensor: index as TensorId, code })
+        let malformed = FormatError::Malformed { section: Section::Tensors, index: index as u32 };
+        let rec = self.tensors.record(index).ok_or(malformed)?;
+        match Record(rec).u32() {
+            Some(code) if code >= DType::COUNT => Err(FormatError::UnknownDType { tensor: index as TensorId, code }),
+            _ => Record(rec).tensor(true).ok_or(malformed),
+        }
     }
 
     fn raw_op(&self, index: usize) -> Result<OpDesc, FormatError> {
