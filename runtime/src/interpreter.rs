@@ -225,7 +225,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let op = self.model.op(index).ok_or(RunError::Internal)?;
             let code = op.kind.code();
             hook.before_op(index, code);
-            let (start, len) = self.run_op(&op)?;
+            let (start, len) = self.run_op(index, &op)?;
             hook.after_op(index, code);
             hook.output(index, op.output, self.arena.get(start..start + len).ok_or(RunError::Internal)?);
         }
@@ -233,7 +233,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     }
 
     /// Runs one op; returns where its output lies in the arena.
-    fn run_op(&mut self, op: &OpDesc) -> Result<(usize, usize), RunError> {
+    fn run_op(&mut self, index: usize, op: &OpDesc) -> Result<(usize, usize), RunError> {
         let model = self.model;
         let y = model.operand(op.output).ok_or(RunError::Internal)?;
         let mut ins: heapless::Vec<TensorDesc<'m>, MAX_OP_INPUTS> = heapless::Vec::new();
@@ -272,7 +272,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             (window, scratch, [(0, &*below), (w1, &*between), (s1, &*above)])
         };
         let x = ins.first().ok_or(RunError::Internal)?;
-        let exec = Exec { model, ins: &ins, x, y: &y, views, window: (w0, w1) };
+        let exec = Exec { model, index, ins: &ins, x, y: &y, views, window: (w0, w1) };
         ops::run(&op.kind, &exec, window, scratch)?;
         Ok((out_start, out_len))
     }

@@ -74,7 +74,7 @@ impl LiveChannels {
     /// The live channels of a stage for `oc` channels, or `None` when every channel is live or
     /// there are more than [`Self::MAX`].
     pub fn new(stage: &OutputStage<'_>, oc: usize) -> Option<LiveChannels> {
-        if oc > Self::MAX {
+        if oc > Self::MAX || stage.all_live() {
             return None;
         }
         let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], live: 0 };
