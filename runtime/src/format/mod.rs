@@ -172,6 +172,12 @@ impl<'a> Record<'a> {
         self.varint(5, 15)
     }
 
+    /// [`u32`](Self::u32) inline, for the tensor records the interpreter reads on every run.
+    #[inline(always)]
+    fn u32_inline(&mut self) -> Option<u32> {
+        self.varint(5, 15)
+    }
+
     fn u16(&mut self) -> Option<u16> {
         self.varint(3, 3).map(|v| v as u16)
     }
@@ -318,28 +324,28 @@ impl<'a> Record<'a> {
     /// skipped unchecked and the descriptor's name is empty: what the interpreter reads, the
     /// loader having checked every record whole.
     fn tensor(mut self, named: bool) -> Option<TensorDesc<'a>> {
-        let dtype = match self.u32()? {
+        let dtype = match self.u32_inline()? {
             0 => DType::F32,
             1 => DType::I8,
             2 => DType::I32,
             _ => return None,
         };
         let mut shape = Shape::default();
-        for _ in 0..self.u32()? {
-            shape.0.push(self.u32()?).ok()?;
+        for _ in 0..self.u32_inline()? {
+            shape.0.push(self.u32_inline()?).ok()?;
         }
-        let quant = match self.u32()? {
+        let quant = match self.u32_inline()? {
             0 => Quant::None,
             1 => Quant::PerTensor { scale: self.f32()?, zero_point: self.i32()? },
             2 => Quant::PerChannel { axis: self.byte()?, scales: self.region()? },
             _ => return None,
         };
-        let storage = match self.u32()? {
+        let storage = match self.u32_inline()? {
             0 => Storage::Const(self.region()?),
-            1 => Storage::Arena { offset: self.u32()?, first: self.u16()?, last: self.u16()? },
+            1 => Storage::Arena { offset: self.u32_inline()?, first: self.u16()?, last: self.u16()? },
             _ => return None,
         };
-        let len = self.u32()? as usize;
+        let len = self.u32_inline()? as usize;
         let name = self.take(len)?;
         let name = if named { core::str::from_utf8(name).ok()? } else { "" };
         self.0.is_empty().then_some(TensorDesc { dtype, shape, quant, storage, name })
