@@ -148,6 +148,19 @@ impl<'a> Record<'a> {
 
     #[inline(never)]
     fn long_varint(&mut self, max_bytes: u32, last_max: u8) -> Option<u32> {
+        // Two and three bytes (offsets and lengths below 2 MiB) without the loop; the first byte
+        // has its continuation bit, `max_bytes` is 3 or 5.
+        match self.0 {
+            [b0, b1 @ 0..0x80, rest @ ..] => {
+                self.0 = rest;
+                return Some((*b0 & 0x7f) as u32 | (*b1 as u32) << 7);
+            }
+            [b0, b1, b2 @ 0..0x80, rest @ ..] if max_bytes > 3 || *b2 <= last_max => {
+                self.0 = rest;
+                return Some((*b0 & 0x7f) as u32 | ((*b1 & 0x7f) as u32) << 7 | (*b2 as u32) << 14);
+            }
+            _ => {}
+        }
         let bytes = self.0;
         let mut v = 0u32;
         let mut i = 0;
