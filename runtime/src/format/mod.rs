@@ -90,12 +90,9 @@ impl<'a> Table<'a> {
         if i >= self.count {
             return None;
         }
-        let start = read_u32(self.section, 4 + 4 * i)? as usize;
-        let end = if i + 1 == self.count {
-            self.section.len()
-        } else {
-            read_u32(self.section, 8 + 4 * i)? as usize
-        };
+        let index = self.section.get(4 + 4 * i..)?;
+        let start = read_u32(index, 0)? as usize;
+        let end = if i + 1 == self.count { self.section.len() } else { read_u32(index, 4)? as usize };
         self.section.get(start..end)
     }
 }
