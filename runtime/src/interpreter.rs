@@ -2,7 +2,7 @@
 //!
 //! The interpreter owns no memory: activations live in the arena at the offsets the plan fixed,
 //! constants are read in place from the model's bytes. `invoke` walks the ops in order, decodes
-//! each one, takes disjoint views of its operands (inputs never overlap the output except for
+//! each one and its operands' descriptors (names skipped), takes disjoint views of its operands (inputs never overlap the output except for
 //! the in-place ops the loader allowed) and hands them to the op's family ([`ops::run`](crate::ops)),
 //! which calls its reference kernel.
 

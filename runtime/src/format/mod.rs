@@ -7,6 +7,14 @@
 //! [`Model::from_bytes`] validates the whole file once: every offset, length, id, dtype, shape,
 //! attribute and the memory plan. A model that passed can be run without further checks; the
 //! interpreter's kernels index only inside what was validated here.
+//!
+//! The TENSORS and OPS records are read by hand (`Record`: the encodings `FORMAT.md` lists,
+//! postcard's rules, a test holding both readers to the same answers), not through serde: the
+//! interpreter reads each op's record and its operands' on every run, and serde's visitors cost
+//! flash and copies. The loader also remembers, for each int8 Conv2d and FullyConnected among the
+//! first [`NORMAL_OPS`], whether its requantization entries are all normal, so that the kernels
+//! skip their own checks of them on every run ([`crate::quant::RequantTable`]). `Model` holds
+//! nothing else beyond the file's bytes and its parsed header.
 
 mod check;
 #[cfg(feature = "std")]

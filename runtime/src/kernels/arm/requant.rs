@@ -33,7 +33,9 @@
 //! The stage covers what the converter produces: every multiplier normalised (`>= 2^30`, as
 //! `quantize_multiplier` makes every non-zero scale) with a real value below 0.5 (`shift <= -1`),
 //! or zero (`(0, 0)`), and an output zero point in the int8 range. [`OutputStage::new`] returns
-//! `None` otherwise and the op runs on the reference kernel.
+//! `None` otherwise and the op runs on the reference kernel. [`OutputStage::of`] takes a
+//! [`RequantTable`]: one the loader found normal is not looked at again (no entry is zero then,
+//! so every channel is live).
 
 use super::dsp;
 use crate::quant::{Requant, RequantTable};
