@@ -119,9 +119,9 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     rest.is_empty().then_some(v)
 }
 
-/// A postcard record read field by field, as `FORMAT.md` lists the encodings: what the tensor
-/// records are read with. The interpreter reads its operands' records on every run, so they are
-/// decoded here by hand, in place, rather than through serde's visitors and their copies.
+/// A postcard record read field by field, as `FORMAT.md` lists the encodings: how the tensor and
+/// op records are read. The interpreter reads an op's record and its operands' on every run, so
+/// they are decoded here by hand, in place, rather than through serde's visitors and their copies.
 struct Record<'a>(&'a [u8]);
 
 impl<'a> Record<'a> {
