@@ -2,7 +2,7 @@
 //!
 //! The interpreter owns no memory: activations live in the arena at the offsets the plan fixed,
 //! constants are read in place from the model's bytes. `invoke` walks the ops in order, decodes
-//! each one, takes disjoint views of its operands (inputs never overlap the output except for
+//! each one and its operands' descriptors (names skipped), takes disjoint views of its operands (inputs never overlap the output except for
 //! the in-place ops the loader allowed) and hands them to the op's family ([`ops::run`](crate::ops)),
 //! which calls its reference kernel.
 
@@ -121,13 +121,13 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     }
 
     fn bytes(&self, id: TensorId) -> Result<&[u8], RunError> {
-        let t = self.model.tensor(id).ok_or(RunError::Internal)?;
+        let t = self.model.operand(id).ok_or(RunError::Internal)?;
         let (start, len) = arena_range(&t).ok_or(RunError::Internal)?;
         self.arena.get(start..start + len).ok_or(RunError::Internal)
     }
 
     fn bytes_mut(&mut self, id: TensorId) -> Result<&mut [u8], RunError> {
-        let t = self.model.tensor(id).ok_or(RunError::Internal)?;
+        let t = self.model.operand(id).ok_or(RunError::Internal)?;
         let (start, len) = arena_range(&t).ok_or(RunError::Internal)?;
         self.arena.get_mut(start..start + len).ok_or(RunError::Internal)
     }
@@ -225,7 +225,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             let op = self.model.op(index).ok_or(RunError::Internal)?;
             let code = op.kind.code();
             hook.before_op(index, code);
-            let (start, len) = self.run_op(&op)?;
+            let (start, len) = self.run_op(index, &op)?;
             hook.after_op(index, code);
             hook.output(index, op.output, self.arena.get(start..start + len).ok_or(RunError::Internal)?);
         }
@@ -233,12 +233,12 @@ impl<'m, 'a> Interpreter<'m, 'a> {
     }
 
     /// Runs one op; returns where its output lies in the arena.
-    fn run_op(&mut self, op: &OpDesc) -> Result<(usize, usize), RunError> {
+    fn run_op(&mut self, index: usize, op: &OpDesc) -> Result<(usize, usize), RunError> {
         let model = self.model;
-        let y = model.tensor(op.output).ok_or(RunError::Internal)?;
+        let y = model.operand(op.output).ok_or(RunError::Internal)?;
         let mut ins: heapless::Vec<TensorDesc<'m>, MAX_OP_INPUTS> = heapless::Vec::new();
         for &id in &op.inputs {
-            ins.push(model.tensor(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
+            ins.push(model.operand(id).ok_or(RunError::Internal)?).map_err(|_| RunError::Internal)?;
         }
         let (out_start, out_len) = arena_range(&y).ok_or(RunError::Internal)?;
         // The window: the output and every input it overlaps (as the loader allowed).
@@ -272,7 +272,7 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             (window, scratch, [(0, &*below), (w1, &*between), (s1, &*above)])
         };
         let x = ins.first().ok_or(RunError::Internal)?;
-        let exec = Exec { model, ins: &ins, x, y: &y, views, window: (w0, w1) };
+        let exec = Exec { model, index, ins: &ins, x, y: &y, views, window: (w0, w1) };
         ops::run(&op.kind, &exec, window, scratch)?;
         Ok((out_start, out_len))
     }

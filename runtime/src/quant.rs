@@ -40,6 +40,60 @@ impl Requant {
     }
 }
 
+impl Requant {
+    /// Whether the entry is *normal*: a multiplier in `[2^30, 2^31)` with a right shift (`shift`
+    /// in `-31..=-1`), what [`quantize_multiplier`] makes of every scale in `[2^-32, 0.5)`. Every
+    /// fast output stage covers a table of normal entries, with no channel dead.
+    #[inline(always)]
+    pub fn is_normal(self) -> bool {
+        self.multiplier >= 1 << 30 && (-31..=-1).contains(&self.shift)
+    }
+}
+
+/// An op's requantization entries (one per tensor, or one per output channel) and whether they
+/// are known to be all normal ([`Requant::is_normal`]). The fast kernels otherwise check the
+/// entries on every call; the loader checks them once per op ([`RequantTable::checked`]) and the
+/// interpreter hands its finding to every run.
+#[derive(Clone, Copy, Debug)]
+pub struct RequantTable<'a> {
+    entries: &'a [Requant],
+    normal: bool,
+}
+
+impl<'a> RequantTable<'a> {
+    /// The entries, not known to be normal: the kernels check them as they need.
+    pub fn new(entries: &'a [Requant]) -> Self {
+        RequantTable { entries, normal: false }
+    }
+
+    /// The entries, checked once: known normal when every entry is.
+    pub fn checked(entries: &'a [Requant]) -> Self {
+        RequantTable { entries, normal: entries.iter().all(|r| r.is_normal()) }
+    }
+
+    /// Entries whose every entry the loader found normal.
+    pub(crate) fn known_normal(entries: &'a [Requant]) -> Self {
+        RequantTable { entries, normal: true }
+    }
+
+    pub fn entries(&self) -> &'a [Requant] {
+        self.entries
+    }
+
+    /// The entries of channels `c0 .. c0 + n` (the table itself when it is per tensor).
+    pub fn channels(&self, c0: usize, n: usize) -> Self {
+        match self.entries {
+            [_] => *self,
+            all => RequantTable { entries: &all[c0..c0 + n], normal: self.normal },
+        }
+    }
+
+    /// Whether every entry is known to be normal (`false` also when unknown).
+    pub fn is_normal(&self) -> bool {
+        self.normal
+    }
+}
+
 /// Splits a real multiplier into a Q0.31 mantissa and an exponent (TFLite `QuantizeMultiplier`).
 ///
 /// `real = multiplier * 2^(shift - 31)` with `multiplier` in `[2^30, 2^31)`. The mantissa is
@@ -239,6 +293,22 @@ pub fn requant_multiplier(input_scale: f32, weight_scale: f32, output_scale: f32
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn normal_entries_and_tables() {
+        assert!(quantize_multiplier(0.3).is_normal());
+        assert!(quantize_multiplier(2f64.powi(-32)).is_normal());
+        assert!(!quantize_multiplier(0.5).is_normal(), "shift 0");
+        assert!(!quantize_multiplier(0.0).is_normal(), "a dead channel");
+        assert!(!Requant { multiplier: (1 << 30) - 1, shift: -3 }.is_normal());
+        assert!(!Requant { multiplier: 1 << 30, shift: -32 }.is_normal());
+        let table = [quantize_multiplier(0.01), quantize_multiplier(0.2)];
+        assert!(RequantTable::checked(&table).is_normal());
+        assert!(!RequantTable::new(&table).is_normal(), "not looked at");
+        assert!(!RequantTable::checked(&[table[0], quantize_multiplier(0.0)]).is_normal());
+        assert_eq!(RequantTable::checked(&table).channels(1, 1).entries(), &table[1..]);
+        assert!(RequantTable::checked(&table).channels(1, 1).is_normal());
+    }
 
     fn exact(x: i32, r: Requant) -> f64 {
         x as f64 * r.multiplier as f64 * libm::pow(2.0, (r.shift - 31) as f64)

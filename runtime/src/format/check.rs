@@ -4,12 +4,14 @@
 //! outputs, lifetimes, the memory plan (tensors and each op's scratch). Each op's own checks (arity, dtypes, shapes,
 //! attributes) are its family's, through [`ops::check`](crate::ops::check).
 
-use super::{Model, ALIGN};
+use super::{Model, ALIGN, NORMAL_OPS};
 use crate::error::FormatError;
 use crate::ops::{self, OpDesc};
 use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId};
 
-pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
+/// Validates `m`; returns which of its first [`NORMAL_OPS`] ops have normal requantization
+/// entries (see [`Model::requant_is_normal`]).
+pub(super) fn validate(m: &Model<'_>) -> Result<[u32; NORMAL_OPS / 32], FormatError> {
     let n_ops = m.op_count();
     if n_ops >= u16::MAX as usize || m.tensor_count() > u16::MAX as usize {
         return Err(FormatError::Malformed { section: crate::error::Section::Ops, index: u32::MAX });
@@ -18,13 +20,17 @@ pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
         check_tensor(m, i as TensorId, &m.raw_tensor(i)?)?;
     }
     check_io(m)?;
+    let mut normal = [0; NORMAL_OPS / 32];
     for k in 0..n_ops {
         let op = m.raw_op(k)?;
         check_lifetimes(m, k, &op)?;
-        ops::check(m, k as u32, &op)?;
+        if ops::check(m, k as u32, &op)? && k < NORMAL_OPS {
+            normal[k / 32] |= 1 << (k % 32);
+        }
         check_scratch(m, k, &op)?;
     }
-    check_plan(m)
+    check_plan(m)?;
+    Ok(normal)
 }
 
 fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), FormatError> {

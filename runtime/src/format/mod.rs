@@ -7,6 +7,14 @@
 //! [`Model::from_bytes`] validates the whole file once: every offset, length, id, dtype, shape,
 //! attribute and the memory plan. A model that passed can be run without further checks; the
 //! interpreter's kernels index only inside what was validated here.
+//!
+//! The TENSORS and OPS records are read by hand (`Record`: the encodings `FORMAT.md` lists,
+//! postcard's rules, a test holding both readers to the same answers), not through serde: the
+//! interpreter reads each op's record and its operands' on every run, and serde's visitors cost
+//! flash and copies. The loader also remembers, for each int8 Conv2d and FullyConnected among the
+//! first [`NORMAL_OPS`], whether its requantization entries are all normal, so that the kernels
+//! skip their own checks of them on every run ([`crate::quant::RequantTable`]). `Model` holds
+//! nothing else beyond the file's bytes and its parsed header.
 
 mod check;
 #[cfg(feature = "std")]
@@ -15,8 +23,8 @@ pub mod writer;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FormatError, Section};
-use crate::ops::{OpCode, OpDesc};
-use crate::tensor::{DType, TensorDesc, TensorId};
+use crate::ops::{Activation, BinaryOp, BinaryQuant, CoordTransform, NearestRound, OpCode, OpDesc, OpKind, PoolKind, ResizeMode, ScratchRegion, UnaryOp};
+use crate::tensor::{DType, Quant, Region, Shape, Storage, TensorDesc, TensorId};
 
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"MOTE";
@@ -86,26 +94,13 @@ impl<'a> Table<'a> {
         Ok(table)
     }
 
-    /// Decodes record `i`, whose leading discriminant must be below `known` (else `unknown`).
-    fn decode<T: Deserialize<'a>>(&self, i: usize, which: Section, known: u32, unknown: impl Fn(u32) -> FormatError) -> Result<T, FormatError> {
-        let malformed = FormatError::Malformed { section: which, index: i as u32 };
-        let rec = self.record(i).ok_or(malformed)?;
-        match leading_varint(rec) {
-            Some(code) if code >= known => Err(unknown(code)),
-            _ => decode_exact(rec).ok_or(malformed),
-        }
-    }
-
     fn record(&self, i: usize) -> Option<&'a [u8]> {
         if i >= self.count {
             return None;
         }
-        let start = read_u32(self.section, 4 + 4 * i)? as usize;
-        let end = if i + 1 == self.count {
-            self.section.len()
-        } else {
-            read_u32(self.section, 8 + 4 * i)? as usize
-        };
+        let index = self.section.get(4 + 4 * i..)?;
+        let start = read_u32(index, 0)? as usize;
+        let end = if i + 1 == self.count { self.section.len() } else { read_u32(index, 4)? as usize };
         self.section.get(start..end)
     }
 }
@@ -124,9 +119,255 @@ fn decode_exact<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Option<T> {
     rest.is_empty().then_some(v)
 }
 
-/// The discriminant postcard wrote first in a record (an enum variant index, as a varint).
-fn leading_varint(bytes: &[u8]) -> Option<u32> {
-    postcard::take_from_bytes::<u32>(bytes).ok().map(|(v, _)| v)
+/// A postcard record read field by field, as `FORMAT.md` lists the encodings: how the tensor and
+/// op records are read. The interpreter reads an op's record and its operands' on every run, so
+/// they are decoded here by hand, in place, rather than through serde's visitors and their copies.
+struct Record<'a>(&'a [u8]);
+
+impl<'a> Record<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        let (&b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(b)
+    }
+
+    /// A LEB128 varint of at most `max_bytes` bytes whose last byte is at most `last_max`:
+    /// postcard's rule (`u16`: 3 bytes and 3, `u32`: 5 and 15), so that both readers accept the
+    /// same records. Most fields of a record are one byte: that case is inline.
+    #[inline(always)]
+    fn varint(&mut self, max_bytes: u32, last_max: u8) -> Option<u32> {
+        match self.0 {
+            [b @ 0..0x80, rest @ ..] => {
+                self.0 = rest;
+                Some(*b as u32)
+            }
+            _ => self.long_varint(max_bytes, last_max),
+        }
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self, max_bytes: u32, last_max: u8) -> Option<u32> {
+        // Two and three bytes (offsets and lengths below 2 MiB) without the loop; the first byte
+        // has its continuation bit, `max_bytes` is 3 or 5.
+        match self.0 {
+            [b0, b1 @ 0..0x80, rest @ ..] => {
+                self.0 = rest;
+                return Some((*b0 & 0x7f) as u32 | (*b1 as u32) << 7);
+            }
+            [b0, b1, b2 @ 0..0x80, rest @ ..] if max_bytes > 3 || *b2 <= last_max => {
+                self.0 = rest;
+                return Some((*b0 & 0x7f) as u32 | ((*b1 & 0x7f) as u32) << 7 | (*b2 as u32) << 14);
+            }
+            _ => {}
+        }
+        let bytes = self.0;
+        let mut v = 0u32;
+        let mut i = 0;
+        loop {
+            let b = *bytes.get(i)?;
+            v |= ((b & 0x7f) as u32) << (7 * i);
+            i += 1;
+            if b < 0x80 {
+                if i == max_bytes as usize && b > last_max {
+                    return None;
+                }
+                self.0 = &bytes[i..];
+                return Some(v);
+            }
+            if i == max_bytes as usize {
+                return None;
+            }
+        }
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.varint(5, 15)
+    }
+
+    /// [`u32`](Self::u32) inline, for the tensor records the interpreter reads on every run.
+    #[inline(always)]
+    fn u32_inline(&mut self) -> Option<u32> {
+        self.varint(5, 15)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.varint(3, 3).map(|v| v as u16)
+    }
+
+    /// Zigzag: `0, -1, 1, -2, …` as `0, 1, 2, 3, …`.
+    fn i32(&mut self) -> Option<i32> {
+        let v = self.u32()?;
+        Some((v >> 1) as i32 ^ -((v & 1) as i32))
+    }
+
+    fn f32(&mut self) -> Option<f32> {
+        Some(f32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn region(&mut self) -> Option<Region> {
+        Some(Region { offset: self.u32()?, len: self.u32()? })
+    }
+
+    fn bool(&mut self) -> Option<bool> {
+        match self.byte()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    fn u16s<const N: usize>(&mut self) -> Option<[u16; N]> {
+        let mut a = [0; N];
+        for v in &mut a {
+            *v = self.u16()?;
+        }
+        Some(a)
+    }
+
+    /// A sequence of at most `N` values.
+    fn seq<T, const N: usize>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<heapless::Vec<T, N>> {
+        let mut v = heapless::Vec::new();
+        for _ in 0..self.u32()? {
+            v.push(item(self)?).ok()?;
+        }
+        Some(v)
+    }
+
+    fn requant(&mut self) -> Option<crate::quant::Requant> {
+        Some(crate::quant::Requant { multiplier: self.i32()?, shift: self.i32()? })
+    }
+
+    fn act(&mut self) -> Option<Activation> {
+        Some(match self.u32()? {
+            0 => Activation::None,
+            1 => Activation::Relu,
+            2 => Activation::Relu6,
+            3 => Activation::Clip { lo: self.f32()?, hi: self.f32()? },
+            _ => return None,
+        })
+    }
+
+    /// An op record (`OpDesc`, the tables of `FORMAT.md`) that fills the bytes exactly.
+    fn op(mut self) -> Option<OpDesc> {
+        let r = &mut self;
+        let kind = match r.u32()? {
+            0 => OpKind::Conv2d { stride: r.u16s()?, dilation: r.u16s()?, pad: r.u16s()?, groups: r.u32()?, act: r.act()? },
+            1 => OpKind::FullyConnected { act: r.act()? },
+            2 => {
+                let op = match r.u32()? {
+                    0 => BinaryOp::Add,
+                    1 => BinaryOp::Sub,
+                    2 => BinaryOp::Mul,
+                    3 => BinaryOp::Div,
+                    _ => return None,
+                };
+                let act = r.act()?;
+                let quant = match r.bool()? {
+                    false => None,
+                    true => Some(BinaryQuant {
+                        a_zero_point: r.i32()?,
+                        b_zero_point: r.i32()?,
+                        out_zero_point: r.i32()?,
+                        left_shift: r.i32()?,
+                        a: r.requant()?,
+                        b: r.requant()?,
+                        out: r.requant()?,
+                    }),
+                };
+                OpKind::Binary { op, act, quant }
+            }
+            3 => {
+                let kind = match r.u32()? {
+                    0 => PoolKind::Avg,
+                    1 => PoolKind::Max,
+                    _ => return None,
+                };
+                OpKind::Pool2d { kind, kernel: r.u16s()?, stride: r.u16s()?, pad: r.u16s()?, count_include_pad: r.bool()?, act: r.act()? }
+            }
+            4 => OpKind::GlobalAvgPool { act: r.act()? },
+            5 => OpKind::Unary {
+                op: match r.u32()? {
+                    0 => UnaryOp::Relu,
+                    1 => UnaryOp::Relu6,
+                    2 => UnaryOp::Clip { lo: r.f32()?, hi: r.f32()? },
+                    3 => UnaryOp::Sigmoid,
+                    4 => UnaryOp::Exp,
+                    _ => return None,
+                },
+            },
+            6 => OpKind::Softmax { beta: r.f32()?, out_inv_q16: r.u32()? },
+            7 => OpKind::Concat { axis: r.byte()? },
+            8 => OpKind::Slice { begin: r.seq(Self::u32)?, step: r.seq(Self::u32)? },
+            9 => OpKind::Reshape,
+            10 => OpKind::Transpose { perm: r.seq(Self::byte)? },
+            11 => OpKind::Pad { before: r.seq(Self::u32)?, after: r.seq(Self::u32)?, value: r.f32()? },
+            12 => {
+                let mode = match r.u32()? {
+                    0 => ResizeMode::Nearest(match r.u32()? {
+                        0 => NearestRound::RoundPreferFloor,
+                        1 => NearestRound::RoundPreferCeil,
+                        2 => NearestRound::Floor,
+                        3 => NearestRound::Ceil,
+                        _ => return None,
+                    }),
+                    1 => ResizeMode::Bilinear,
+                    _ => return None,
+                };
+                let coord = match r.u32()? {
+                    0 => CoordTransform::HalfPixel,
+                    1 => CoordTransform::PytorchHalfPixel,
+                    2 => CoordTransform::AlignCorners,
+                    3 => CoordTransform::Asymmetric,
+                    _ => return None,
+                };
+                OpKind::Resize { mode, coord }
+            }
+            13 => OpKind::Quantize,
+            14 => OpKind::Dequantize,
+            _ => return None,
+        };
+        let inputs = r.seq(Self::u16)?;
+        let output = r.u16()?;
+        let scratch = ScratchRegion { offset: r.u32()?, len: r.u32()? };
+        r.0.is_empty().then_some(OpDesc { kind, inputs, output, scratch })
+    }
+
+    /// A tensor record that fills the bytes exactly. Without `named` the name's bytes are
+    /// skipped unchecked and the descriptor's name is empty: what the interpreter reads, the
+    /// loader having checked every record whole.
+    fn tensor(mut self, named: bool) -> Option<TensorDesc<'a>> {
+        let dtype = match self.u32_inline()? {
+            0 => DType::F32,
+            1 => DType::I8,
+            2 => DType::I32,
+            _ => return None,
+        };
+        let mut shape = Shape::default();
+        for _ in 0..self.u32_inline()? {
+            shape.0.push(self.u32_inline()?).ok()?;
+        }
+        let quant = match self.u32_inline()? {
+            0 => Quant::None,
+            1 => Quant::PerTensor { scale: self.f32()?, zero_point: self.i32()? },
+            2 => Quant::PerChannel { axis: self.byte()?, scales: self.region()? },
+            _ => return None,
+        };
+        let storage = match self.u32_inline()? {
+            0 => Storage::Const(self.region()?),
+            1 => Storage::Arena { offset: self.u32_inline()?, first: self.u16()?, last: self.u16()? },
+            _ => return None,
+        };
+        let len = self.u32_inline()? as usize;
+        let name = self.take(len)?;
+        let name = if named { core::str::from_utf8(name).ok()? } else { "" };
+        self.0.is_empty().then_some(TensorDesc { dtype, shape, quant, storage, name })
+    }
 }
 
 /// CRC-32 (ISO-HDLC, as zlib and PNG) over the file with the CRC field itself skipped.
@@ -148,7 +389,15 @@ pub struct Model<'a> {
     tensors: Table<'a>,
     ops: Table<'a>,
     weights: &'a [u8],
+    /// Bit `k`: op `k` (below [`NORMAL_OPS`]) is an int8 Conv2d or FullyConnected whose every
+    /// requantization entry is normal ([`crate::quant::Requant::is_normal`]), found at load so
+    /// that the kernels need not look at the entries on every run.
+    normal_requant: [u32; NORMAL_OPS / 32],
 }
+
+/// How many of a model's first ops [`Model`] remembers the requantization finding of (a later
+/// op's kernel checks its entries on every run).
+pub const NORMAL_OPS: usize = 128;
 
 impl<'a> Model<'a> {
     /// Parses and validates a model file. See `FORMAT.md` for everything that is checked.
@@ -226,14 +475,15 @@ impl<'a> Model<'a> {
 
         let meta: ModelMeta<'a> =
             decode_exact(meta).ok_or(FormatError::Malformed { section: Section::Meta, index: 0 })?;
-        let model = Model {
+        let mut model = Model {
             bytes,
             meta,
             tensors: Table::parse(tensors, Section::Tensors)?,
             ops: Table::parse(ops, Section::Ops)?,
             weights,
+            normal_requant: [0; NORMAL_OPS / 32],
         };
-        check::validate(&model)?;
+        model.normal_requant = check::validate(&model)?;
         Ok(model)
     }
 
@@ -279,17 +529,29 @@ impl<'a> Model<'a> {
 
     /// The descriptor of tensor `id`, `None` if out of range.
     pub fn tensor(&self, id: TensorId) -> Option<TensorDesc<'a>> {
-        decode_exact(self.tensors.record(id as usize)?)
+        Record(self.tensors.record(id as usize)?).tensor(true)
+    }
+
+    /// The descriptor of tensor `id` with an empty name, `None` if out of range: what the
+    /// interpreter reads of its operands on every run.
+    pub(crate) fn operand(&self, id: TensorId) -> Option<TensorDesc<'a>> {
+        Record(self.tensors.record(id as usize)?).tensor(false)
     }
 
     /// Op `index` in execution order, `None` if out of range.
     pub fn op(&self, index: usize) -> Option<OpDesc> {
-        decode_exact(self.ops.record(index)?)
+        Record(self.ops.record(index)?).op()
     }
 
     /// All ops in execution order.
     pub fn ops(&self) -> impl Iterator<Item = OpDesc> + '_ {
         (0..self.ops.count).filter_map(move |i| self.op(i))
+    }
+
+    /// Whether op `index` is an int8 Conv2d or FullyConnected whose requantization entries the
+    /// loader found all normal.
+    pub(crate) fn requant_is_normal(&self, index: usize) -> bool {
+        index < NORMAL_OPS && self.normal_requant[index / 32] >> (index % 32) & 1 != 0
     }
 
     /// The bytes of a region of the weights section.
@@ -322,10 +584,63 @@ impl<'a> Model<'a> {
     }
 
     fn raw_tensor(&self, index: usize) -> Result<TensorDesc<'a>, FormatError> {
-        self.tensors.decode(index, Section::Tensors, DType::COUNT, |code| FormatError::UnknownDType { tensor: index as TensorId, code })
+        let malformed = FormatError::Malformed { section: Section::Tensors, index: index as u32 };
+        let rec = self.tensors.record(index).ok_or(malformed)?;
+        match Record(rec).u32() {
+            Some(code) if code >= DType::COUNT => Err(FormatError::UnknownDType { tensor: index as TensorId, code }),
+            _ => Record(rec).tensor(true).ok_or(malformed),
+        }
     }
 
     fn raw_op(&self, index: usize) -> Result<OpDesc, FormatError> {
-        self.ops.decode(index, Section::Ops, OpCode::COUNT, |code| FormatError::UnknownOp { op: index as u32, code })
+        let malformed = FormatError::Malformed { section: Section::Ops, index: index as u32 };
+        let rec = self.ops.record(index).ok_or(malformed)?;
+        match Record(rec).u32() {
+            Some(code) if code >= OpCode::COUNT => Err(FormatError::UnknownOp { op: index as u32, code }),
+            _ => Record(rec).op().ok_or(malformed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::writer::AlignedBytes;
+
+    /// The hand-written record readers accept exactly what postcard (serde) accepts, with the
+    /// same values: every tensor and op record of the golden model (every op kind), and each of
+    /// them with one byte changed to values that hit varint, tag and length edges.
+    #[test]
+    fn record_readers_agree_with_postcard() {
+        let bytes = AlignedBytes::new(include_bytes!("../../tests/golden/v2.mote"));
+        let m = Model::from_bytes(&bytes).unwrap();
+        let mut checked = 0;
+        for (table, ops) in [(m.tensors, false), (m.ops, true)] {
+            for i in 0..table.count {
+                let rec = table.record(i).unwrap();
+                let mut edited = rec.to_vec();
+                let mut compare = |r: &[u8]| {
+                    // Debug text: a NaN scale or clip bound equals itself there.
+                    let (hand, serde) = if ops {
+                        (std::format!("{:?}", Record(r).op()), std::format!("{:?}", decode_exact::<OpDesc>(r)))
+                    } else {
+                        (std::format!("{:?}", Record(r).tensor(true)), std::format!("{:?}", decode_exact::<TensorDesc>(r)))
+                    };
+                    assert_eq!(hand, serde, "record {r:?}");
+                    checked += 1;
+                };
+                compare(rec);
+                for at in 0..rec.len() {
+                    let b = rec[at];
+                    for v in [0, 1, 2, 3, 4, 5, 6, 0x0f, 0x10, 0x7f, 0x80, 0x81, 0xc0, 0xff, b ^ 1, b.wrapping_add(1), b ^ 0x80] {
+                        edited[at] = v;
+                        compare(&edited);
+                    }
+                    edited[at] = b;
+                }
+                compare(&rec[..rec.len() - 1]);
+            }
+        }
+        assert!(checked > 10_000, "{checked}");
     }
 }

@@ -95,13 +95,13 @@ pub fn conv2d_i8_with_scratch(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[crate::quant::Requant],
+    requant: crate::quant::RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
     _scratch: &mut [u8],
 ) {
-    conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+    conv2d_i8(p, x, x_zero_point, w, bias, requant.entries(), out_zero_point, out, act)
 }
 
 /// [`fully_connected_i8`] (the scalar or the reference kernel), ignoring the scratch.
@@ -113,13 +113,13 @@ pub fn fully_connected_i8_with_scratch(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[crate::quant::Requant],
+    requant: crate::quant::RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
     _scratch: &mut [u8],
 ) {
-    fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act)
+    fully_connected_i8(p, x, x_zero_point, w, bias, requant.entries(), out_zero_point, out, act)
 }
 
 /// The int8 binary ops the interpreter runs: same-shape Add and Sub through tabulated operand

@@ -20,7 +20,6 @@ use super::operands::{cast, cast_mut, qparams, window_out, Check, Exec};
 use super::{Activation, Feature};
 use crate::error::{FormatError, RunError};
 use crate::kernels::conv::{self as kernel, Conv2dParams};
-use crate::quant::Requant;
 use crate::tensor::{DType, TensorDesc};
 
 /// Load-time checks: operand types, 4-D shapes, `groups` dividing both channel counts, the
@@ -96,7 +95,7 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], stride: 
 fn call(e: &Exec<'_, '_>, p: &Conv2dParams, xb: &[u8], ob: &mut [u8], scratch: &mut [u8], act: Activation) -> Result<(), RunError> {
     let (x, w) = (e.x, e.input(1)?);
     if e.is_i8(Feature::Conv) {
-        let requant: &[Requant] = e.get(e.input(3)?)?;
+        let requant = e.requant(3)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
         crate::kernels::conv2d_i8_with_scratch(p, cast(xb)?, zx, e.get(w)?, bias, requant, zy, cast_mut(ob)?, e.act_i8(act)?, scratch);

@@ -8,7 +8,6 @@ use super::operands::{cast_mut, qparams, Check, Exec};
 use super::{Activation, Feature};
 use crate::error::{FormatError, RunError};
 use crate::kernels::fully_connected::{self as kernel, FcParams};
-use crate::quant::Requant;
 use crate::tensor::{DType, TensorDesc};
 
 /// Load-time checks: operand types, `w` of `[n, k]` with `k` the input's innermost size, an
@@ -40,7 +39,7 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Act
     let p = params(e.ins).ok_or(RunError::Internal)?;
     let (x, w) = (e.x, e.input(1)?);
     if e.is_i8(Feature::FullyConnected) {
-        let requant: &[Requant] = e.get(e.input(3)?)?;
+        let requant = e.requant(3)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
         crate::kernels::fully_connected_i8_with_scratch(&p, e.get(x)?, zx, e.get(w)?, bias, requant, zy, cast_mut(out)?, e.act_i8(act)?, scratch);

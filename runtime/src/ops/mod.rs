@@ -485,9 +485,15 @@ pub fn computes_f32(model: &Model<'_>, op: &OpDesc) -> bool {
 
 /// Load-time validation of op `index`: that this build compiles it in (its family's feature for
 /// its dtype: see [`features`]), arity, dtypes, shapes and attributes. The graph-level checks
-/// (ids, lifetimes, memory plan) are the loader's.
-pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), FormatError> {
+/// (ids, lifetimes, memory plan) are the loader's. `Ok(true)` for an int8 Conv2d or
+/// FullyConnected whose every requantization entry is normal ([`crate::quant::Requant::is_normal`]).
+pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<bool, FormatError> {
     let c = &Check::new(model, index, op)?;
+    check_op(c, model, op)?;
+    Ok(c.normal_requant.get())
+}
+
+fn check_op(c: &Check<'_, '_>, model: &Model<'_>, op: &OpDesc) -> Result<(), FormatError> {
     if let Some(feature) = features(model, op).filter(|f| !f.compiled()) {
         return Err(c.not_compiled(feature));
     }
@@ -595,6 +601,33 @@ mod tests {
         b.op(OpKind::Unary { op: UnaryOp::Sigmoid }, &[f], y).unwrap();
         b.output(y);
         b.finish()
+    }
+
+    /// The loader remembers which int8 convolutions and fully connected layers have only normal
+    /// requantization entries; a dead channel (multiplier 0) or a scale of 0.5 or more does not.
+    #[test]
+    fn the_loader_finds_normal_requantization() {
+        let build = |rq: [crate::quant::Requant; 2]| {
+            let q = Quant::PerTensor { scale: 0.05, zero_point: 0 };
+            let mut b = ModelBuilder::new("fc");
+            let x = b.input("x", DType::I8, &[1, 4], q).unwrap();
+            let w = b.constant_i8("w", &[2, 4], Quant::PerTensor { scale: 0.01, zero_point: 0 }, &[1; 8]).unwrap();
+            let bias = b.constant_i32("b", &[2], &[0, 0]).unwrap();
+            let r = b.constant_i32("rq", &[2, 2], &[rq[0].multiplier, rq[0].shift, rq[1].multiplier, rq[1].shift]).unwrap();
+            let h = b.activation("h", DType::I8, &[1, 2], q).unwrap();
+            b.op(OpKind::FullyConnected { act: Activation::None }, &[x, w, bias, r], h).unwrap();
+            let y = b.activation("y", DType::I8, &[1, 2], q).unwrap();
+            b.op(OpKind::Reshape, &[h], y).unwrap();
+            b.output(y);
+            b.finish()
+        };
+        let m = crate::quant::quantize_multiplier;
+        for (rq, normal) in [([m(0.01), m(0.2)], true), ([m(0.01), m(0.0)], false), ([m(0.7), m(0.2)], false)] {
+            let Ok(bytes) = build(rq) else { return assert!(!Feature::FullyConnected.compiled()) };
+            let bytes = AlignedBytes::new(&bytes);
+            let model = Model::from_bytes(&bytes).unwrap();
+            assert_eq!([model.requant_is_normal(0), model.requant_is_normal(1)], [normal, false], "{rq:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use bytemuck::Pod;
 use super::{Activation, Feature, OpCode, OpDesc};
 use crate::error::{FormatError, RunError};
 use crate::format::Model;
-use crate::quant::{QParams, Requant};
+use crate::quant::{QParams, Requant, RequantTable};
 use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId, MAX_RANK};
 
 /// One op under load-time validation. `x` is its first input, `y` its output.
@@ -21,6 +21,8 @@ pub(crate) struct Check<'c, 'm> {
     x_id: TensorId,
     pub x: TensorDesc<'m>,
     pub y: TensorDesc<'m>,
+    /// Set by [`Check::weighted`] for an int8 op whose requantization entries are all normal.
+    pub normal_requant: core::cell::Cell<bool>,
 }
 
 impl<'c, 'm> Check<'c, 'm> {
@@ -30,7 +32,7 @@ impl<'c, 'm> Check<'c, 'm> {
         let &x_id = op.inputs.first().ok_or(FormatError::Arity { op: index, code, found: 0 })?;
         let x = model.checked_tensor(x_id)?;
         let y = model.checked_tensor(op.output)?;
-        Ok(Check { model, index, op, code, x_id, x, y })
+        Ok(Check { model, index, op, code, x_id, x, y, normal_requant: core::cell::Cell::new(false) })
     }
 
     pub fn n_in(&self) -> usize {
@@ -173,16 +175,16 @@ impl<'c, 'm> Check<'c, 'm> {
                 return Err(self.shape_err(q_id));
             }
             let data = self.model.weights(region).ok_or(FormatError::DataOutOfBounds { tensor: q_id })?;
-            let valid = data.chunks_exact(8).all(|c| {
-                Requant {
-                    multiplier: i32::from_le_bytes([c[0], c[1], c[2], c[3]]),
-                    shift: i32::from_le_bytes([c[4], c[5], c[6], c[7]]),
-                }
-                .is_valid()
-            });
+            let (mut valid, mut normal) = (true, true);
+            for c in data.chunks_exact(8) {
+                let r = Requant { multiplier: i32::from_le_bytes([c[0], c[1], c[2], c[3]]), shift: i32::from_le_bytes([c[4], c[5], c[6], c[7]]) };
+                valid &= r.is_valid();
+                normal &= r.is_normal();
+            }
             if !valid {
                 return Err(self.attr());
             }
+            self.normal_requant.set(normal);
             if x.qparams().is_none() {
                 return Err(FormatError::InvalidQuantization { tensor: self.x_id });
             }
@@ -214,6 +216,8 @@ pub(crate) fn window_out(len: u32, kernel: u32, stride: u16, dilation: u16, pad_
 /// `None`).
 pub(crate) struct Exec<'s, 'm: 's> {
     pub model: &'m Model<'m>,
+    /// The op's index in the model.
+    pub index: usize,
     /// The op's inputs, in slot order.
     pub ins: &'s [TensorDesc<'m>],
     /// Its first input, `ins[0]`.
@@ -264,6 +268,13 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
     /// The elements of an input that is not the output's buffer.
     pub fn get<T: Pod>(&self, t: &TensorDesc<'_>) -> Result<&'s [T], RunError> {
         cast(self.bytes(t)?.ok_or(RunError::Internal)?)
+    }
+
+    /// The requantization table in input `slot` of an int8 Conv2d or FullyConnected, with what
+    /// the loader found of it ([`Model::requant_is_normal`]).
+    pub fn requant(&self, slot: usize) -> Result<RequantTable<'s>, RunError> {
+        let entries: &[Requant] = self.get(self.input(slot)?)?;
+        Ok(if self.model.requant_is_normal(self.index) { RequantTable::known_normal(entries) } else { RequantTable::new(entries) })
     }
 
     /// The optional input `slot` (e.g. an f32 bias).

@@ -74,7 +74,7 @@ impl LiveChannels {
     /// The live channels of a stage for `oc` channels, or `None` when every channel is live or
     /// there are more than [`Self::MAX`].
     pub fn new(stage: &OutputStage<'_>, oc: usize) -> Option<LiveChannels> {
-        if oc > Self::MAX {
+        if oc > Self::MAX || stage.all_live() {
             return None;
         }
         let mut set = LiveChannels { bits: [0; LiveChannels::MAX / 32], live: 0 };
@@ -447,10 +447,12 @@ pub(super) unsafe fn widen(src: *const u8, k: usize, zp_pair: u32, zero_point: i
     let groups = k / 4;
     // SAFETY: inside the source and the columns.
     unsafe {
-        for g in 0..groups {
-            let v = core::ptr::read_unaligned(src.add(4 * g) as *const u32);
-            cols.add(stride * g).write(ssub16(sxtb16(v), zp_pair));
-            cols.add(stride * g + 1).write(ssub16(sxtb16_ror8(v), zp_pair));
+        let (mut s, mut c) = (src, cols);
+        for _ in 0..groups {
+            let v = core::ptr::read_unaligned(s as *const u32);
+            c.write(ssub16(sxtb16(v), zp_pair));
+            c.add(1).write(ssub16(sxtb16_ror8(v), zp_pair));
+            (s, c) = (s.add(4), c.add(stride));
         }
         let mut tail = [0i32; 3];
         for (t, v) in tail.iter_mut().enumerate().take(k % 4) {

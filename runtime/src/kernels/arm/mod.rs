@@ -79,7 +79,7 @@ pub mod requant;
 
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
-use crate::quant::Requant;
+use crate::quant::{Requant, RequantTable};
 use requant::OutputStage;
 
 /// The most scratch one op's kernel takes, in bytes: the specialisations are chosen (and their
@@ -189,14 +189,15 @@ pub fn conv2d_i8_with_scratch(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    requant: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
     scratch: &mut [u8],
 ) {
-    let stage = OutputStage::new(requant, p.output[3], out_zero_point, act)
+    let stage = OutputStage::of(requant, p.output[3], out_zero_point, act)
         .filter(|_| (-128..=127).contains(&x_zero_point) && conv_lengths_match(p, x, w, bias, out));
+    let requant = requant.entries();
     let scratch = scratch_words(scratch, conv2d_i8_scratch_bytes(p));
     let (Some(stage), Some(mut scratch), path) = (stage, scratch, shape_path(p)) else {
         return crate::kernels::conv::conv2d_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act);
@@ -232,7 +233,7 @@ pub fn conv2d_i8(
     act: (i8, i8),
 ) {
     with_stack_scratch(crate::kernels::conv2d_i8_scratch_bytes(p), |scratch| {
-        conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+        conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, RequantTable::new(requant), out_zero_point, out, act, scratch)
     });
 }
 
@@ -251,7 +252,7 @@ pub fn fully_connected_i8_with_scratch(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    requant: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
@@ -261,7 +262,8 @@ pub fn fully_connected_i8_with_scratch(
         && w.len() == p.outputs * p.inputs
         && out.len() == p.rows * p.outputs
         && bias.is_none_or(|b| b.len() == p.outputs);
-    let stage = OutputStage::new(requant, p.outputs, out_zero_point, act);
+    let stage = OutputStage::of(requant, p.outputs, out_zero_point, act);
+    let requant = requant.entries();
     let scratch = scratch_words(scratch, fully_connected_i8_scratch_bytes(p));
     match (stage, scratch) {
         (Some(stage), Some(mut scratch)) if lengths && (-128..=127).contains(&x_zero_point) && fc::supports(p) => {
@@ -289,7 +291,7 @@ pub fn fully_connected_i8(
     act: (i8, i8),
 ) {
     with_stack_scratch(crate::kernels::fully_connected_i8_scratch_bytes(p), |scratch| {
-        fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+        fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, RequantTable::new(requant), out_zero_point, out, act, scratch)
     });
 }
 
@@ -372,13 +374,19 @@ mod tests {
         assert!(need <= SCRATCH_BYTES && need % 4 == 0, "{p:?}");
         let mut words = std::vec![0xa5a5_a5a5u32; need / 4 + 16];
         got.fill(0);
-        conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+        conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), RequantTable::new(&requant), out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
         assert_eq!(got, reference, "{p:?}");
         assert!(words[need / 4..].iter().all(|&v| v == 0xa5a5_a5a5), "{p:?} wrote past its {need} B of scratch");
+        // The table as the loader hands it (known normal unless a channel is dead): the same bytes.
+        let table = RequantTable::checked(&requant);
+        assert_eq!(table.is_normal(), dead == 0, "{p:?}");
+        got.fill(0);
+        conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), table, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+        assert_eq!(got, reference, "{p:?}");
         // A shorter scratch takes the reference: the same bytes.
         if need > 0 {
             got.fill(0);
-            conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need - 4]);
+            conv2d_i8_with_scratch(&p, &x, x_zp, &w, Some(&bias), RequantTable::new(&requant), out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need - 4]);
             assert_eq!(got, reference, "{p:?}");
         }
     }
@@ -479,9 +487,14 @@ mod tests {
             assert_eq!(need, if rows > 1 { 4 } else { 2 } * 4 * (inputs / 4));
             let mut words = std::vec![0xa5a5_a5a5u32; need / 4 + 16];
             got.fill(0);
-            fully_connected_i8_with_scratch(&p, &x, x_zp, w, Some(&bias), &requant, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+            fully_connected_i8_with_scratch(&p, &x, x_zp, w, Some(&bias), RequantTable::new(&requant), out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
             assert_eq!(got, reference, "{p:?}");
             assert!(words[need / 4..].iter().all(|&v| v == 0xa5a5_a5a5), "{p:?} wrote past its {need} B of scratch");
+            let table = RequantTable::checked(&requant);
+            assert!(table.is_normal());
+            got.fill(0);
+            fully_connected_i8_with_scratch(&p, &x, x_zp, w, Some(&bias), table, out_zp, &mut got, act, &mut bytemuck::cast_slice_mut(&mut words)[..need]);
+            assert_eq!(got, reference, "{p:?}");
         }
     }
 

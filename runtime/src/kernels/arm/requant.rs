@@ -33,10 +33,12 @@
 //! The stage covers what the converter produces: every multiplier normalised (`>= 2^30`, as
 //! `quantize_multiplier` makes every non-zero scale) with a real value below 0.5 (`shift <= -1`),
 //! or zero (`(0, 0)`), and an output zero point in the int8 range. [`OutputStage::new`] returns
-//! `None` otherwise and the op runs on the reference kernel.
+//! `None` otherwise and the op runs on the reference kernel. [`OutputStage::of`] takes a
+//! [`RequantTable`]: one the loader found normal is not looked at again (no entry is zero then,
+//! so every channel is live).
 
 use super::dsp;
-use crate::quant::Requant;
+use crate::quant::{Requant, RequantTable};
 
 /// Whether `r` is the zero multiplier; out of line, so that the scan of the normal ones stays
 /// a few compares a channel.
@@ -57,6 +59,7 @@ pub struct ChannelScale {
 #[derive(Clone, Copy, Debug)]
 pub struct OutputStage<'a> {
     requant: &'a [Requant],
+    all_live: bool,
     /// `usize::MAX` for per-channel requant, 0 for per-tensor: the index mask.
     channel_mask: usize,
     /// `1 + 2 * zero_point`.
@@ -69,17 +72,28 @@ impl<'a> OutputStage<'a> {
     /// The stage for `channels` output channels, or `None` when `requant` is neither per-tensor
     /// nor per-channel or holds a multiplier this stage does not cover.
     pub fn new(requant: &'a [Requant], channels: usize, zero_point: i32, act: (i8, i8)) -> Option<OutputStage<'a>> {
+        Self::of(RequantTable::new(requant), channels, zero_point, act)
+    }
+
+    /// [`new`](Self::new) for a table, whose entries are not looked at when known normal.
+    pub fn of(table: RequantTable<'a>, channels: usize, zero_point: i32, act: (i8, i8)) -> Option<OutputStage<'a>> {
+        let requant = table.entries();
         let channel_mask = match requant.len() {
             1 => 0,
             n if n == channels => usize::MAX,
             _ => return None,
         };
-        let covered = |r: &Requant| (r.multiplier >= 1 << 30 && (-31..=-1).contains(&r.shift)) || is_zero(r);
-        if !requant.iter().all(covered) || !(-128..=127).contains(&zero_point) {
+        let covered = |r: &Requant| r.is_normal() || is_zero(r);
+        if !(table.is_normal() || requant.iter().all(covered)) || !(-128..=127).contains(&zero_point) {
             return None;
         }
         let splat = |v: i8| u32::from_ne_bytes([v as u8; 4]);
-        Some(OutputStage { requant, channel_mask, zp_round: 1 + 2 * zero_point, lo: splat(act.0), hi: splat(act.1) })
+        Some(OutputStage { requant, all_live: table.is_normal(), channel_mask, zp_round: 1 + 2 * zero_point, lo: splat(act.0), hi: splat(act.1) })
+    }
+
+    /// Whether every channel is known live (the table is normal: no zero multiplier).
+    pub fn all_live(&self) -> bool {
+        self.all_live
     }
 
     /// Channel `c`'s constants. `c` must be below the `channels` the stage was made for.

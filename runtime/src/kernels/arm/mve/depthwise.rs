@@ -22,7 +22,7 @@ use core::mem::size_of;
 
 use super::super::{Scratch, SCRATCH_BYTES};
 use crate::kernels::conv::Conv2dParams;
-use crate::quant::Requant;
+use crate::quant::{Requant, RequantTable};
 
 /// Channels per chunk for `p`: a multiple of 8, at most `c` rounded up, or 0 when not even
 /// eight fit.
@@ -382,7 +382,7 @@ pub unsafe fn depthwise_conv2d_s8(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    table: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
@@ -398,8 +398,9 @@ pub unsafe fn depthwise_conv2d_s8(
     let starts = scratch.words() as *mut i32;
     // SAFETY: the transposed weights follow the starts in the scratch (`chunk_channels`).
     let wt = unsafe { starts.add(chunk) } as *mut i8;
+    let requant = table.entries();
     let requant_step = if requant.len() == 1 { 0 } else { size_of::<Requant>() };
-    let general = !super::fast_stage(requant, c, out_zero_point);
+    let general = !super::fast_stage(table, c, out_zero_point);
     let mut c0 = 0;
     while c0 < c {
         if c - c0 < 8 {

@@ -42,27 +42,28 @@ use core::mem::size_of;
 use super::{Scratch, SCRATCH_BYTES};
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
-use crate::quant::Requant;
+use crate::quant::{Requant, RequantTable};
 use matmul::{rows_s8x4, rows_s8x4_any, RowsJob, StartsJob};
 
 /// The MVE kernels' output-stage and zero-point condition, shared by both ops: zero points in
 /// the int8 range, requant per tensor or per channel with valid entries (the matmul's general
 /// stage covers them all).
-fn covered(requant: &[Requant], channels: usize, x_zero_point: i32, out_zero_point: i32) -> bool {
+fn covered(requant: RequantTable<'_>, channels: usize, x_zero_point: i32, out_zero_point: i32) -> bool {
     (-128..=127).contains(&x_zero_point)
         && (-128..=127).contains(&out_zero_point)
-        && (requant.len() == 1 || requant.len() == channels)
-        && (fast_stage(requant, channels, out_zero_point) || requant.iter().all(|r| r.is_valid()))
+        && (requant.entries().len() == 1 || requant.entries().len() == channels)
+        && (fast_stage(requant, channels, out_zero_point) || requant.entries().iter().all(|r| r.is_valid()))
 }
 
 /// Whether the faster output stage ([`matmul::rows_s8x4`], the depthwise routine's) covers
 /// `requant`: every shift `<= -1` (scales below 0.5, what the converter writes for most layers),
 /// any multiplier `>= 0`. Stated here rather than borrowed from the DSP stage's
 /// [`super::requant::OutputStage`], whose coverage may grow independently.
-fn fast_stage(requant: &[Requant], channels: usize, out_zero_point: i32) -> bool {
+fn fast_stage(requant: RequantTable<'_>, channels: usize, out_zero_point: i32) -> bool {
+    let entries = requant.entries();
     (-128..=127).contains(&out_zero_point)
-        && (requant.len() == 1 || requant.len() == channels)
-        && requant.iter().all(|r| r.multiplier >= 0 && (-31..=-1).contains(&r.shift))
+        && (entries.len() == 1 || entries.len() == channels)
+        && (requant.is_normal() || entries.iter().all(|r| r.multiplier >= 0 && (-31..=-1).contains(&r.shift)))
 }
 
 /// Bytes of scratch for the starts of `channels` channels (whole groups of four).
@@ -104,6 +105,10 @@ pub enum MvePath {
 
 /// The decision tree of [`conv2d_i8`] (for slices of the documented lengths).
 pub fn conv_path(p: &Conv2dParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> MvePath {
+    conv_path_of(p, x_zero_point, RequantTable::new(requant), out_zero_point)
+}
+
+fn conv_path_of(p: &Conv2dParams, x_zero_point: i32, requant: RequantTable<'_>, out_zero_point: i32) -> MvePath {
     if !covered(requant, p.output[3], x_zero_point, out_zero_point) {
         MvePath::Dsp
     } else if depthwise::supports(p) {
@@ -123,6 +128,10 @@ pub fn supports_fc(p: &FcParams) -> bool {
 /// Whether [`fully_connected_i8`] runs the MVE kernel for a call (`false`: the DSP kernels'
 /// wrapper).
 pub fn fc_is_mve(p: &FcParams, x_zero_point: i32, requant: &[Requant], out_zero_point: i32) -> bool {
+    fc_is_mve_of(p, x_zero_point, RequantTable::new(requant), out_zero_point)
+}
+
+fn fc_is_mve_of(p: &FcParams, x_zero_point: i32, requant: RequantTable<'_>, out_zero_point: i32) -> bool {
     covered(requant, p.outputs, x_zero_point, out_zero_point) && supports_fc(p)
 }
 
@@ -167,7 +176,7 @@ pub fn conv2d_i8_with_scratch(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    requant: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
@@ -178,7 +187,7 @@ pub fn conv2d_i8_with_scratch(
         && out.len() == p.output.iter().product::<usize>()
         && w.len() == oc * p.kernel[0] * p.kernel[1] * (p.input[3] / p.groups.max(1))
         && bias.is_none_or(|b| b.len() == oc);
-    let path = if lengths { conv_path(p, x_zero_point, requant, out_zero_point) } else { MvePath::Dsp };
+    let path = if lengths { conv_path_of(p, x_zero_point, requant, out_zero_point) } else { MvePath::Dsp };
     let need = match path {
         MvePath::Matmul => matmul_scratch_bytes(p),
         MvePath::Depthwise => depthwise::scratch_bytes(p),
@@ -216,7 +225,7 @@ pub fn conv2d_i8(
     act: (i8, i8),
 ) {
     super::with_stack_scratch(crate::kernels::conv2d_i8_scratch_bytes(p), |scratch| {
-        conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+        conv2d_i8_with_scratch(p, x, x_zero_point, w, bias, RequantTable::new(requant), out_zero_point, out, act, scratch)
     });
 }
 
@@ -229,7 +238,7 @@ pub fn fully_connected_i8_with_scratch(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    requant: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
@@ -239,7 +248,7 @@ pub fn fully_connected_i8_with_scratch(
         && w.len() == p.outputs * p.inputs
         && out.len() == p.rows * p.outputs
         && bias.is_none_or(|b| b.len() == p.outputs);
-    let words = if lengths && fc_is_mve(p, x_zero_point, requant, out_zero_point) {
+    let words = if lengths && fc_is_mve_of(p, x_zero_point, requant, out_zero_point) {
         super::scratch_words(scratch, fully_connected_i8_scratch_bytes(p))
     } else {
         None
@@ -268,7 +277,7 @@ pub fn fully_connected_i8(
     act: (i8, i8),
 ) {
     super::with_stack_scratch(crate::kernels::fully_connected_i8_scratch_bytes(p), |scratch| {
-        fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act, scratch)
+        fully_connected_i8_with_scratch(p, x, x_zero_point, w, bias, RequantTable::new(requant), out_zero_point, out, act, scratch)
     });
 }
 
@@ -293,7 +302,8 @@ impl Channels {
     /// (`k >= 1`, `channels >= 1`); `bias`, when present, `channels` values; `requant` is
     /// covered for `channels` channels and `out_zero_point`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn new(w: &[i8], k: usize, channels: usize, bias: Option<&[i32]>, x_zero_point: i32, requant: &[Requant], out_zero_point: i32, act: (i8, i8), starts: *mut i32) -> Channels {
+    unsafe fn new(w: &[i8], k: usize, channels: usize, bias: Option<&[i32]>, x_zero_point: i32, table: RequantTable<'_>, out_zero_point: i32, act: (i8, i8), starts: *mut i32) -> Channels {
+        let requant = table.entries();
         static NO_BIAS: i32 = 0;
         let job = StartsJob {
             w: w.as_ptr(),
@@ -333,7 +343,7 @@ impl Channels {
             dst_base: core::ptr::null_mut(),
             dst_step: 0,
         };
-        Channels { job, general: !fast_stage(requant, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
+        Channels { job, general: !fast_stage(table, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
     }
 
     /// Every channel's output for the row `x`, at `dst`: [`Self::run_rows`] for one row.
@@ -412,7 +422,7 @@ pub unsafe fn conv2d_s8(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    requant: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
@@ -540,7 +550,7 @@ pub unsafe fn fully_connected_s8(
     x_zero_point: i32,
     w: &[i8],
     bias: Option<&[i32]>,
-    requant: &[Requant],
+    requant: RequantTable<'_>,
     out_zero_point: i32,
     out: &mut [i8],
     act: (i8, i8),
@@ -550,7 +560,7 @@ pub unsafe fn fully_connected_s8(
     let mut c0 = 0;
     while c0 < m {
         let cn = FC_CHUNK.min(m - c0);
-        let requant = if requant.len() == 1 { requant } else { &requant[c0..c0 + cn] };
+        let requant = requant.channels(c0, cn);
         // SAFETY: the caller's promises; one chunk's starts fit (`fully_connected_i8_scratch_bytes`).
         let mut channels =
             unsafe { Channels::new(&w[c0 * k..], k, cn, bias.map(|b| &b[c0..c0 + cn]), x_zero_point, requant, out_zero_point, act, scratch.words() as *mut i32) };
