@@ -9,7 +9,7 @@
 //! | shape | kernel | inner loop |
 //! |---|---|---|
 //! | regular convolution (`groups == 1`), `K = kh·kw·c` | [`conv2d_s8`] | [`matmul::rows_s8x4`]: 16 `K` values × 4 channels per 9 vector instructions |
-//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 7 vector instructions (zero point subtracted) |
+//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | inner pixels, 3 taps wide: 8 channels of a tap for 2 pixels per 11 vector instructions (zero point folded into the starts); border pixels: 8 channels of a tap per 7 (zero point subtracted) |
 //! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, every row in one call |
 //! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
