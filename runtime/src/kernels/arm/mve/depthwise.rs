@@ -644,7 +644,8 @@ unsafe fn dw3_pairs(job: &mut DwPairJob, general: bool) {
 /// Per chunk of channels: first the output pixels with a tap in the padding, through
 /// [`DwJob`] with the bias as start and the zero point subtracted per tap; then the inner
 /// pixels (every tap in the image), with `bias - x_zero_point * sum(w)` as start, through
-/// [`DwPairJob`] for kernels three taps wide, else [`DwJob`] with no zero point to subtract.
+/// [`DwPairJob`] for kernels three taps wide (an odd last pixel of a row through [`DwJob`]),
+/// else [`DwJob`], in both cases with no zero point to subtract.
 ///
 /// # Safety
 /// [`supports`] holds, `requant` has one entry or `c`, each valid ([`Requant::is_valid`]),
@@ -825,16 +826,16 @@ pub unsafe fn depthwise_conv2d_s8(
                     let x_first = x.as_ptr().add(((b * h + iy) * wd + ix) * c + c0);
                     let dst = out.add(dst_at(b, oy, inner_x.start) + c0);
                     let step = requant_step as i32;
-                    let pair = |x: *const i8, dst: *mut i8, pairs: usize, one: bool, group: usize, groups: usize| {
+                    let pair = |group: usize, groups: usize| {
                         let back = (8 * group).min(cn - 8);
                         DwPairJob {
-                            x: x.add(back),
+                            x: x_first.add(back),
                             w: wt.add(group * taps * 8),
                             rows: kh,
                             x_col: dw * c,
                             x_row: dh * wd * c,
-                            x_pixel: if one { 0 } else { sw * c },
-                            pairs,
+                            x_pixel: sw * c,
+                            pairs: pixels / 2,
                             groups,
                             start: starts.add(back),
                             requant: requant_first.add(if requant_step == 0 { 0 } else { back }),
@@ -843,24 +844,20 @@ pub unsafe fn depthwise_conv2d_s8(
                             lo: act.0 as i32,
                             hi: act.1 as i32,
                             dst: dst.add(back),
-                            dst_pixel: if one { 0 } else { c },
+                            dst_pixel: c,
                             w_group: taps * 8,
                             offsets: [0, 2 * step, 4 * step, 6 * step],
                         }
                     };
-                    let (pairs, odd) = (pixels / 2, pixels % 2 == 1);
                     for (group, groups) in [(0, whole), (whole, last as usize)] {
-                        if groups == 0 {
-                            continue;
-                        }
-                        if pairs > 0 {
-                            dw3_pairs(&mut pair(x_first, dst, pairs, false, group, groups), general);
-                        }
-                        if odd {
-                            let q = pixels - 1;
-                            dw3_pairs(&mut pair(x_first.add(q * sw * c), dst.add(q * c), 1, true, group, groups), general);
+                        if groups > 0 && pixels >= 2 {
+                            dw3_pairs(&mut pair(group, groups), general);
                         }
                     }
+                }
+                if pixels % 2 == 1 {
+                    // The odd last pixel alone (a pair would compute it twice).
+                    runs(b, oy, inner_x.end - 1, 1, [0, kh], [0, kw], 0);
                 }
             }
         }
