@@ -805,12 +805,29 @@ pub unsafe fn depthwise_conv2d_s8(
             c0 += cn;
             continue;
         }
-        // The inner pixels: the zero point's products folded into the starts.
-        for j in 0..cn {
-            let sum = w[(c0 + j) * taps..(c0 + j + 1) * taps].iter().fold(0i32, |s, &v| s + v as i32);
-            // SAFETY: `cn` starts exist.
-            unsafe { *starts.add(j) = (*starts.add(j)).wrapping_sub(x_zero_point.wrapping_mul(sum)) };
+        if inner_x.len() < 2 {
+            // No pairs to gain from folding: the inner pixels as the border ones.
+            for b in 0..n {
+                for oy in inner_y.clone() {
+                    runs(b, oy, inner_x.start, 1, [0, kh], [0, kw], x_zero_point);
+                }
+            }
+            c0 += cn;
+            continue;
         }
+        // The inner pixels: the zero point's products folded into the starts.
+        static NO_BIAS: i32 = 0;
+        let job = super::matmul::StartsJob {
+            w: w[c0 * taps..].as_ptr(),
+            k: taps,
+            rows: cn,
+            starts,
+            bias: bias.map_or(&NO_BIAS as *const i32, |b| b[c0..].as_ptr()),
+            bias_step: if bias.is_some() { 4 } else { 0 },
+            x_zero_point,
+        };
+        // SAFETY: `w` holds the chunk's `cn` kernels of `taps`; `cn` starts fit.
+        unsafe { super::matmul::starts(&job) };
         let pixels = inner_x.len();
         for b in 0..n {
             for oy in inner_y.clone() {
