@@ -15,23 +15,39 @@ const MAX_W: usize = 6 * 3 * 3 * 3;
 const MAX_OC: usize = 6;
 const MAX_OUT: usize = 2 * 9 * 9 * 6;
 
+/// Channels of the wide depthwise cases ([`conv2d_i8`]'s alone).
+const WIDE: (usize, usize) = (8, 20);
+/// Pixels a side of the wide cases, at most.
+const WIDE_SIDE: usize = 6;
+const MAX_X_I8: usize = 2 * WIDE_SIDE * WIDE_SIDE * WIDE.1;
+const MAX_W_I8: usize = WIDE.1 * 3 * 3;
+const MAX_OUT_I8: usize = 2 * (WIDE_SIDE + 4) * (WIDE_SIDE + 4) * WIDE.1;
+
 /// Batch 1..=2, 1..=5 pixels a side, kernel 1..=3, stride 1..=3, dilation 1..=2, 1..=6 channels
 /// (odd counts included). Cycles through regular, depthwise with multiplier 1 and 2, and two
-/// groups; and through no padding, 0..=2 a side, and a first row and column of windows wholly
-/// in the padding (kernel 1, padding 2).
-fn geometry(d: &mut Draw) -> Conv2dParams {
+/// groups, and with `wide` depthwise with multiplier 1 and 8..=20 channels (what the vector
+/// kernels' groups of 4 and 8 channels need, whole and partial), 1..=6 pixels a side, half its
+/// axes with a 3-tap kernel of stride and dilation 1; and through no padding, 0..=2 a side, and
+/// a first row and column of windows wholly in the padding (kernel 1, padding 2).
+fn geometry(d: &mut Draw, wide: bool) -> Conv2dParams {
     let n = d.size(1, 2);
     let (cb, ob) = (d.size(1, 3), d.size(1, 3));
-    let (c, oc, groups) = match d.cycle(4) {
+    let (c, oc, groups) = match d.cycle(if wide { 5 } else { 4 }) {
         0 => (cb, ob, 1),
         1 => (cb, cb, cb),
         2 => (cb, 2 * cb, cb),
-        _ => (2 * cb, 2 * ob, 2),
+        3 => (2 * cb, 2 * ob, 2),
+        _ => {
+            let c = d.size(WIDE.0, WIDE.1);
+            (c, c, c)
+        }
     };
     let padding = d.cycle(3);
+    let wide = c >= WIDE.0;
     let mut axis = || {
-        let size = d.size(1, 5);
-        let (mut k, stride, dilation) = (d.size(1, 3), d.size(1, 3), d.size(1, 2));
+        let size = d.size(1, if wide { WIDE_SIDE } else { 5 });
+        // Half the wide axes have the 3-tap stride-1 kernel the fastest routines need.
+        let (mut k, stride, dilation) = if wide && d.coin() { (3, 1, 1) } else { (d.size(1, 3), d.size(1, 3), d.size(1, 2)) };
         let (before, mut after) = match padding {
             0 => (0, 0),
             1 => (d.size(0, 2), d.size(0, 2)),
@@ -80,7 +96,7 @@ fn taps(p: &Conv2dParams, i: usize, mut f: impl FnMut(usize, usize)) {
 /// contract's rule; a NaN input (every fourth case) must come out as NaN wherever it is read.
 pub fn conv2d_f32(kernel: Conv2dF32, cases: Cases) -> Result<(), Mismatch> {
     cases.each(|d| {
-        let p = geometry(d);
+        let p = geometry(d, false);
         let (nx, nw, oc, no) = (p.input.iter().product(), weight_len(&p), p.output[3], p.output.iter().product());
         let (mut x, mut w, mut bias, mut out) = ([0f32; MAX_X], [0f32; MAX_W], [0f32; MAX_OC], [f32::NAN; MAX_OUT]);
         x[..nx].iter_mut().for_each(|v| *v = d.f32_in(-2.0, 2.0));
@@ -114,9 +130,9 @@ pub fn conv2d_f32(kernel: Conv2dF32, cases: Cases) -> Result<(), Mismatch> {
 /// kind of activation.
 pub fn conv2d_i8(kernel: Conv2dI8, cases: Cases) -> Result<(), Mismatch> {
     cases.each(|d| {
-        let p = geometry(d);
+        let p = geometry(d, true);
         let (nx, nw, oc, no) = (p.input.iter().product(), weight_len(&p), p.output[3], p.output.iter().product());
-        let (mut x, mut w, mut bias, mut out) = ([0i8; MAX_X], [0i8; MAX_W], [0i32; MAX_OC], [0i8; MAX_OUT]);
+        let (mut x, mut w, mut bias, mut out) = ([0i8; MAX_X_I8], [0i8; MAX_W_I8], [0i32; WIDE.1], [0i8; MAX_OUT_I8]);
         let has_bias = d.cycle(2) == 0;
         let (xs, os) = (d.cycle(3), d.cycle(3));
         let (x_zp, out_zp) = (d.zero_point(xs), d.zero_point(os));
@@ -124,7 +140,7 @@ pub fn conv2d_i8(kernel: Conv2dI8, cases: Cases) -> Result<(), Mismatch> {
         let regime = d.cycle(3);
         d.int8_operands(regime, x_zp, &mut x[..nx], &mut w[..nw], &mut bias[..oc]);
         out[..no].iter_mut().for_each(|v| *v = d.i8());
-        let mut requant = [Requant::ONE; MAX_OC];
+        let mut requant = [Requant::ONE; WIDE.1];
         requant[..n_rq].iter_mut().for_each(|r| *r = d.requant(regime));
         let act = d.act_i8(out_zp);
         // A dead channel (all-zero weights quantize to a zero multiplier) in one case of four
@@ -145,4 +161,40 @@ pub fn conv2d_i8(kernel: Conv2dI8, cases: Cases) -> Result<(), Mismatch> {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::arm::{depthwise as dsp, mve};
+
+    /// The first 200 cases of the int8 suite reach every path of the Arm depthwise kernels: the
+    /// DSP planes (whole and partial blocks of four channels, the 3×3 routine's four outputs a
+    /// pass), the Helium groups of eight (whole and partial), its border runs and both inner
+    /// routines (three taps wide in pairs and an odd pixel, other widths).
+    #[test]
+    fn int8_cases_reach_every_depthwise_path() {
+        let mut seen = [0usize; 8];
+        for case in 0..200 {
+            let p = geometry(&mut Draw::new(1, case), true);
+            let c = p.input[3];
+            let [_, oh, oww, _] = p.output;
+            if dsp::supports(&p) && c >= 8 {
+                seen[if c % 4 == 0 { 0 } else { 1 }] += 1;
+                seen[2] += (p.kernel == [3, 3] && p.dilation == [1, 1] && p.stride[1] == 1 && oww >= 4) as usize;
+            }
+            if mve::depthwise::supports(&p) {
+                seen[3] += (c % 8 != 0) as usize;
+                let ys = mve::depthwise::inner(p.pad[0], p.stride[0], p.dilation[0], p.kernel[0], p.input[1], oh);
+                let xs = mve::depthwise::inner(p.pad[1], p.stride[1], p.dilation[1], p.kernel[1], p.input[2], oww);
+                seen[4] += (ys.len() < oh || xs.len() < oww) as usize;
+                if !ys.is_empty() {
+                    seen[5] += (p.kernel[1] == 3 && xs.len() >= 2) as usize;
+                    seen[6] += (p.kernel[1] == 3 && xs.len() % 2 == 1) as usize;
+                    seen[7] += (p.kernel[1] != 3 && !xs.is_empty()) as usize;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n > 0), "{seen:?}");
+    }
 }

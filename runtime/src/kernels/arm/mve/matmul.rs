@@ -7,6 +7,11 @@
 //!   scalar accumulator), in a tail-predicated loop (`WLSTP.8` / `LETP`): any `K`, no padding,
 //!   nothing read past a row. The four accumulators then go through the output stage as one
 //!   vector (below), and a scatter store writes the four bytes.
+//! - [`quads_s8`]: a 1×1 convolution whose rows are at most 16 values (the first layers of a
+//!   MobileNet: `K` of 8 or 16, where [`rows_s8x4`]'s per-group set-up and output stage
+//!   outweigh its four `VMLADAVA.S8`): four pixels' rows in q-registers, one channel per pass,
+//!   the output stage on the channel's four values as one vector with scalar requant operands
+//!   (the same arithmetic as below, lane for lane).
 //! - [`starts`]: the accumulators' starts `bias - x_zero_point * sum(w)` of each weight row
 //!   (`VADDVA.S8`, `MLS`): the input zero point folded in, so `x` stays int8.
 //!
@@ -317,6 +322,176 @@ pub unsafe fn starts(job: &StartsJob) {
     unsafe { mote_mve_starts(job) }
 }
 
+/// One call of [`quads_s8`]: a 1×1 convolution's rows of at most 16 values (`K <= 16`), four
+/// output pixels at a time, one output channel per pass. The four pixels' rows stay in
+/// q-registers (loaded once per quad, lanes past `K` zero); per channel, one predicated load of
+/// its weight row and four `VMLADAV.S8`, and the output stage runs on the four pixels' values
+/// of the channel as one vector, with that channel's multiplier and shift as scalars, scattered
+/// `pixel_step` bytes apart. The routine advances `x`, `dst` and `quads` (to 0).
+#[derive(Debug)]
+#[repr(C)]
+pub struct QuadsJob {
+    /// The quad's first pixel's row; the others `x_pixel` bytes apart.
+    pub x: *const i8,
+    /// `K`, `1..=16`.
+    pub k: usize,
+    /// Channel 0's weight row; rows are `k` bytes apart.
+    pub w: *const i8,
+    /// Output channels (at least 1).
+    pub channels: usize,
+    /// One start per channel (`bias - x_zero_point * sum(w)`).
+    pub start: *const i32,
+    pub requant: *const Requant,
+    /// 8 (per channel) or 0 (one entry for every channel).
+    pub requant_step: usize,
+    pub zero_point: i32,
+    pub lo: i32,
+    pub hi: i32,
+    /// The quad's first pixel's channel 0 output.
+    pub dst: *mut i8,
+    pub x_pixel: usize,
+    /// Quads (at least 1): the next one `4 * x_pixel` input bytes and `4 * pixel_step` output
+    /// bytes further.
+    pub quads: usize,
+    /// `[0, 1, 2, 3] * pixel_step`: the quad's outputs of a channel.
+    pub offsets: [u32; 4],
+}
+
+#[cfg(mote_arm_mve)]
+core::arch::global_asm!(
+    ".cpu cortex-m55",
+    //
+    // mote_mve_quads_s8(job: *mut QuadsJob), mote_mve_quads_s8_any: the output stage for any
+    // valid requant entry. r0 job, r1 temporary, r2 zero point, r3 requant step, r4/r6/r8/r10
+    // the four pixels' sums (then multiplier, shift, temporaries), r5 the channel's weights,
+    // r7 its start, r9 its requant entry, r11 its outputs, r12 K, lr channels left. P0 the
+    // first K lanes; q0-q3 the pixels' rows, q4 weights, q5 the channel's four values, q6
+    // output offsets, q7 temporary.
+    ".macro mote_mve_quads name, general",
+    ".section .text.\\name,\"ax\",%progbits",
+    ".global \\name",
+    ".type \\name,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "\\name:",
+    "push {{r4-r11, lr}}",
+    "vpush {{d8-d15}}",
+    "ldr r12, [r0, #4]",
+    "vctp.8 r12",
+    "vldrw.u32 q6, [r0, #52]",
+    "ldr r2, [r0, #28]",
+    "ldr r3, [r0, #24]",
+    "1:",
+    "ldr r1, [r0]",
+    "ldr r4, [r0, #44]",
+    "adds r5, r1, r4",
+    "adds r6, r5, r4",
+    "adds r7, r6, r4",
+    "vpstttt",
+    "vldrbt.u8 q0, [r1]",
+    "vldrbt.u8 q1, [r5]",
+    "vldrbt.u8 q2, [r6]",
+    "vldrbt.u8 q3, [r7]",
+    "ldr r5, [r0, #8]",
+    "ldr r7, [r0, #16]",
+    "ldr r9, [r0, #20]",
+    "ldr r11, [r0, #40]",
+    "ldr r1, [r0, #12]",
+    "dls lr, r1",
+    "2:",
+    "vpst",
+    "vldrbt.u8 q4, [r5]",
+    "add r5, r12",
+    "vmladav.s8 r4, q0, q4",
+    "vmladav.s8 r6, q1, q4",
+    "vmladav.s8 r8, q2, q4",
+    "vmladav.s8 r10, q3, q4",
+    "vmov.32 q5[0], r4",
+    "vmov.32 q5[1], r6",
+    "vmov.32 q5[2], r8",
+    "vmov.32 q5[3], r10",
+    "ldr r1, [r7], #4",
+    "vadd.i32 q5, q5, r1",
+    "ldrd r4, r6, [r9]",
+    "add r9, r3",
+    ".if \\general",
+    // Shift s: saturated left by max(s, 0), the high-mul, the rounding right shift by
+    // -min(s, 0) with its fixup only where that shift is not 0.
+    "bic.w r8, r6, r6, asr #31",
+    "and.w r6, r6, r6, asr #31",
+    "vqshl.s32 q5, r8",
+    "vqrdmulh.s32 q5, q5, r4",
+    "vdup.32 q7, r6",
+    "vand q7, q5, q7",
+    "vshr.s32 q7, q7, #31",
+    "vadd.i32 q5, q5, q7",
+    "vrshl.s32 q5, r6",
+    "vqadd.s32 q5, q5, r2",
+    ".else",
+    "vqrdmulh.s32 q5, q5, r4",
+    "vshr.s32 q7, q5, #31",
+    "vadd.i32 q5, q5, q7",
+    "vrshl.s32 q5, r6",
+    "vadd.i32 q5, q5, r2",
+    ".endif",
+    "ldrd r4, r6, [r0, #32]",
+    "vdup.32 q7, r4",
+    "vmax.s32 q5, q5, q7",
+    "vdup.32 q7, r6",
+    "vmin.s32 q5, q5, q7",
+    "vstrb.32 q5, [r11, q6]",
+    "adds r11, #1",
+    "le lr, 2b",
+    // The next quad.
+    "ldr r1, [r0]",
+    "ldr r4, [r0, #44]",
+    "add.w r1, r1, r4, lsl #2",
+    "str r1, [r0]",
+    "ldr r1, [r0, #40]",
+    "ldr r4, [r0, #56]",
+    "add.w r1, r1, r4, lsl #2",
+    "str r1, [r0, #40]",
+    "ldr r1, [r0, #48]",
+    "subs r1, #1",
+    "str r1, [r0, #48]",
+    "bne 1b",
+    "vpop {{d8-d15}}",
+    "pop {{r4-r11, pc}}",
+    ".size \\name, . - \\name",
+    ".endm",
+    "mote_mve_quads mote_mve_quads_s8, 0",
+    "mote_mve_quads mote_mve_quads_s8_any, 1",
+    ".purgem mote_mve_quads",
+    ".text",
+);
+
+#[cfg(mote_arm_mve)]
+extern "C" {
+    fn mote_mve_quads_s8(job: *mut QuadsJob);
+    fn mote_mve_quads_s8_any(job: *mut QuadsJob);
+}
+
+/// Runs a [`QuadsJob`], with the output stage of [`rows_s8x4_any`] where `general`, else that
+/// of [`rows_s8x4`].
+///
+/// # Safety
+/// `quads`, `channels` >= 1, `k` in `1..=16`; every quad's four rows of `k` bytes, every
+/// channel's weight row, start and requant entry (4-byte aligned) exist, and every quad's
+/// outputs are writable; unless `general`, every requant entry has `multiplier >= 0` and a shift
+/// in `-31..=-1`.
+#[cfg(mote_arm_mve)]
+#[inline(always)]
+pub unsafe fn quads_s8(job: &mut QuadsJob, general: bool) {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        if general {
+            mote_mve_quads_s8_any(job)
+        } else {
+            mote_mve_quads_s8(job)
+        }
+    }
+}
+
 /// Portable twins of the routines, lane for lane, for the host tests.
 #[cfg(not(mote_arm_mve))]
 mod portable {
@@ -398,6 +573,32 @@ mod portable {
                 job.x = job.x.add(job.x_step);
                 job.dst_base = job.dst_base.add(job.dst_step);
                 (w, dst, job.start, job.requant, job.groups) = (job.w_base, job.dst_base, job.start_base, job.requant_base, job.groups_base);
+            }
+        }
+    }
+
+    /// # Safety
+    /// As the Arm routine.
+    pub unsafe fn quads_s8(job: &mut super::QuadsJob, general: bool) {
+        let stage = if general { stage_any } else { stage_fast };
+        // SAFETY: within the caller's ranges.
+        unsafe {
+            while job.quads > 0 {
+                for o in 0..job.channels {
+                    let row = job.w.add(o * job.k);
+                    let r = *(job.requant as *const u8).add(o * job.requant_step).cast::<crate::quant::Requant>();
+                    for (q, &offset) in job.offsets.iter().enumerate() {
+                        let x = job.x.add(q * job.x_pixel);
+                        let mut acc = *job.start.add(o);
+                        for t in 0..job.k {
+                            acc = acc.wrapping_add(*x.add(t) as i32 * *row.add(t) as i32);
+                        }
+                        *job.dst.add(offset as usize + o) = stage(acc, r).saturating_add(job.zero_point).max(job.lo).min(job.hi) as i8;
+                    }
+                }
+                job.x = job.x.add(4 * job.x_pixel);
+                job.dst = job.dst.add(4 * job.offsets[1] as usize);
+                job.quads -= 1;
             }
         }
     }

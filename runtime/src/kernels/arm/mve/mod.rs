@@ -9,7 +9,8 @@
 //! | shape | kernel | inner loop |
 //! |---|---|---|
 //! | regular convolution (`groups == 1`), `K = kh·kw·c` | [`conv2d_s8`] | [`matmul::rows_s8x4`]: 16 `K` values × 4 channels per 9 vector instructions |
-//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | 8 channels of a tap per 7 vector instructions (zero point subtracted) |
+//! | 1×1 convolution read in place, `K <= 16`, at least 4 output pixels a row | [`conv2d_s8`] | [`matmul::quads_s8`]: 4 pixels' rows held in registers, per channel 1 weight load and 4 `VMLADAV.S8`, the output stage on the 4 pixels' values of a channel as one vector |
+//! | depthwise, multiplier 1, at least 8 channels | [`depthwise::depthwise_conv2d_s8`] | inner pixels, 3 taps wide: 8 channels of a tap for 2 pixels per 11 vector instructions (zero point folded into the starts); border pixels: 8 channels of a tap per 7 (zero point subtracted) |
 //! | fully connected | [`fully_connected_s8`] | the same routine as a convolution, every row in one call |
 //! | other depthwise and grouped convolutions | the DSP kernels | |
 //!
@@ -43,7 +44,7 @@ use super::{Scratch, SCRATCH_BYTES};
 use crate::kernels::conv::Conv2dParams;
 use crate::kernels::fully_connected::FcParams;
 use crate::quant::{Requant, RequantTable};
-use matmul::{rows_s8x4, rows_s8x4_any, RowsJob, StartsJob};
+use matmul::{rows_s8x4, rows_s8x4_any, QuadsJob, RowsJob, StartsJob};
 
 /// The MVE kernels' output-stage and zero-point condition, shared by both ops: zero points in
 /// the int8 range, requant per tensor or per channel with valid entries (the matmul's general
@@ -346,6 +347,37 @@ impl Channels {
         Channels { job, general: !fast_stage(table, channels, out_zero_point), channels, starts, requant: requant.as_ptr(), w: w.as_ptr() }
     }
 
+    /// Every channel's output for `4 * quads` rows of at most 16 values (`k <= 16`), the
+    /// first at `x`, the next ones `x_pixel` bytes apart, at `dst` and `pixel_step` bytes
+    /// apart: [`matmul::quads_s8`].
+    ///
+    /// # Safety
+    /// `quads >= 1`, `k <= 16`; every row holds `k` bytes; every row's `channels` outputs are
+    /// writable.
+    #[inline(always)]
+    unsafe fn run_quads(&mut self, x: *const i8, dst: *mut i8, quads: usize, x_pixel: usize, pixel_step: usize) {
+        let step = pixel_step as u32;
+        let mut job = QuadsJob {
+            x,
+            k: self.job.k,
+            w: self.w,
+            channels: self.channels,
+            start: self.starts,
+            requant: self.requant,
+            requant_step: self.job.requant_step,
+            zero_point: self.job.zero_point,
+            lo: self.job.lo,
+            hi: self.job.hi,
+            dst,
+            x_pixel,
+            quads,
+            offsets: [0, step, 2 * step, 3 * step],
+        };
+        // SAFETY: the rows, weights, starts, requant entries and outputs exist (`new`'s and
+        // the caller's promises).
+        unsafe { matmul::quads_s8(&mut job, self.general) }
+    }
+
     /// Every channel's output for the row `x`, at `dst`: [`Self::run_rows`] for one row.
     ///
     /// # Safety
@@ -438,13 +470,23 @@ pub unsafe fn conv2d_s8(
     let mut channels = unsafe { Channels::new(w, k, oc, bias, x_zero_point, requant, out_zero_point, act, starts) };
     let dst = out.as_mut_ptr();
     if reads_in_place(p) {
+        let x_pixel = p.stride[1] * c;
         for b in 0..n {
             for oy in 0..oh {
                 // SAFETY: the pixels read are in the image (`reads_in_place`); the output
                 // row's `ow * oc` bytes exist.
                 unsafe {
                     let src = x.as_ptr().add((b * h + oy * p.stride[0]) * wd * c);
-                    channels.run_rows(src, dst.add((b * oh + oy) * ow * oc), ow, p.stride[1] * c, oc);
+                    let dst = dst.add((b * oh + oy) * ow * oc);
+                    if k <= 16 && ow >= 4 {
+                        channels.run_quads(src, dst, ow / 4, x_pixel, oc);
+                        if ow % 4 != 0 {
+                            // The last four pixels (some computed twice, to the same bytes).
+                            channels.run_quads(src.add((ow - 4) * x_pixel), dst.add((ow - 4) * oc), 1, x_pixel, oc);
+                        }
+                    } else {
+                        channels.run_rows(src, dst, ow, x_pixel, oc);
+                    }
                 }
             }
         }
@@ -613,6 +655,8 @@ mod tests {
         check_conv(params([1, 25, 5, 64], [1, 25, 5, 64], [1, 1], 1, [0, 0]), 3, false);
         check_conv(params([1, 32, 32, 3], [1, 32, 32, 16], [3, 3], 1, [1, 1]), 4, true);
         check_conv(params([1, 32, 32, 16], [1, 16, 16, 32], [1, 1], 2, [0, 0]), 5, false);
+        check_conv(params([1, 6, 9, 8], [1, 6, 9, 16], [1, 1], 1, [0, 0]), 6, true);
+        check_conv(params([1, 3, 7, 17], [1, 3, 7, 5], [1, 1], 1, [0, 0]), 12, false);
         check_conv(params([1, 8, 8, 64], [1, 8, 8, 64], [3, 3], 1, [1, 1]), 7, false);
         // Channel counts that leave a partial group, K below and around 16, batch 2.
         for oc in 1..=9 {
@@ -642,6 +686,7 @@ mod tests {
             let depthwise = |c: usize, stride: usize| Conv2dParams { groups: c, ..params([1, 7, 6, c], [1, 7usize.div_ceil(stride), 6usize.div_ceil(stride), c], [3, 3], stride, [1, 1]) };
             let shapes = [
                 params([1, 6, 5, 24], [1, 6, 5, 13], [1, 1], 1, [0, 0]),
+                params([1, 3, 6, 9], [1, 3, 6, 7], [1, 1], 1, [0, 0]),
                 params([1, 5, 4, 7], [1, 5, 4, 6], [3, 3], 1, [1, 1]),
                 depthwise(8, 1),
                 depthwise(20, 2),
