@@ -562,3 +562,11 @@ fn macs_of_the_golden_model() {
     ];
     assert_eq!(macs, want.map(|(n, m)| (n.to_string(), m)));
 }
+
+#[test]
+fn a_signed_file_computes_the_same_outputs() {
+    let file = std::fs::read(golden_path("v2", "mote")).unwrap();
+    let signed = mote_runtime::signature::sign(&file, &[7; 32], 1).unwrap();
+    assert_eq!(signed.len(), file.len() + 16 + mote_runtime::signature::SECTION_LEN, "one table entry and the section");
+    assert_eq!(run(&signed), std::fs::read(golden_path("v2", "out")).unwrap());
+}
