@@ -456,7 +456,7 @@ fn format_md_discriminants() -> Vec<(String, u32, String)> {
     for line in text.lines() {
         if let Some(name) = line.strip_prefix("#### ") {
             table = name.trim().to_string();
-        } else if line.starts_with("## ") {
+        } else if line.starts_with("## ") || line.starts_with("### ") {
             table.clear();
         } else if !table.is_empty() {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();

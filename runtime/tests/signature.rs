@@ -229,3 +229,14 @@ fn a_key_compiles_in_from_its_hex_file() {
     assert!(std::panic::catch_unwind(|| public_key_from_hex("0011")).is_err());
     let _ = signature::Hex(&pk).to_string();
 }
+
+/// RFC 8032's first test key, and a file signed with it by `tests/golden/sign_v2.py`, an
+/// implementation of the section independent of this crate's (Python `cryptography`, `hashlib`).
+#[test]
+fn an_independent_implementation_writes_the_same_signed_file() {
+    let seed = public_key_from_hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    assert_eq!(public_key(&seed), public_key_from_hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"));
+    let theirs = std::fs::read(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v2-signed.mote")).unwrap();
+    assert_eq!(check(&theirs, &[public_key(&seed)], 1).unwrap().model_version, 1);
+    assert!(sign(&golden(), &seed, 1).unwrap() == theirs, "mote_runtime::signature::sign differs from sign_v2.py");
+}
