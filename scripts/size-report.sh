@@ -94,6 +94,14 @@ for model in kws vww ic ad; do
   probe "$model" --no-default-features --features "$model"
 done
 
+# Signature verification (feature `verify`, `Model::from_signed_bytes`) on top of the KWS build:
+# reported, not budgeted (firmware that does not verify does not link it).
+(cd "$dir" && cargo build --release --locked -q --no-default-features --features kws)
+kws_flash=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
+(cd "$dir" && cargo build --release --locked -q --no-default-features --features kws,verify)
+verify_flash=$(MOTE_BLESS= measure - | sed -n 's/.*flash = .* = \([0-9]*\) B/\1/p')
+echo "size-probe, kws + verify: $verify_flash B (the verifier adds $((verify_flash - kws_flash)) B)"
+
 if [ -n "${MOTE_BLESS:-}" ]; then
   {
     echo "# Flash of the Cortex-M4 size probe (.text + .rodata + .data, bytes; opt-level s, LTO) per"

@@ -40,8 +40,9 @@ cargo test -p mote-hil --release --locked
 step "mote-runtime builds no_std, no heap, on its own, for every embedded target"
 for t in "${EMBEDDED_TARGETS[@]}"; do
   cargo build -p mote-runtime --no-default-features --target "$t" --locked
+  cargo build -p mote-runtime --no-default-features --features verify --target "$t" --locked
 done
-cargo build -p mote-runtime --no-default-features --features defmt --target thumbv7em-none-eabihf --locked
+cargo build -p mote-runtime --no-default-features --features defmt,verify --target thumbv7em-none-eabihf --locked
 step "the kernel conformance suites on the targets: Cortex-M4F, Cortex-M0 code, RV32IMAC and Cortex-M55 under QEMU"
 (cd examples/conformance-firmware && cargo run --release --locked && cargo run --release --locked --target thumbv6m-none-eabi \
   && cargo run --release --locked --target riscv32imac-unknown-none-elf && cargo run --release --locked --target thumbv8m.main-none-eabihf)

@@ -32,6 +32,7 @@ pub fn read_f32(path: &Path, key: &str) -> Result<Array<f32>> {
         .map_err(|e| bad(path, e.to_string()))?
         .ok_or_else(|| bad(path, format!("no array named {key:?}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    let fortran = npy.order() == npyz::Order::Fortran;
     let dtype = npy.dtype().descr().trim_matches('\'').to_string();
     let data: Vec<f32> = match dtype.as_str() {
         "<f4" => npy.into_vec::<f32>().map_err(|e| bad(path, e.to_string()))?,
@@ -41,10 +42,36 @@ pub fn read_f32(path: &Path, key: &str) -> Result<Array<f32>> {
         "|u1" => npy.into_vec::<u8>().map_err(|e| bad(path, e.to_string()))?.into_iter().map(|v| v as f32).collect(),
         other => return Err(bad(path, format!("array {key:?} has dtype {other}, expected a numeric type"))),
     };
+    if data.len() != shape.iter().product::<usize>() {
+        return Err(bad(path, format!("array {key:?} holds {} values for its shape {shape:?}", data.len())));
+    }
+    let data = if fortran { c_order(&data, &shape) } else { data };
     if let Some(i) = data.iter().position(|v| !v.is_finite()) {
         return Err(bad(path, format!("array {key:?} holds a NaN or infinite value at flat index {i}")));
     }
     Ok(Array { shape, data })
+}
+
+/// `data`, stored in Fortran (column-major) order for `shape`, in C (row-major) order: what
+/// NumPy writes for a transposed array (`fortran_order: True` in the `.npy` header).
+fn c_order(data: &[f32], shape: &[usize]) -> Vec<f32> {
+    let mut out = vec![0f32; data.len()];
+    let mut index = vec![0usize; shape.len()];
+    for v in out.iter_mut() {
+        let mut at = 0;
+        for d in (0..shape.len()).rev() {
+            at = at * shape[d] + index[d];
+        }
+        *v = data[at];
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    out
 }
 
 /// Array `key` as integers (labels, index arrays).
@@ -68,6 +95,8 @@ pub struct Dataset {
     arrays: Vec<Vec<f32>>,
     /// Selected row numbers of the arrays.
     pub rows: Vec<usize>,
+    /// Rows in each array.
+    pub count: usize,
 }
 
 /// The graph inputs of a Mote model: names and shapes, as [`Dataset::load`] takes them.
@@ -79,10 +108,15 @@ pub fn model_inputs(m: &Model<'_>) -> Vec<(String, Vec<usize>)> {
         .collect()
 }
 
-/// Labels of the selected rows from integer array `key` (rows beyond it read -1, unlabelled).
+/// Labels of the selected rows from integer array `key`: one per row of the data set's arrays
+/// (`[N]` or `[N, 1]`; -1 marks an unlabelled row).
 pub fn labels(path: &Path, key: &str, set: &Dataset) -> Result<Vec<i64>> {
     let all = read_i64(path, key)?;
-    Ok(set.rows.iter().map(|&r| all.data.get(r).copied().unwrap_or(-1)).collect())
+    let one_per_row = matches!(all.shape[..], [n] | [n, 1] if n == set.count);
+    if !one_per_row {
+        return Err(bad(path, format!("labels array {key:?} has shape {:?}; the data has {} rows, one label each", all.shape, set.count)));
+    }
+    Ok(set.rows.iter().map(|&r| all.data[r]).collect())
 }
 
 impl Dataset {
@@ -107,9 +141,12 @@ impl Dataset {
             if !names.contains(&k) {
                 return Err(bad(path, format!("no array named {k:?} for input {name:?} (arrays: {})", names.join(", "))));
             }
+            if shape.is_empty() {
+                return Err(bad(path, format!("input {name:?} is a scalar (rank 0); a data set holds rows [N, ...] of an input with a batch dimension")));
+            }
             let a = read_f32(path, &k)?;
             let want: Vec<String> = std::iter::once("N".to_string()).chain(shape[1..].iter().map(|d| d.to_string())).collect();
-            if shape.first() != Some(&1) || a.shape.len() != shape.len() || a.shape[1..] != shape[1..] {
+            if shape[0] != 1 || a.shape.len() != shape.len() || a.shape[1..] != shape[1..] {
                 return Err(bad(path, format!("array {k:?} has shape {:?}; input {name:?} takes [{}]", a.shape, want.join(", "))));
             }
             if count.is_some_and(|c| c != a.shape[0]) {
@@ -132,7 +169,7 @@ impl Dataset {
         if rows.is_empty() {
             return Err(bad(path, "the data set is empty (no rows selected)".into()));
         }
-        Ok(Dataset { path: path.to_path_buf(), inputs: inputs.to_vec(), arrays, rows })
+        Ok(Dataset { path: path.to_path_buf(), inputs: inputs.to_vec(), arrays, rows, count: n })
     }
 
     pub fn len(&self) -> usize {

@@ -36,3 +36,28 @@ pub(crate) fn node_err(node: &str, op: &str, reason: impl Into<String>) -> Conve
 pub(crate) fn build_err(e: impl std::fmt::Display) -> ConvertError {
     ConvertError::Build(e.to_string())
 }
+
+/// Runs `f`, turning a panic inside it into an error message instead of a crash: tract trusts
+/// parts of its input (a corrupt protobuf, an attribute out of range) and panics on them. The
+/// panic message is not printed (the caller reports it as one error line naming the file); panics
+/// elsewhere, and on other threads, print as usual.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    use std::cell::Cell;
+    thread_local!(static QUIET: Cell<u32> = const { Cell::new(0) });
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if QUIET.with(Cell::get) == 0 {
+                previous(info)
+            }
+        }));
+    });
+    QUIET.with(|q| q.set(q.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET.with(|q| q.set(q.get() - 1));
+    result.map_err(|payload| {
+        let message = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned());
+        format!("tract panicked: {}", message.as_deref().unwrap_or("(no message)"))
+    })
+}

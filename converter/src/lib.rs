@@ -19,6 +19,7 @@
 //! | [`calibrate`] | the calibration driver: the f32 model over the data set, into statistics | `lower`, `calib`, `data` |
 //! | [`pipeline`] | [`convert`]: all of the above in order | all of the above |
 //! | [`reference`](mod@reference), [`eval`], [`inspect`] | tract as the float reference; `mote eval`; `mote inspect` | `import`; `pipeline`, `data` |
+//! | [`sign`] | `mote keygen`, `mote sign`, `mote verify`: key files; the format and crypto are `mote_runtime::signature`'s | – |
 //! | [`serve`], [`hybrid`] | `mote serve` (an OIP v2 server, axum); `mote hybrid` (accuracy vs escalation rate) | `reference`, `data`, mote-cloud |
 
 pub mod calib;
@@ -36,6 +37,7 @@ pub mod pipeline;
 pub mod quantize;
 pub mod reference;
 pub mod serve;
+pub mod sign;
 
 pub use error::{ConvertError, Result};
 pub use pipeline::{convert, convert_float, Calibration, Converted, Options};

@@ -96,6 +96,34 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Make an Ed25519 signing key: KEY (the secret, keep it off devices) and KEY.pub.
+    Keygen {
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Sign a .mote file (adds or replaces its SIGNATURE section).
+    Sign {
+        model: PathBuf,
+        /// The secret key file written by `mote keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Model version (rollback counter): devices refuse versions below their minimum.
+        #[arg(long, default_value_t = 0)]
+        version: u32,
+        /// Output file (written atomically).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Check a signed .mote file as a device would; exits 1 with the reason when it fails.
+    Verify {
+        model: PathBuf,
+        /// A trusted public key (KEY.pub); repeat it to trust several (key rotation).
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
+        /// Refuse models whose version is below this.
+        #[arg(long, default_value_t = 0)]
+        min_version: u32,
+    },
     /// Device .mote vs a cloud model on labelled data: system accuracy against escalation rate,
     /// and the confidence threshold for a target.
     Hybrid {
@@ -247,6 +275,39 @@ fn run() -> anyhow::Result<()> {
                 mote_converter::serve::serve(listener, std::sync::Arc::new(served)).await?;
                 anyhow::Ok(())
             })?;
+        }
+        Command::Keygen { output } => {
+            let public = mote_converter::sign::keygen(&output)?;
+            let id = mote_runtime::signature::key_id(&public);
+            let hexed = mote_runtime::signature::Hex;
+            emit(&format!(
+                "{}: secret key (keep it off devices and out of version control)\n{}: public key {}, key id {}\n  firmware: const KEYS: [mote_runtime::signature::PublicKey; 1] = [mote_runtime::signature::public_key_from_hex(include_str!(\"{}\"))];\n",
+                output.display(),
+                mote_converter::sign::public_path(&output).display(),
+                hexed(&public),
+                hexed(&id),
+                mote_converter::sign::public_path(&output).display(),
+            ))?;
+        }
+        Command::Sign { model, key, version, output } => {
+            let signed = mote_converter::sign::sign(&model, &key, version)?;
+            write_atomically(&output, &signed)?;
+            let v = mote_runtime::signature::read(&signed)?.context("the signed file has no signature")?;
+            emit(&format!(
+                "{}: signed by key {}, version {version}, file {} B\n",
+                output.display(),
+                mote_runtime::signature::Hex(&v.key_id),
+                signed.len()
+            ))?;
+        }
+        Command::Verify { model, key, min_version } => {
+            let v = mote_converter::sign::verify(&model, &key, min_version)?;
+            emit(&format!(
+                "{}: signature ok, key {}, version {} (minimum {min_version})\n",
+                model.display(),
+                mote_runtime::signature::Hex(&v.key_id),
+                v.model_version
+            ))?;
         }
         Command::Hybrid { model, cloud, endpoint, cloud_model, binary, data, key, labels, index, measure, target_rate, target_accuracy, max_cost_per_1k, cloud_cost_per_1k, batch, json } => {
             use mote_converter::hybrid::{Cloud, Target};

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use tract_onnx::prelude::*;
 
-use crate::error::{build_err, ConvertError, Result};
+use crate::error::{build_err, catch_panic, ConvertError, Result};
 use crate::import::load_tract;
 
 pub struct Reference {
@@ -21,7 +21,8 @@ impl Reference {
     pub fn load(onnx: &Path, input_shapes: &[(String, Vec<usize>)]) -> Result<Reference> {
         let (_, model, _, shapes) = load_tract(onnx, input_shapes)?;
         let err = |e: anyhow::Error| ConvertError::Onnx { path: onnx.to_path_buf(), reason: format!("{e:#}") };
-        let typed = model.into_optimized().map_err(err)?;
+        let panicked = |p: String| ConvertError::Onnx { path: onnx.to_path_buf(), reason: p };
+        let typed = catch_panic(|| model.into_optimized()).map_err(panicked)?.map_err(err)?;
         let mut outputs = vec![];
         for (i, o) in typed.output_outlets().map_err(err)?.iter().enumerate() {
             let name = typed.outlet_label(*o).map(str::to_string).unwrap_or_else(|| typed.node(o.node).name.clone());
@@ -29,7 +30,7 @@ impl Reference {
             let shape = fact.shape.as_concrete().map(|s| s.to_vec()).unwrap_or_default();
             outputs.push((name, shape));
         }
-        let plan = typed.into_runnable().map_err(err)?;
+        let plan = catch_panic(|| typed.into_runnable()).map_err(panicked)?.map_err(err)?;
         let (input_names, shapes) = shapes.into_iter().unzip();
         Ok(Reference { plan, shapes, input_names, outputs })
     }
@@ -52,7 +53,7 @@ impl Reference {
             let a = tract_ndarray::ArrayD::from_shape_vec(shape.clone(), x.to_vec()).map_err(build_err)?;
             tensors.push(a.into_tensor().into());
         }
-        let out = self.plan.run(tensors).map_err(err)?;
+        let out = catch_panic(|| self.plan.run(tensors)).map_err(ConvertError::Build)?.map_err(err)?;
         out.iter()
             .map(|t| Ok(t.cast_to::<f32>().map_err(err)?.to_plain_array_view::<f32>().map_err(err)?.iter().copied().collect()))
             .collect()

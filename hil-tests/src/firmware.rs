@@ -46,9 +46,19 @@ pub fn cargo_build(dir: &Path) -> Command {
 /// rustflags (cargo appends them, and rustc takes the last `target-cpu`). The own folder keeps
 /// boards of one rustc target and different CPUs from rebuilding each other's artifacts.
 pub fn cargo_build_for(dir: &Path, board: &Target) -> (Command, PathBuf) {
+    cargo_build_with(dir, board, None)
+}
+
+/// [`cargo_build_for`] with one more cargo feature, built in `target/<feature>/` so that it does
+/// not rebuild the plain firmware's artifacts.
+fn cargo_build_with(dir: &Path, board: &Target, feature: Option<&str>) -> (Command, PathBuf) {
     let mut cmd = cargo_build(dir);
     cmd.args(["--target", &board.rustc_target, "--features", &board.name]);
     let mut target_dir = dir.join("target");
+    if let Some(f) = feature {
+        cmd.args(["--features", f]);
+        target_dir = target_dir.join(f);
+    }
     if let Some(cpu) = &board.target_cpu {
         cmd.arg("--config").arg(format!("target.{}.rustflags=[\"-C\", \"target-cpu={cpu}\"]", board.rustc_target));
         target_dir = target_dir.join(cpu);
@@ -59,12 +69,22 @@ pub fn cargo_build_for(dir: &Path, board: &Target) -> (Command, PathBuf) {
 
 /// Builds (or finds up to date) the firmware for `board` and copies it to `out_dir/<board>.elf`.
 pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
+    build_variant(board, None, out_dir)
+}
+
+/// [`build`] with one more cargo feature of the firmware (`verify`), in a target folder of its
+/// own, copied to `out_dir/<board>-<feature>.elf`.
+pub fn build_variant(board: &Target, feature: Option<&str>, out_dir: &Path) -> Result<Firmware> {
+    let name = match feature {
+        Some(f) => format!("{}-{f}", board.name),
+        None => board.name.clone(),
+    };
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(fw) = built.get_or_insert_with(HashMap::new).get(&board.name) {
+    if let Some(fw) = built.get_or_insert_with(HashMap::new).get(&name) {
         return Ok(fw.clone());
     }
     let dir = crate_dir();
-    let (mut cmd, target_dir) = cargo_build_for(&dir, board);
+    let (mut cmd, target_dir) = cargo_build_with(&dir, board, feature);
     let output = cmd
         .output()
         .map_err(|e| HilError::Build { board: board.name.clone(), log: format!("cannot start cargo: {e}") })?;
@@ -83,10 +103,10 @@ pub fn build(board: &Target, out_dir: &Path) -> Result<Firmware> {
     }
     let cargo_elf = target_dir.join(&board.rustc_target).join("release/mote-hil-firmware");
     std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
-    let elf_path = out_dir.join(format!("{}.elf", board.name));
+    let elf_path = out_dir.join(format!("{name}.elf"));
     std::fs::copy(&cargo_elf, &elf_path).map_err(io_err(&cargo_elf))?;
     let image = elf::inspect(&elf_path, &board.layout.ram)?;
     let fw = Firmware { elf: elf_path, image };
-    built.get_or_insert_with(HashMap::new).insert(board.name.clone(), fw.clone());
+    built.get_or_insert_with(HashMap::new).insert(name, fw.clone());
     Ok(fw)
 }

@@ -49,6 +49,8 @@
 //! - `defmt`: `defmt::Format` on public types, for firmware logging.
 //! - `conformance`: the kernel conformance suites, `no_std` and without heap, so that a kernel
 //!   variant runs them on the host or in firmware.
+//! - `verify`: signed models ([`signature`]): a firmware accepts only files signed by a key it
+//!   compiles in, at or above a minimum version. `no_std`, no heap.
 //!
 //! The format is specified in `FORMAT.md` beside this crate.
 
@@ -69,6 +71,8 @@ pub mod ops;
 #[cfg(feature = "std")]
 pub mod plan;
 pub mod quant;
+#[cfg(feature = "verify")]
+pub mod signature;
 pub mod tensor;
 
 pub use error::{FormatError, RunError};

@@ -28,7 +28,7 @@ use tract_onnx::pb_helpers::{AttrScalarType, AttrTVecType};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, InferenceModelExt};
 
-use crate::error::{node_err, ConvertError, Result};
+use crate::error::{catch_panic, node_err, ConvertError, Result};
 use crate::ir::{Graph, Op, Tid};
 
 /// How the importer treats one ONNX operator.
@@ -135,13 +135,25 @@ pub type Loaded = (tract_onnx::pb::ModelProto, InferenceModel, HashMap<String, O
 /// unless `overrides` names the input.
 pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Loaded> {
     let bytes = std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })?;
-    let proto = tract_onnx::onnx().proto_model_for_read(&mut &bytes[..]).map_err(|e| onnx_err(path, e))?;
+    let proto = catch_panic(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..])).map_err(|p| onnx_err(path, p))?.map_err(|e| onnx_err(path, e))?;
     if proto.graph.is_none() {
         return Err(onnx_err(path, "no graph"));
     }
     check_supported(path, &proto)?;
+    for node in proto.graph.as_ref().map(|g| &g.node[..]).unwrap_or(&[]) {
+        check_attributes(node).map_err(|reason| onnx_err(path, format!("node {} ({}): {reason}", node_name(node), node.op_type)))?;
+    }
+    check_batch_norm_ranks(path, &proto, overrides)?;
+    let (model, outlets, shapes) = analyse(path, &proto, overrides)?;
+    Ok((proto, model, outlets, shapes))
+}
+
+/// tract's parse of `proto` with every input shape fixed, and its shape inference.
+fn analyse(path: &Path, proto: &tract_onnx::pb::ModelProto, overrides: &[(String, Vec<usize>)]) -> Result<(InferenceModel, HashMap<String, OutletId>, Vec<(String, Vec<usize>)>)> {
     let dir = path.parent().and_then(|p| p.to_str());
-    let parsed = tract_onnx::onnx().parse(&proto, dir).map_err(|e| onnx_err(path, format!("{e:#}")))?;
+    let parsed = catch_panic(|| tract_onnx::onnx().parse(proto, dir))
+        .map_err(|p| onnx_err(path, p))?
+        .map_err(|e| onnx_err(path, format!("{e:#}")))?;
     let mut model = parsed.model;
     for (name, _) in overrides {
         if !model.input_outlets().map_err(|e| onnx_err(path, e))?.iter().any(|o| model.node(o.node).name == *name) {
@@ -160,8 +172,35 @@ pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Loa
         model.set_input_fact(i, InferenceFact::dt_shape(dt, &shape)).map_err(|e| onnx_err(path, e))?;
         shapes.push((name, shape));
     }
-    model.analyse(false).map_err(|e| onnx_err(path, format!("shape inference failed: {e:#}")))?;
-    Ok((proto, model, parsed.outlets_by_name, shapes))
+    catch_panic(|| model.analyse(false))
+        .map_err(|p| onnx_err(path, format!("shape inference failed: {p}")))?
+        .map_err(|e| onnx_err(path, format!("shape inference failed: {e:#}")))?;
+    Ok((model, parsed.outlets_by_name, shapes))
+}
+
+/// tract's shape rules for BatchNormalization index its input's dimension 1 without checking the
+/// rank, which crashes the process (SIGSEGV, not a panic) on a rank-1 input. So a model with
+/// BatchNormalization is first analysed with each of them replaced by an Identity of its input,
+/// and each input's rank checked, before tract sees the real nodes.
+fn check_batch_norm_ranks(path: &Path, proto: &tract_onnx::pb::ModelProto, overrides: &[(String, Vec<usize>)]) -> Result<()> {
+    let is_bn = |n: &NodeProto| n.op_type == "BatchNormalization";
+    let Some(graph) = proto.graph.as_ref().filter(|g| g.node.iter().any(is_bn)) else { return Ok(()) };
+    let mut probe = proto.clone();
+    for node in probe.graph.as_mut().into_iter().flat_map(|g| g.node.iter_mut()).filter(|n| is_bn(n)) {
+        node.op_type = "Identity".into();
+        node.input.truncate(1);
+        node.output.truncate(1);
+        node.attribute.clear();
+    }
+    let (model, outlets, _) = analyse(path, &probe, overrides)?;
+    for node in graph.node.iter().filter(|n| is_bn(n)) {
+        let x = node.input.first().map(String::as_str).unwrap_or("");
+        let rank = outlets.get(x).and_then(|o| model.outlet_fact(*o).ok()).and_then(|f| f.shape.rank().concretize());
+        if let Some(rank) = rank.filter(|&r| r < 2) {
+            return Err(onnx_err(path, format!("node {} (BatchNormalization): input {x:?} has rank {rank}; it needs [N, C, ...]", node_name(node))));
+        }
+    }
+    Ok(())
 }
 
 /// Every node whose operator is not in [`OPS`], listed by operator, before any other work.
@@ -177,6 +216,51 @@ fn check_supported(path: &Path, proto: &tract_onnx::pb::ModelProto) -> Result<()
     }
     let list = unsupported.iter().map(|(op, nodes)| format!("  {op}: {}", nodes.join(", "))).collect::<Vec<_>>().join("\n");
     Err(ConvertError::Unsupported { path: path.to_path_buf(), list })
+}
+
+/// The attributes tract trusts, checked on the protobuf before tract sees the node: a zero
+/// stride divides by zero inside tract, a stray permutation index reads out of bounds.
+/// Spatial attributes must be positive (pads non-negative), fit the format's `u16`, and agree in
+/// length; `group` must be positive; `perm` must be a permutation.
+fn check_attributes(node: &NodeProto) -> std::result::Result<(), String> {
+    let ints = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| &a.ints[..]);
+    let mut spatial = None;
+    for (name, min) in [("strides", 1), ("kernel_shape", 1), ("dilations", 1), ("pads", 0)] {
+        let Some(v) = ints(name) else { continue };
+        if let Some(bad) = v.iter().find(|&&x| !(min..=u16::MAX as i64).contains(&x)) {
+            return Err(format!("attribute {name} = {v:?}: {bad} is outside {min}..={}", u16::MAX));
+        }
+        let dims = if name == "pads" {
+            if v.len() % 2 != 0 {
+                return Err(format!("attribute pads = {v:?} has an odd length"));
+            }
+            v.len() / 2
+        } else {
+            v.len()
+        };
+        match spatial {
+            Some((first, n)) if n != dims => {
+                return Err(format!("attribute {name} = {v:?} is for {dims} spatial dimensions, {first} for {n}"))
+            }
+            None => spatial = Some((name, dims)),
+            _ => {}
+        }
+    }
+    if let Some(g) = node.attribute.iter().find(|a| a.name == "group") {
+        if g.i < 1 {
+            return Err(format!("attribute group = {} must be at least 1", g.i));
+        }
+    }
+    if let Some(perm) = ints("perm") {
+        let mut seen = vec![false; perm.len()];
+        for &p in perm {
+            match usize::try_from(p).ok().and_then(|p| seen.get_mut(p)) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(format!("attribute perm = {perm:?} is not a permutation of 0..{}", perm.len())),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn node_name(node: &NodeProto) -> &str {

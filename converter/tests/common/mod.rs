@@ -66,3 +66,12 @@ pub fn write_npz(path: &Path, arrays: &[(&str, Array<'_>)]) {
         }
     }
 }
+
+/// Writes an `.npz` file holding one f32 array stored in Fortran (column-major) order:
+/// `data` is the array's values in that order, as NumPy writes a transposed array.
+pub fn write_npz_fortran(path: &Path, name: &str, shape: &[u64], data: &[f32]) {
+    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+    let mut w = npz.array::<f32>(name, Default::default()).unwrap().default_dtype().shape(shape).order(npyz::Order::Fortran).begin_nd().unwrap();
+    w.extend(data.iter().copied()).unwrap();
+    w.finish().unwrap();
+}

@@ -20,6 +20,7 @@
 //! ## Report
 //! ```text
 //! mote-hil <board>
+//! verify <model version>            with feature `verify`, once the signature holds
 //! model <file bytes> arena <bytes> ops <count>
 //! out <index> <hex bytes>          one per graph output
 //! count <systick|minstret> <n>     SysTick ticks (Cortex-M) or retired instructions (RISC-V)
@@ -31,7 +32,8 @@
 //! job), 101 (panic) or 102 (CPU fault); a hang is the host's timeout.
 //!
 //! `mote_hil_marker` is called right before and after the measured inference and around every
-//! op when profiling; the host's instruction-counting QEMU plugin watches its address, which
+//! op when profiling (built with feature `verify`: first around the signature verification,
+//! then around a second hashing of the file alone, then as without it); the host's instruction-counting QEMU plugin watches its address, which
 //! gives exact instruction counts on any core.
 
 #![no_std]
@@ -151,6 +153,11 @@ fn run(out: &mut Console) -> Exit {
     if job.flags & FLAG_FAULT != 0 {
         platform::undefined_instruction();
     }
+    #[cfg(feature = "verify")]
+    if let Err(e) = verify(out, job.model) {
+        let _ = writeln!(out, "error: signature: {e:?}");
+        return Exit::Failed;
+    }
     let model = match Model::from_bytes(job.model) {
         Ok(m) => m,
         Err(e) => {
@@ -203,6 +210,29 @@ fn run(out: &mut Console) -> Exit {
     let _ = writeln!(out, "stack {}", platform::stack_high_water());
     let _ = writeln!(out, "ok");
     Exit::Ok
+}
+
+/// The key the HIL tests sign with (its secret, `test-key`, is committed: it protects nothing).
+#[cfg(feature = "verify")]
+const KEYS: [mote_runtime::signature::PublicKey; 1] = [mote_runtime::signature::public_key_from_hex(include_str!("../test-key.pub"))];
+#[cfg(feature = "verify")]
+const MIN_VERSION: u32 = 2;
+
+/// Verifies the model's signature between two markers, then hashes it again alone between two
+/// more, so the host sees what the whole check and the linear part of it cost.
+#[cfg(feature = "verify")]
+fn verify(out: &mut Console, model: &[u8]) -> Result<(), mote_runtime::signature::VerifyError> {
+    use mote_runtime::signature;
+    mote_hil_marker();
+    let verified = signature::verify(model, &KEYS, MIN_VERSION);
+    mote_hil_marker();
+    let verified = verified?;
+    let offset = signature::read(model)?.map_or(0, |s| s.offset);
+    mote_hil_marker();
+    core::hint::black_box(signature::content_hash(core::hint::black_box(model), offset));
+    mote_hil_marker();
+    let _ = writeln!(out, "verify {}", verified.model_version);
+    Ok(())
 }
 
 fn report_run_error(out: &mut Console, e: RunError) -> Exit {

@@ -17,7 +17,7 @@ fn main() -> ! {
     // SAFETY: the only reference to ARENA, taken once before any interrupt is enabled.
     let arena = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
     let model: &'static [u8] = core::hint::black_box(&[]);
-    if let Ok(model) = Model::from_bytes(model) {
+    if let Ok(model) = load(model) {
         if let Ok(mut it) = Interpreter::new(&model, &mut arena.0) {
             if let Ok(input) = it.input_i8_mut(0) {
                 core::hint::black_box(input);
@@ -29,6 +29,17 @@ fn main() -> ! {
     loop {
         cortex_m::asm::wfi();
     }
+}
+
+#[cfg(not(feature = "verify"))]
+fn load(bytes: &[u8]) -> Result<Model<'_>, mote_runtime::FormatError> {
+    Model::from_bytes(bytes)
+}
+
+#[cfg(feature = "verify")]
+fn load(bytes: &[u8]) -> Result<Model<'_>, mote_runtime::signature::VerifyError> {
+    const KEYS: [mote_runtime::signature::PublicKey; 1] = [[0x5a; 32]];
+    Model::from_signed_bytes(bytes, &KEYS, 1).map(|(model, _)| model)
 }
 
 #[panic_handler]

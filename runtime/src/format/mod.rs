@@ -48,6 +48,8 @@ pub mod kind {
     pub const TENSORS: u16 = 2;
     pub const OPS: u16 = 3;
     pub const WEIGHTS: u16 = 4;
+    /// Optional: an Ed25519 signature over the rest of the file (`crate::signature`).
+    pub const SIGNATURE: u16 = 16;
 }
 
 /// The META section: what the model is and the size of its memory plan.
@@ -105,11 +107,11 @@ impl<'a> Table<'a> {
     }
 }
 
-fn read_u16(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn read_u16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
 
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn read_u32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 

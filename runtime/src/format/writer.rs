@@ -61,19 +61,24 @@ fn table<T: serde::Serialize>(records: &[T]) -> Vec<u8> {
 /// Serializes a model from its parts exactly as given: no planning and no validation, so tests
 /// can also build files that a reader must reject. Sections: META, TENSORS, OPS, WEIGHTS.
 pub fn write(meta: &ModelMeta<'_>, tensors: &[TensorDesc<'_>], ops: &[OpDesc], weights: &[u8]) -> Vec<u8> {
-    let sections: [(u16, Vec<u8>); 4] = [
-        (kind::META, postcard::to_stdvec(meta).expect("postcard to Vec")),
-        (kind::TENSORS, table(tensors)),
-        (kind::OPS, table(ops)),
-        (kind::WEIGHTS, weights.to_vec()),
-    ];
+    assemble(&[
+        (kind::META, SECTION_REQUIRED, &postcard::to_stdvec(meta).expect("postcard to Vec")),
+        (kind::TENSORS, SECTION_REQUIRED, &table(tensors)),
+        (kind::OPS, SECTION_REQUIRED, &table(ops)),
+        (kind::WEIGHTS, SECTION_REQUIRED, weights),
+    ])
+}
+
+/// A file of the given sections `(kind, flags, body)`, in order: header, section table, each body
+/// at the next 16-byte boundary, length and CRC filled in.
+pub fn assemble(sections: &[(u16, u16, &[u8])]) -> Vec<u8> {
     let mut file = vec![0u8; HEADER_LEN + sections.len() * SECTION_ENTRY_LEN];
     pad_to_align(&mut file);
-    for (i, (k, body)) in sections.iter().enumerate() {
+    for (i, (k, flags, body)) in sections.iter().enumerate() {
         let entry = HEADER_LEN + i * SECTION_ENTRY_LEN;
         let offset = file.len() as u32;
         file[entry..entry + 2].copy_from_slice(&k.to_le_bytes());
-        file[entry + 2..entry + 4].copy_from_slice(&SECTION_REQUIRED.to_le_bytes());
+        file[entry + 2..entry + 4].copy_from_slice(&flags.to_le_bytes());
         file[entry + 4..entry + 8].copy_from_slice(&offset.to_le_bytes());
         file[entry + 8..entry + 12].copy_from_slice(&(body.len() as u32).to_le_bytes());
         file.extend_from_slice(body);
