@@ -4,7 +4,7 @@
 //! outputs, lifetimes, the memory plan (tensors and each op's scratch). Each op's own checks (arity, dtypes, shapes,
 //! attributes) are its family's, through [`ops::check`](crate::ops::check).
 
-use super::{Model, ALIGN};
+use super::{Layout, Model, ALIGN};
 use crate::error::FormatError;
 use crate::ops::{self, OpDesc};
 use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId};
@@ -14,6 +14,7 @@ pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
     if n_ops >= u16::MAX as usize || m.tensor_count() > u16::MAX as usize {
         return Err(FormatError::Malformed { section: crate::error::Section::Ops, index: u32::MAX });
     }
+    check_layouts(m)?;
     for i in 0..m.tensor_count() {
         check_tensor(m, i as TensorId, &m.raw_tensor(i)?)?;
     }
@@ -57,6 +58,7 @@ fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), F
     }
     match t.storage {
         Storage::Const(r) => {
+            let len = m.layout(id).stored_len(t.dtype, t.shape.numel().unwrap_or(0)).unwrap_or(len);
             if r.offset as usize % ALIGN != 0 || r.len != len || m.weights(r).is_none() {
                 return Err(FormatError::DataOutOfBounds { tensor: id });
             }
@@ -69,6 +71,35 @@ fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), F
             if first > last || last as usize > m.op_count() {
                 return Err(FormatError::InvalidLifetime { op: first as u32, tensor: id });
             }
+        }
+    }
+    Ok(())
+}
+
+/// The LAYOUTS section: tensors in increasing id order, each a known layout this build runs,
+/// on a tensor of the shape and storage the layout is for, its data of the layout's length.
+/// Which ops may read a packed tensor is each op family's check (see `ops::check`).
+fn check_layouts(m: &Model<'_>) -> Result<(), FormatError> {
+    let mut prev = None;
+    for (i, (tensor, code)) in m.layout_entries().enumerate() {
+        if prev.is_some_and(|p| p >= tensor) {
+            return Err(FormatError::Malformed { section: crate::error::Section::Layouts, index: i as u32 });
+        }
+        prev = Some(tensor);
+        let t = m.checked_tensor(tensor)?;
+        let layout = Layout::from_code(code).ok_or(FormatError::UnknownLayout { tensor, code })?;
+        if !layout.compiled() {
+            return Err(FormatError::LayoutNotCompiled { tensor, layout });
+        }
+        let dims = t.shape.dims();
+        let Storage::Const(r) = t.storage else { return Err(FormatError::LayoutMismatch { tensor }) };
+        match layout {
+            Layout::FcQ15 if t.dtype == DType::I8 && dims.len() == 2 && dims[1] % 4 == 0 => {}
+            _ => return Err(FormatError::LayoutMismatch { tensor }),
+        }
+        let expected = layout.stored_len(t.dtype, t.shape.numel().ok_or(FormatError::InvalidShape { tensor })?).ok_or(FormatError::InvalidShape { tensor })?;
+        if r.len != expected {
+            return Err(FormatError::LayoutSize { tensor, expected, found: r.len });
         }
     }
     Ok(())

@@ -2,7 +2,9 @@
 //! `MatMul` + `Add`, TFLite `FULLY_CONNECTED`).
 //!
 //! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see `Check::weighted`). Kernels:
-//! [`crate::kernels::fully_connected`].
+//! [`crate::kernels::fully_connected`]. int8 weights may be stored in the `fc-q15` layout
+//! ([`crate::format::Layout::FcQ15`], feature `fully_connected_q15`), which runs
+//! [`crate::kernels::fully_connected_q15_i8_with_scratch`].
 
 use super::operands::{cast_mut, qparams, Check, Exec};
 use super::{Activation, Feature};
@@ -43,6 +45,11 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Act
         let requant: &[Requant] = e.get(e.input(3)?)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
+        #[cfg(feature = "fully_connected_q15")]
+        if e.layout(1) == crate::format::Layout::FcQ15 {
+            crate::kernels::fully_connected_q15_i8_with_scratch(&p, e.get(x)?, zx, e.get(w)?, bias, requant, zy, cast_mut(out)?, e.act_i8(act)?, scratch);
+            return Ok(());
+        }
         crate::kernels::fully_connected_i8_with_scratch(&p, e.get(x)?, zx, e.get(w)?, bias, requant, zy, cast_mut(out)?, e.act_i8(act)?, scratch);
     } else {
         kernel::fully_connected_f32(&p, e.get(x)?, e.get(w)?, e.optional(2)?, cast_mut(out)?, e.act_f32(act));

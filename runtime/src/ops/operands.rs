@@ -214,6 +214,9 @@ pub(crate) fn window_out(len: u32, kernel: u32, stride: u16, dilation: u16, pad_
 /// `None`).
 pub(crate) struct Exec<'s, 'm: 's> {
     pub model: &'m Model<'m>,
+    /// The ids of the op's inputs, in slot order.
+    #[cfg_attr(not(feature = "fully_connected_q15"), allow(dead_code))]
+    pub ids: &'s [TensorId],
     /// The op's inputs, in slot order.
     pub ins: &'s [TensorDesc<'m>],
     /// Its first input, `ins[0]`.
@@ -230,6 +233,14 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
     /// Input `slot`.
     pub fn input(&self, slot: usize) -> Result<&'s TensorDesc<'m>, RunError> {
         self.ins.get(slot).ok_or(RunError::Internal)
+    }
+
+    /// How input `slot`, a constant, is stored ([`Model::layout`]): the one place a kernel's
+    /// caller learns that weights are packed.
+    #[cfg(feature = "fully_connected_q15")]
+    #[inline(always)]
+    pub fn layout(&self, slot: usize) -> crate::format::Layout {
+        self.ids.get(slot).map_or(crate::format::Layout::Reference, |&id| self.model.layout(id))
     }
 
     /// Whether the op, of `family`, computes in int8, else in f32. The loader admits no op whose
