@@ -14,6 +14,7 @@ pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
     if n_ops >= u16::MAX as usize || m.tensor_count() > u16::MAX as usize {
         return Err(FormatError::Malformed { section: crate::error::Section::Ops, index: u32::MAX });
     }
+    #[cfg(feature = "fully_connected_q15")]
     check_layouts(m)?;
     for i in 0..m.tensor_count() {
         check_tensor(m, i as TensorId, &m.raw_tensor(i)?)?;
@@ -22,6 +23,8 @@ pub(super) fn validate(m: &Model<'_>) -> Result<(), FormatError> {
     for k in 0..n_ops {
         let op = m.raw_op(k)?;
         check_lifetimes(m, k, &op)?;
+        #[cfg(feature = "fully_connected_q15")]
+        check_packed_reads(m, &op)?;
         ops::check(m, k as u32, &op)?;
         check_scratch(m, k, &op)?;
     }
@@ -58,6 +61,7 @@ fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), F
     }
     match t.storage {
         Storage::Const(r) => {
+            #[cfg(feature = "fully_connected_q15")]
             let len = m.layout(id).stored_len(t.dtype, t.shape.numel().unwrap_or(0)).unwrap_or(len);
             if r.offset as usize % ALIGN != 0 || r.len != len || m.weights(r).is_none() {
                 return Err(FormatError::DataOutOfBounds { tensor: id });
@@ -78,7 +82,10 @@ fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), F
 
 /// The LAYOUTS section: tensors in increasing id order, each a known layout this build runs,
 /// on a tensor of the shape and storage the layout is for, its data of the layout's length.
-/// Which ops may read a packed tensor is each op family's check (see `ops::check`).
+/// (`check_packed_reads` checks, op by op, that only int8 FullyConnected ops read them, as
+/// their weights.)
+#[cfg(feature = "fully_connected_q15")]
+#[inline(never)]
 fn check_layouts(m: &Model<'_>) -> Result<(), FormatError> {
     let mut prev = None;
     for (i, (tensor, code)) in m.layout_entries().enumerate() {
@@ -103,6 +110,34 @@ fn check_layouts(m: &Model<'_>) -> Result<(), FormatError> {
         }
     }
     Ok(())
+}
+
+/// Op `k` reads a packed tensor only as an int8 FullyConnected's weights (input 1).
+#[cfg(feature = "fully_connected_q15")]
+#[inline(never)]
+fn check_packed_reads(m: &Model<'_>, op: &OpDesc) -> Result<(), FormatError> {
+    for (slot, &id) in op.inputs.iter().enumerate() {
+        if m.layout(id) != Layout::Reference && !(matches!(op.kind, ops::OpKind::FullyConnected { .. }) && slot == 1 && m.checked_tensor(op.inputs[0])?.dtype == DType::I8) {
+            return Err(FormatError::LayoutMismatch { tensor: id });
+        }
+    }
+    Ok(())
+}
+
+/// Why a build without any packed layout's feature rejects a file with a LAYOUTS section (at
+/// `offset` of `file`): the first entry's layout is not compiled in, or unknown.
+#[cfg(not(feature = "fully_connected_q15"))]
+#[cold]
+#[inline(never)]
+pub(super) fn layouts_not_compiled(file: &[u8], offset: usize) -> FormatError {
+    let entry = file.get(offset.saturating_add(4)..offset.saturating_add(8)).map(|e| (u16::from_le_bytes([e[0], e[1]]), u16::from_le_bytes([e[2], e[3]])));
+    match entry {
+        Some((tensor, code)) => match Layout::from_code(code) {
+            Some(layout) => FormatError::LayoutNotCompiled { tensor, layout },
+            None => FormatError::UnknownLayout { tensor, code },
+        },
+        None => FormatError::Malformed { section: crate::error::Section::Layouts, index: u32::MAX },
+    }
 }
 
 fn arena_life(t: &TensorDesc<'_>) -> Option<(u32, u32, u32)> {

@@ -219,6 +219,7 @@ pub struct Model<'a> {
     ops: Table<'a>,
     weights: &'a [u8],
     /// The LAYOUTS section's entries (4 bytes each: tensor id, layout code), empty without one.
+    #[cfg(feature = "fully_connected_q15")]
     layouts: &'a [u8],
 }
 
@@ -261,7 +262,8 @@ impl<'a> Model<'a> {
             return Err(FormatError::ReservedNotZero);
         }
 
-        let mut found: [Option<&'a [u8]>; 5] = [None; 5];
+        const SLOTS: usize = if cfg!(feature = "fully_connected_q15") { 5 } else { 4 };
+        let mut found: [Option<&'a [u8]>; SLOTS] = [None; SLOTS];
         for i in 0..section_count {
             let e = HEADER_LEN + i * SECTION_ENTRY_LEN;
             let kind = read_u16(bytes, e).unwrap_or(0);
@@ -275,7 +277,10 @@ impl<'a> Model<'a> {
                 kind::TENSORS => Section::Tensors,
                 kind::OPS => Section::Ops,
                 kind::WEIGHTS => Section::Weights,
+                #[cfg(feature = "fully_connected_q15")]
                 kind::LAYOUTS => Section::Layouts,
+                #[cfg(not(feature = "fully_connected_q15"))]
+                kind::LAYOUTS => return Err(check::layouts_not_compiled(bytes, offset)),
                 _ if flags & SECTION_REQUIRED != 0 => {
                     return Err(FormatError::UnknownRequiredSection { kind })
                 }
@@ -285,13 +290,13 @@ impl<'a> Model<'a> {
             if offset % ALIGN != 0 || offset < table_end || end > file_len {
                 return Err(FormatError::SectionOutOfBounds { section });
             }
-            let slot = &mut found[if kind == kind::LAYOUTS { 4 } else { kind as usize - 1 }];
+            let slot = &mut found[(kind as usize - 1).min(SLOTS - 1)];
             if slot.is_some() {
                 return Err(FormatError::MissingSection { section });
             }
             *slot = Some(&bytes[offset..end]);
         }
-        let [meta, tensors, ops, weights, layouts] = found;
+        let [meta, tensors, ops, weights, _layouts @ ..] = found;
         let meta = meta.ok_or(FormatError::MissingSection { section: Section::Meta })?;
         let tensors = tensors.ok_or(FormatError::MissingSection { section: Section::Tensors })?;
         let ops = ops.ok_or(FormatError::MissingSection { section: Section::Ops })?;
@@ -299,7 +304,8 @@ impl<'a> Model<'a> {
 
         let meta: ModelMeta<'a> =
             decode_exact(meta).ok_or(FormatError::Malformed { section: Section::Meta, index: 0 })?;
-        let layouts = match layouts {
+        #[cfg(feature = "fully_connected_q15")]
+        let layouts = match _layouts[0] {
             None => &[][..],
             Some(section) => {
                 let bad = FormatError::Malformed { section: Section::Layouts, index: u32::MAX };
@@ -316,6 +322,7 @@ impl<'a> Model<'a> {
             tensors: Table::parse(tensors, Section::Tensors)?,
             ops: Table::parse(ops, Section::Ops)?,
             weights,
+            #[cfg(feature = "fully_connected_q15")]
             layouts,
         };
         check::validate(&model)?;
@@ -386,15 +393,18 @@ impl<'a> Model<'a> {
     /// How constant `id` is stored: the LAYOUTS section's entry for it, else
     /// [`Layout::Reference`] (always, in a build with no packed layout's feature: the loader
     /// rejects a file that lists any).
-    #[inline]
+    #[cfg_attr(feature = "fully_connected_q15", inline(never))]
     pub fn layout(&self, id: TensorId) -> Layout {
-        if !Layout::FcQ15.compiled() {
-            return Layout::Reference;
+        #[cfg(feature = "fully_connected_q15")]
+        if let Some((_, code)) = self.layout_entries().find(|&(t, _)| t == id) {
+            return Layout::from_code(code).unwrap_or(Layout::Reference);
         }
-        self.layout_entries().find(|&(t, _)| t == id).and_then(|(_, code)| Layout::from_code(code)).unwrap_or(Layout::Reference)
+        let _ = id;
+        Layout::Reference
     }
 
     /// The LAYOUTS section's entries, `(tensor, code)`, in file order.
+    #[cfg(feature = "fully_connected_q15")]
     pub(crate) fn layout_entries(&self) -> impl Iterator<Item = (TensorId, u16)> + '_ {
         self.layouts.chunks_exact(4).map(|e| (u16::from_le_bytes([e[0], e[1]]), u16::from_le_bytes([e[2], e[3]])))
     }

@@ -491,12 +491,6 @@ pub(crate) fn check(model: &Model<'_>, index: u32, op: &OpDesc) -> Result<(), Fo
     if let Some(feature) = features(model, op).filter(|f| !f.compiled()) {
         return Err(c.not_compiled(feature));
     }
-    for (slot, &id) in op.inputs.iter().enumerate() {
-        let packed = model.layout(id) != crate::format::Layout::Reference;
-        if packed && !(matches!(op.kind, OpKind::FullyConnected { .. }) && slot == 1 && c.is_i8()) {
-            return Err(FormatError::LayoutMismatch { tensor: id });
-        }
-    }
     let off = |family| Err(c.not_compiled(family));
     match op.kind {
         OpKind::Conv2d { stride, dilation, pad, groups, .. } => compiled!(Conv, conv::check(c, stride, dilation, pad, groups), else off),

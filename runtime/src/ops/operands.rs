@@ -215,7 +215,7 @@ pub(crate) fn window_out(len: u32, kernel: u32, stride: u16, dilation: u16, pad_
 pub(crate) struct Exec<'s, 'm: 's> {
     pub model: &'m Model<'m>,
     /// The ids of the op's inputs, in slot order.
-    #[cfg_attr(not(feature = "fully_connected_q15"), allow(dead_code))]
+    #[cfg(feature = "fully_connected_q15")]
     pub ids: &'s [TensorId],
     /// The op's inputs, in slot order.
     pub ins: &'s [TensorDesc<'m>],
