@@ -56,7 +56,7 @@ pub fn fully_connected_f32(kernel: FullyConnectedF32, cases: Cases) -> Result<()
 /// point and the clamp. Cycles as the `conv2d_i8` suite: zero-point signs, multipliers below 1,
 /// from 1 up and mixed, per-tensor and per-channel, bias or not, every kind of activation.
 pub fn fully_connected_i8(kernel: FullyConnectedI8, cases: Cases) -> Result<(), Mismatch> {
-    int8_suite("fully_connected_i8", false, cases, |p, x, x_zp, w, bias, requant, out_zp, out, act| kernel(p, x, x_zp, w, bias, requant, out_zp, out, act))
+    int8_suite("fully_connected_i8", false, cases, kernel)
 }
 
 /// The signature of `fully_connected_q15_i8`: weights in the `fc-q15` layout.

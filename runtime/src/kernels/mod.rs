@@ -33,6 +33,14 @@
 //! and the interpreter passes them in. No kernel takes scratch from the stack, so the arena
 //! figure a model file states is all the RAM its tensors and kernels use.
 //!
+//! # Packed weights
+//! A constant stored in a packed layout ([`crate::format::Layout`], chosen by the converter for a
+//! target) reaches a kernel through the op module, which asks [`crate::format::Model::layout`]
+//! once per call and calls that layout's kernel: `fc-q15` FullyConnected weights
+//! ([`fully_connected::q15_index`]) run [`fully_connected_q15_i8_with_scratch`], the Arm DSP
+//! kernel or the reference [`fully_connected::fully_connected_q15_i8`], whose bytes equal the
+//! reference layout's.
+//!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 
 pub mod activation;

@@ -13,6 +13,7 @@
 //! | regular, `K = kh·kw·c <= 180` (1×1 included) | [`conv::conv2d_block_s8`] | an int8 window × 8 channels' widened weights |
 //! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
 //! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × three (eight weights a load) |
+//! | fully connected, weights in the `fc-q15` layout ([`fully_connected_q15_i8_with_scratch`]) | [`fc::fully_connected_q15_s8`] | a widened row × three int16 weight rows (two `LDRD`, four `SMLAD` per eight MACs a row) |
 //!
 //! On cores with Helium (`cfg(mote_arm_mve)`, Cortex-M55) the interpreter calls [`mve`]'s
 //! wrappers instead, which hand what they do not cover to these.
