@@ -24,6 +24,8 @@ pub enum ConvertError {
     Data { path: PathBuf, reason: String },
     #[error("writing the model failed: {0}")]
     Build(String),
+    #[error("--target: {0}")]
+    Target(String),
 }
 
 pub type Result<T> = std::result::Result<T, ConvertError>;

@@ -15,6 +15,7 @@
 //! | [`passes`] | BatchNorm folding, MatMul → FullyConnected, activation fusion | `ir` |
 //! | [`calib`] | calibration statistics: histograms and range [`calib::Method`]s | `data` |
 //! | [`quantize`] | the int8 plan: float islands, shared parameters, per-tensor qparams | `calib`, `ir` |
+//! | [`target`] | `--target`: a board's or core's kernels and flash, the weight layouts chosen for them | – |
 //! | [`lower`] | layout assignment and emission of the `.mote` file, f32 or per the plan | `quantize`, `ir` |
 //! | [`calibrate`] | the calibration driver: the f32 model over the data set, into statistics | `lower`, `calib`, `data` |
 //! | [`pipeline`] | [`convert`]: all of the above in order | all of the above |
@@ -38,6 +39,7 @@ pub mod quantize;
 pub mod reference;
 pub mod serve;
 pub mod sign;
+pub mod target;
 
 pub use error::{ConvertError, Result};
 pub use pipeline::{convert, convert_float, Calibration, Converted, Options};

@@ -25,6 +25,7 @@
 use std::collections::HashMap;
 
 use mote_runtime::format::writer::ModelBuilder;
+use mote_runtime::format::Layout;
 use mote_runtime::ops::unary::build_lut_i8;
 use mote_runtime::ops::BinaryQuant;
 use mote_runtime::ops::OpKind;
@@ -36,6 +37,7 @@ use tract_onnx::prelude::tract_ndarray::IxDyn;
 use crate::error::{build_err, node_err, ConvertError, Result};
 use crate::ir::{Graph, Op, Tid};
 use crate::quantize::QuantPlan;
+use crate::target::Packing;
 
 const NHWC: [usize; 4] = [0, 2, 3, 1];
 
@@ -68,6 +70,9 @@ struct Lowering<'g> {
     produced: HashMap<Tid, (Vec<usize>, DType)>,
     written: Vec<(TensorId, Tid)>,
     fresh: usize,
+    /// The weight layouts this lowering may choose, and the bytes packing has added so far.
+    packing: Packing,
+    packed_bytes: u64,
 }
 
 impl Lowering<'_> {
@@ -206,7 +211,8 @@ impl Lowering<'_> {
     fn weighted(&mut self, node: &crate::ir::Node, x: TensorId, order: &[usize], int8: bool) -> Result<Vec<TensorId>> {
         let bias = node.inputs.get(2).copied();
         if int8 {
-            let [w, b, r] = self.weighted_i8(node.inputs[1], bias, node.inputs[0], node.output, order)?;
+            let fc = matches!(node.op, crate::ir::Op::FullyConnected { .. });
+            let [w, b, r] = self.weighted_i8(node.inputs[1], bias, node.inputs[0], node.output, order, fc)?;
             return Ok(vec![x, w, b, r]);
         }
         let mut ins = vec![x, self.constant(node.inputs[1], order.len(), order)?];
@@ -217,8 +223,9 @@ impl Lowering<'_> {
     }
 
     /// Int8 weights (symmetric, axis 0 = output channel) in physical `order`, the int32 bias
-    /// at scale `s_x · s_w[c]` and the requantization `s_x · s_w[c] / s_y` of a Conv or FC.
-    fn weighted_i8(&mut self, w: Tid, bias: Option<Tid>, x: Tid, y: Tid, order: &[usize]) -> Result<[TensorId; 3]> {
+    /// at scale `s_x · s_w[c]` and the requantization `s_x · s_w[c] / s_y` of a Conv or FC
+    /// (`fc`, whose weights may be packed: [`Packing::fc_layout`]).
+    fn weighted_i8(&mut self, w: Tid, bias: Option<Tid>, x: Tid, y: Tid, order: &[usize], fc: bool) -> Result<[TensorId; 3]> {
         let per_channel = !self.plan.is_some_and(|p| p.per_tensor_weights);
         let (dims, values) = self.const_values(w, order.len(), order)?;
         let channels = dims[0] as usize;
@@ -230,7 +237,11 @@ impl Lowering<'_> {
             Quant::PerTensor { scale: scales[0], zero_point: 0 }
         };
         let name = self.name(w, "");
-        let w_id = self.b.constant_i8(&name, &dims, quant, &q).map_err(build_err)?;
+        let layout = match (fc, dims.as_slice()) {
+            (true, &[n, k]) => self.packing.fc_layout(n as usize, k as usize, &mut self.packed_bytes),
+            _ => Layout::Reference,
+        };
+        let w_id = self.b.constant_i8_packed(&name, &dims, quant, &q, layout).map_err(build_err)?;
         let (sx, sy) = (self.qparams(x)?.scale, self.qparams(y)?.scale);
         let b_values = match bias {
             Some(b) => self.const_values(b, 1, &[0])?.1,
@@ -252,9 +263,20 @@ impl Lowering<'_> {
     }
 }
 
-/// Writes `g` as a Mote model: all f32 without a plan, int8 where the plan says.
-pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>) -> Result<Lowered> {
-    let mut l = Lowering { g, plan, b: ModelBuilder::new(name), placed: HashMap::new(), produced: HashMap::new(), written: vec![], fresh: 0 };
+/// Writes `g` as a Mote model: all f32 without a plan, int8 where the plan says, int8 weights in
+/// the layouts `packing` allows (the reference layout for [`Packing::REFERENCE`]).
+pub fn lower(g: &Graph, name: &str, sha256: [u8; 32], plan: Option<&QuantPlan>, packing: Packing) -> Result<Lowered> {
+    let mut l = Lowering {
+        g,
+        plan,
+        b: ModelBuilder::new(name),
+        placed: HashMap::new(),
+        produced: HashMap::new(),
+        written: vec![],
+        fresh: 0,
+        packing,
+        packed_bytes: 0,
+    };
     l.b.source_sha256(sha256).converter_version(concat!("mote-converter ", env!("CARGO_PKG_VERSION")));
     let int8 = |n: usize| plan.is_some_and(|p| p.int8_nodes.contains(&n));
     // Tensors already bound to a graph input or output: an output that is one of them is copied.

@@ -52,6 +52,12 @@ enum Command {
         /// Fix an input's shape: NAME=d0,d1,... (symbolic dimensions default to 1).
         #[arg(long = "input-shape", value_parser = parse_shape)]
         input_shape: Vec<(String, Vec<usize>)>,
+        /// The board (mps2-an386, ...) or core (cortex-m4, cortex-m55, rv32imac, ...) the file is
+        /// for: weights stored in the layouts its kernels read fastest (int16 fully connected
+        /// weights on cores with the Arm DSP extension, while the board's model flash allows).
+        /// Default: the reference layout, for any target.
+        #[arg(long)]
+        target: Option<String>,
     },
     /// Compare a .mote model with its float ONNX model on real data.
     Eval {
@@ -223,10 +229,11 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
     match Cli::parse().command {
-        Command::Convert { model, output, calib, calib_key, calib_index, method, keep_float, per_tensor, float, input_shape } => {
+        Command::Convert { model, output, calib, calib_key, calib_index, method, keep_float, per_tensor, float, input_shape, target } => {
             let start = Instant::now();
             let calibration = calib.map(|path| Calibration { path, key: calib_key, index: calib_index, method });
-            let opts = Options { name: None, input_shapes: input_shape, float, calibration, keep_float, per_tensor_weights: per_tensor };
+            let target = target.map(|t| mote_converter::target::Target::resolve(&t)).transpose()?;
+            let opts = Options { name: None, input_shapes: input_shape, float, calibration, keep_float, per_tensor_weights: per_tensor, target };
             let converted = mote_converter::convert(&model, &opts)?;
             write_atomically(&output, &converted.bytes)?;
             let aligned = AlignedBytes::new(&converted.bytes);

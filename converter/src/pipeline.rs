@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::calib::Method;
 use crate::data::Dataset;
 use crate::error::{ConvertError, Result};
+use crate::target::{Packing, Target};
 use crate::{calibrate, import, lower, passes, quantize};
 
 /// Where the calibration data comes from.
@@ -35,6 +36,9 @@ pub struct Options {
     /// Nodes (or output tensors) to keep in f32.
     pub keep_float: Vec<String>,
     pub per_tensor_weights: bool,
+    /// The board or core the file is for: its weight layouts ([`crate::target`]). `None`: the
+    /// reference layout, for any target.
+    pub target: Option<Target>,
 }
 
 /// A converted model and what the conversion decided.
@@ -59,7 +63,7 @@ pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
     let mut imported = import::import(onnx, &opts.input_shapes)?;
     passes::run_all(&mut imported.graph).map_err(|e| ConvertError::Build(format!("{e:#}")))?;
     let g = &imported.graph;
-    let float = lower::lower(g, &name, imported.sha256, None)?;
+    let float = lower::lower(g, &name, imported.sha256, None, Packing::REFERENCE)?;
     if opts.float {
         return Ok(Converted { bytes: float.bytes, float_nodes: vec![], calibration_rows: 0 });
     }
@@ -72,7 +76,10 @@ pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
         None => (Default::default(), Method::MinMax, 0),
     };
     let plan = quantize::plan(g, &stats, method, &float_nodes, opts.per_tensor_weights)?;
-    let lowered = lower::lower(g, &name, imported.sha256, Some(&plan))?;
+    let mut lowered = lower::lower(g, &name, imported.sha256, Some(&plan), Packing::REFERENCE)?;
+    if let Some(packing) = opts.target.as_ref().map(|t| t.packing(&lowered.bytes)).filter(|p| p.fc_q15) {
+        lowered = lower::lower(g, &name, imported.sha256, Some(&plan), packing)?;
+    }
     let mut names: Vec<String> = float_nodes.iter().map(|&i| g.nodes[i].name.clone()).collect();
     names.sort();
     Ok(Converted { bytes: lowered.bytes, float_nodes: names, calibration_rows: rows })

@@ -139,3 +139,22 @@ fn convert_eval_and_inspect_report_json() {
     let (ok, _, stderr) = mote(&["inspect", s(&dir.join("garbage.mote"))]);
     assert!(!ok && stderr.contains("garbage.mote"), "{stderr}");
 }
+
+/// `--target` takes a board or a core; anything else fails naming both lists and writes nothing.
+/// For the M4 the AD autoencoder's layers are packed, and `mote inspect` says so per op and
+/// lists the feature that runs them.
+#[test]
+fn convert_for_a_target_and_inspect_the_layouts() {
+    let dir = scratch("target");
+    let calib = bench("data/ad_toycar.npz");
+    let ad = bench("models/ad_fc_autoencoder.onnx");
+    let err = convert_fails(&dir, &[s(&ad), "--calib", s(&calib), "--target", "cortex-m9"]);
+    assert!(err.contains("unknown target \"cortex-m9\"") && err.contains("mps2-an386") && err.contains("cortex-m55") && err.contains("rv32imac"), "{err}");
+    let out = dir.join("ad-m4.mote");
+    let (ok, _, stderr) = mote(&["convert", s(&ad), "--calib", s(&calib), "--target", "cortex-m4", "-o", s(&out)]);
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = mote(&["inspect", s(&out)]);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.lines().filter(|l| l.contains("FullyConnected") && l.contains(" fc-q15 ")).count(), 10, "{stdout}");
+    assert!(stdout.contains("runtime features: fully_connected, fully_connected_q15"), "{stdout}");
+}

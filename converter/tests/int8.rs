@@ -140,3 +140,69 @@ fn vww_mobilenet_int8_accuracy_is_the_published_one() {
     published("VWW float top-1 accuracy", r.accuracy_reference.unwrap(), 0.9024, 0.00005);
     published("VWW top-1 agreement", r.top1_agreement, 0.9836, 0.00005);
 }
+
+/// `--target mps2-an386` stores the AD autoencoder's FullyConnected weights in the `fc-q15`
+/// layout (every layer: `k` is 640, 128 or 8) and the file computes, on the host's reference
+/// kernels, exactly the bytes of the reference-layout file on every window; a Helium or RISC-V
+/// target keeps the reference layout (the same file as without `--target`).
+#[test]
+fn ad_autoencoder_for_the_m4_packs_every_fc_layer_and_computes_the_same_bytes() {
+    use mote_converter::target::Target;
+    use mote_runtime::format::writer::AlignedBytes;
+    use mote_runtime::format::Layout;
+    let onnx = bench("models/ad_fc_autoencoder.onnx");
+    let data = bench("data/ad_toycar.npz");
+    let convert_for = |target: Option<&str>| {
+        let opts = Options {
+            calibration: Some(Calibration { path: data.clone(), key: None, index: None, method: Method::default() }),
+            target: target.map(|t| Target::resolve(t).unwrap()),
+            ..Options::default()
+        };
+        convert(&onnx, &opts).unwrap().bytes
+    };
+    let (reference, m4) = (convert_for(None), convert_for(Some("mps2-an386")));
+    assert_eq!(convert_for(Some("mps3-an547")), reference);
+    assert_eq!(convert_for(Some("rv32imac")), reference);
+    let (ra, pa) = (AlignedBytes::new(&reference), AlignedBytes::new(&m4));
+    let (rm, pm) = (mote_runtime::Model::from_bytes(&ra).unwrap(), mote_runtime::Model::from_bytes(&pa).unwrap());
+    let fc_weights: Vec<u16> = pm.ops().filter(|op| matches!(op.kind, mote_runtime::ops::OpKind::FullyConnected { .. })).map(|op| op.inputs[1]).collect();
+    assert_eq!(fc_weights.len(), 10);
+    assert!(fc_weights.iter().all(|&w| pm.layout(w) == Layout::FcQ15 && rm.layout(w) == Layout::Reference));
+    // Every weight once more (each layer's n·k a multiple of 16), a section-table entry and the
+    // LAYOUTS section (4 + 10 · 4 bytes, padded to 48).
+    assert_eq!(m4.len() - reference.len(), 264_192 + 16 + 48);
+    let inspected = inspect("ad-m4", &m4);
+    assert_eq!(inspected.features, ["fully_connected", "fully_connected_q15"]);
+
+    let x = mote_converter::data::read_f32(&data, "x").unwrap();
+    let rows = x.shape[0];
+    let len = x.data.len() / rows;
+    let run = |m: &mote_runtime::Model<'_>, row: &[f32]| {
+        let mut arena = vec![0u8; m.arena_bytes() + 16];
+        let mut it = mote_runtime::Interpreter::new(m, &mut arena).unwrap();
+        it.set_input_f32(0, row).unwrap();
+        it.invoke().unwrap();
+        it.output_bytes(0).unwrap().to_vec()
+    };
+    for r in 0..rows {
+        let row = &x.data[r * len..(r + 1) * len];
+        assert_eq!(run(&pm, row), run(&rm, row), "window {r}");
+    }
+}
+
+/// KWS's only FullyConnected (768 of 2.66 M MACs) is not worth the layout's code: the file for
+/// the M4 is the reference file.
+#[test]
+fn kws_for_the_m4_keeps_the_reference_layout() {
+    let onnx = bench("models/kws_dscnn.onnx");
+    let data = bench("data/kws_mfcc.npz");
+    let convert_for = |target: Option<&str>| {
+        let opts = Options {
+            calibration: Some(Calibration { path: data.clone(), key: None, index: None, method: Method::default() }),
+            target: target.map(|t| mote_converter::target::Target::resolve(t).unwrap()),
+            ..Options::default()
+        };
+        convert(&onnx, &opts).unwrap().bytes
+    };
+    assert_eq!(convert_for(Some("mps2-an386")), convert_for(None));
+}

@@ -65,7 +65,7 @@ fn mote_model_answers_exactly_as_the_runtime_does() {
     let dir = scratch("serve-mote");
     let onnx = bench("models/kws_dscnn.onnx");
     let calib = mote_converter::Calibration { path: bench("data/kws_mfcc.npz"), key: None, index: None, method: "minmax".parse().unwrap() };
-    let opts = mote_converter::Options { name: None, input_shapes: vec![], float: false, calibration: Some(calib), keep_float: vec![], per_tensor_weights: false };
+    let opts = mote_converter::Options { name: None, input_shapes: vec![], float: false, calibration: Some(calib), keep_float: vec![], per_tensor_weights: false, target: None };
     let path = dir.join("kws.mote");
     std::fs::write(&path, mote_converter::convert(&onnx, &opts).unwrap().bytes).unwrap();
     let local = Served::load(&path, Some("kws".into())).unwrap();

@@ -5,7 +5,7 @@
 //! within the budgets in `budgets.toml`.
 //!
 //! ```text
-//!  .onnx ──model_bytes──► .mote ──host interpreter──► reference output bytes
+//!  .onnx ──model_bytes_for(board)──► .mote ──host interpreter──► reference output bytes
 //!                           │                                    │ compare, byte for byte
 //!                           └──► job (model + input) ──QEMU──► guest output bytes, marks, stack
 //!  targets/boards/*.toml ──► examples/hil-firmware, one build per board

@@ -8,6 +8,7 @@ use mote_runtime::tensor::Quant;
 use mote_runtime::DType;
 
 use crate::{bench_dir, HilError, Result};
+use mote_converter::target::Target;
 
 /// A model from the shared benchmark suite and the data set its input row comes from.
 #[derive(Clone, Copy, Debug)]
@@ -42,27 +43,37 @@ pub const BENCH: [BenchModel; 4] = [
     BenchModel { name: "vww_mobilenetv1_025", onnx: "vww_mobilenetv1_025.onnx", data: "vww_96.npz", key: "x", calib_index: None },
 ];
 
-/// The `.mote` file the matrix runs for a benchmark model. Every cell gets its model here, so
-/// this is the one place that chooses how models are converted: int8, calibrated on
-/// `model.data` (its calibration rows where it names them) with the converter's default
-/// method, as `mote convert` does. Nothing downstream assumes a dtype: inputs are written in
-/// the model's input dtype.
+/// The `.mote` file of a benchmark model in the reference layout, for any target. Every cell
+/// gets its model here or from [`model_bytes_for`], so these are the one place that chooses how
+/// models are converted: int8, calibrated on `model.data` (its calibration rows where it names
+/// them) with the converter's default method, as `mote convert` does. Nothing downstream
+/// assumes a dtype: inputs are written in the model's input dtype.
 pub fn model_bytes(model: &BenchModel) -> Result<Vec<u8>> {
+    model_bytes_with(model, None)
+}
+
+/// The `.mote` file the matrix runs for a benchmark model on a board: converted for it
+/// (`mote convert --target BOARD`: packed weights where its kernels read them faster).
+pub fn model_bytes_for(model: &BenchModel, target: &Target) -> Result<Vec<u8>> {
+    model_bytes_with(model, Some(target.clone()))
+}
+
+fn model_bytes_with(model: &BenchModel, target: Option<Target>) -> Result<Vec<u8>> {
     let onnx = model.onnx_path();
     if !onnx.exists() {
         return Err(missing_bench(&onnx));
     }
-    int8(&onnx, model.name, &model.data_path(), model.key, model.calib_index)
+    int8(&onnx, model.name, &model.data_path(), model.key, model.calib_index, target)
 }
 
-fn int8(onnx: &Path, name: &str, data: &Path, key: &str, calib_index: Option<&str>) -> Result<Vec<u8>> {
+fn int8(onnx: &Path, name: &str, data: &Path, key: &str, calib_index: Option<&str>, target: Option<Target>) -> Result<Vec<u8>> {
     let calibration = mote_converter::Calibration {
         path: data.to_path_buf(),
         key: Some(key.to_string()),
         index: calib_index.map(str::to_string),
         method: mote_converter::quantize::Method::default(),
     };
-    let opts = mote_converter::Options { name: Some(name.to_string()), calibration: Some(calibration), ..Default::default() };
+    let opts = mote_converter::Options { name: Some(name.to_string()), calibration: Some(calibration), target, ..Default::default() };
     mote_converter::convert(onnx, &opts).map(|c| c.bytes).map_err(|source| HilError::Convert { path: onnx.to_path_buf(), source })
 }
 
@@ -72,7 +83,7 @@ fn int8(onnx: &Path, name: &str, data: &Path, key: &str, calib_index: Option<&st
 pub fn digits() -> Result<(Vec<u8>, Vec<f32>)> {
     let dir = crate::repo_root().join("examples/demo");
     let (onnx, data) = (dir.join("digits.onnx"), dir.join("digits.npz"));
-    let bytes = int8(&onnx, "digits", &data, "x", Some("calib_idx"))?;
+    let bytes = int8(&onnx, "digits", &data, "x", Some("calib_idx"), None)?;
     let idx = mote_converter::data::read_i64(&data, "eval_idx").map_err(|source| HilError::Convert { path: data.clone(), source })?;
     let x = mote_converter::data::read_f32(&data, "x").map_err(|source| HilError::Convert { path: data.clone(), source })?;
     let row = idx.data.first().copied().unwrap_or(0) as usize;

@@ -13,6 +13,7 @@ pub enum Section {
     Tensors,
     Ops,
     Weights,
+    Layouts,
 }
 
 /// Why [`Model::from_bytes`](crate::Model::from_bytes) rejected a buffer.
@@ -81,6 +82,16 @@ pub enum FormatError {
     /// An op of a family (or on f32 data) this build of the runtime leaves out: enable
     /// `mote-runtime`'s Cargo `feature` (`mote inspect` lists every feature a model needs).
     OpNotCompiled { op: u32, code: OpCode, feature: Feature },
+    /// The LAYOUTS section names a layout code this reader does not know.
+    UnknownLayout { tensor: TensorId, code: u16 },
+    /// A known packed layout that this build leaves out: enable `mote-runtime`'s Cargo feature
+    /// [`Layout::feature`](crate::format::Layout::feature), or convert the model without it.
+    LayoutNotCompiled { tensor: TensorId, layout: crate::format::Layout },
+    /// A packed constant's data is not the length its layout gives for its shape.
+    LayoutSize { tensor: TensorId, expected: u32, found: u32 },
+    /// A packed layout on a tensor that cannot have it (for `fc-q15`: anything but an int8
+    /// constant `[n, k]`, `k % 4 == 0`, read only as an int8 FullyConnected's weights).
+    LayoutMismatch { tensor: TensorId },
 }
 
 /// Why an [`Interpreter`](crate::Interpreter) could not be created or run.
@@ -136,6 +147,15 @@ impl core::fmt::Display for FormatError {
             ScratchOutOfBounds { op } => write!(f, "op {op}: scratch out of the arena or misaligned"),
             ScratchOverlap { op, tensor } => write!(f, "memory plan: op {op}'s scratch overlaps tensor {tensor}, live during the op"),
             OpNotCompiled { op, code, feature } => write!(f, "op {op} ({code}) is not compiled in: enable mote-runtime's feature \"{feature}\""),
+            UnknownLayout { tensor, code } => write!(f, "tensor {tensor}: unknown weight layout code {code}"),
+            LayoutNotCompiled { tensor, layout } => write!(
+                f,
+                "tensor {tensor}: weight layout {} is not compiled in: enable mote-runtime's feature \"{}\", or convert the model without --target",
+                layout.name(),
+                layout.feature().unwrap_or("")
+            ),
+            LayoutSize { tensor, expected, found } => write!(f, "tensor {tensor}: packed data of {found} B, its layout needs {expected} B"),
+            LayoutMismatch { tensor } => write!(f, "tensor {tensor}: its weight layout does not fit the tensor or the ops that read it"),
         }
     }
 }

@@ -272,7 +272,17 @@ impl<'m, 'a> Interpreter<'m, 'a> {
             (window, scratch, [(0, &*below), (w1, &*between), (s1, &*above)])
         };
         let x = ins.first().ok_or(RunError::Internal)?;
-        let exec = Exec { model, index, ins: &ins, x, y: &y, views, window: (w0, w1) };
+        let exec = Exec {
+            model,
+            index,
+            #[cfg(feature = "fully_connected_q15")]
+            ids: &op.inputs,
+            ins: &ins,
+            x,
+            y: &y,
+            views,
+            window: (w0, w1),
+        };
         ops::run(&op.kind, &exec, window, scratch)?;
         Ok((out_start, out_len))
     }

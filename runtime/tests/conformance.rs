@@ -51,6 +51,13 @@ fn fully_connected_i8() {
     passes(|c| conformance::fully_connected_i8(fully_connected::fully_connected_i8, c));
 }
 
+/// The reference kernel on weights in the `fc-q15` layout (what the host runs for a file
+/// converted for a DSP core).
+#[test]
+fn fully_connected_q15_i8() {
+    passes(|c| conformance::fully_connected_q15_i8(fully_connected::fully_connected_q15_i8, c));
+}
+
 #[test]
 fn binary_f32() {
     passes(|c| conformance::binary_f32(elementwise::binary_f32, c));

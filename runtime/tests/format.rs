@@ -547,3 +547,123 @@ fn a_trailing_convolution_needs_a_shift_its_bands_can_run_with() {
     assert_eq!(load(&move_c(offset(a))), Err(FormatError::PlanOverlap { a, b: c }));
     assert_eq!(load(&move_c(offset(a) - 48)), Err(FormatError::PlanOverlap { a, b: c }));
 }
+
+/// An int8 FullyConnected `[1, k] → [1, 4]` with its weights (tensor 1) in `layout`; bias 2,
+/// requant 3.
+fn fc_model(k: u32, layout: mote_runtime::format::Layout) -> Vec<u8> {
+    let mut b = ModelBuilder::new("fc");
+    let q = |scale, zero_point| Quant::PerTensor { scale, zero_point };
+    let x = b.input("x", DType::I8, &[1, k], q(0.1, 3)).unwrap();
+    let values: Vec<i8> = (0..4 * k as i32).map(|i| (i * 37 % 255 - 127) as i8).collect();
+    let w = b.constant_i8_packed("w", &[4, k], q(0.01, 0), &values, layout).unwrap();
+    let bias = b.constant_i32("b", &[4], &[100, -200, 300, -400]).unwrap();
+    let m = mote_runtime::quant::quantize_multiplier(0.1 * 0.01 / 0.05);
+    let rq = b.constant_i32("rq", &[1, 2], &[m.multiplier, m.shift]).unwrap();
+    assert_eq!((w, bias, rq), (1, 2, 3));
+    let y = b.activation("y", DType::I8, &[1, 4], q(0.05, -2)).unwrap();
+    b.op(OpKind::FullyConnected { act: Activation::None }, &[x, w, bias, rq], y).unwrap();
+    b.output(y);
+    b.finish().unwrap()
+}
+
+/// `file` rewritten with a LAYOUTS section of `entries` (tensor, code), its other sections kept.
+fn with_layouts(file: &[u8], entries: &[(u16, u16)]) -> Vec<u8> {
+    let aligned = AlignedBytes::new(file);
+    let m = Model::from_bytes(&aligned).unwrap();
+    let tensors: Vec<TensorDesc<'_>> = (0..m.tensor_count() as u16).map(|i| m.tensor(i).unwrap()).collect();
+    let ops: Vec<OpDesc> = m.ops().collect();
+    let (woff, wlen) = section(file, kind::WEIGHTS);
+    mote_runtime::format::writer::write_with_layouts(m.meta(), &tensors, &ops, &file[woff..woff + wlen], entries)
+}
+
+#[test]
+fn packed_weights_load_and_each_fault_has_its_error() {
+    use mote_runtime::format::Layout;
+    let reference = fc_model(8, Layout::Reference);
+    if !Layout::FcQ15.compiled() {
+        assert_eq!(load(&with_layouts(&reference, &[(1, 1)])), Err(FormatError::LayoutNotCompiled { tensor: 1, layout: Layout::FcQ15 }));
+        return;
+    }
+    let packed = fc_model(8, Layout::FcQ15);
+    let aligned = AlignedBytes::new(&packed);
+    let m = Model::from_bytes(&aligned).unwrap();
+    assert_eq!((m.layout(0), m.layout(1), m.layout(2)), (Layout::Reference, Layout::FcQ15, Layout::Reference));
+    let (off, len) = section(&packed, kind::LAYOUTS);
+    assert_eq!(&packed[off..off + len], &[1, 0, 0, 0, 1, 0, 1, 0]);
+    // The section is required: the table entry's flag.
+    let entry = (0..5).map(|i| HEADER_LEN + i * SECTION_ENTRY_LEN).find(|&e| packed[e] == kind::LAYOUTS as u8).unwrap();
+    assert_eq!(u16::from_le_bytes([packed[entry + 2], packed[entry + 3]]), mote_runtime::format::SECTION_REQUIRED);
+
+    let mut bad = packed.clone();
+    bad[off + 6] = 9;
+    reseal(&mut bad);
+    assert_eq!(load(&bad), Err(FormatError::UnknownLayout { tensor: 1, code: 9 }));
+    let mut bad = packed.clone();
+    bad[off + 6] = 0;
+    reseal(&mut bad);
+    assert_eq!(load(&bad), Err(FormatError::UnknownLayout { tensor: 1, code: 0 }));
+    let mut bad = packed.clone();
+    bad[off] = 2;
+    reseal(&mut bad);
+    assert_eq!(load(&bad), Err(FormatError::Malformed { section: Section::Layouts, index: u32::MAX }));
+
+    // Reference-sized data under a packed layout; a layout on the bias, on the input, on
+    // weights whose k is not a multiple of 4; entries out of order.
+    assert_eq!(load(&with_layouts(&reference, &[(1, 1)])), Err(FormatError::LayoutSize { tensor: 1, expected: 64, found: 32 }));
+    assert_eq!(load(&with_layouts(&packed, &[(1, 1), (2, 1)])), Err(FormatError::LayoutMismatch { tensor: 2 }));
+    assert_eq!(load(&with_layouts(&packed, &[(0, 1), (1, 1)])), Err(FormatError::LayoutMismatch { tensor: 0 }));
+    assert_eq!(load(&with_layouts(&fc_model(6, Layout::Reference), &[(1, 1)])), Err(FormatError::LayoutMismatch { tensor: 1 }));
+    assert_eq!(load(&with_layouts(&packed, &[(1, 1), (1, 1)])), Err(FormatError::Malformed { section: Section::Layouts, index: 1 }));
+    assert_eq!(load(&with_layouts(&packed, &[(7, 1)])), Err(FormatError::TensorIdOutOfRange { tensor: 7 }));
+    // Without entries the writer leaves the section out: the reference file, byte for byte.
+    assert_eq!(with_layouts(&reference, &[]), reference);
+}
+
+/// A packed tensor read by any op but as an int8 FullyConnected's weights is refused.
+#[test]
+fn packed_weights_only_as_fully_connected_weights() {
+    use mote_runtime::format::Layout;
+    if !Layout::FcQ15.compiled() {
+        return;
+    }
+    // The packed weights of tensor 1 also fed, as the input, to a Reshape.
+    let packed = fc_model(8, Layout::FcQ15);
+    let aligned = AlignedBytes::new(&packed);
+    let m = Model::from_bytes(&aligned).unwrap();
+    let mut tensors: Vec<TensorDesc<'_>> = (0..m.tensor_count() as u16).map(|i| m.tensor(i).unwrap()).collect();
+    let mut ops: Vec<OpDesc> = m.ops().collect();
+    let mut meta = m.meta().clone();
+    let y = tensors[4].clone();
+    let Storage::Arena { offset, .. } = y.storage else { panic!() };
+    tensors[4].storage = Storage::Arena { offset, first: 0, last: 1 };
+    let mut flat = t(DType::I8, &[32], Storage::Arena { offset: offset + 16, first: 1, last: 2 }, "flat");
+    flat.quant = y.quant;
+    tensors.push(flat);
+    meta.arena_bytes = offset + 48;
+    meta.outputs = heapless::Vec::from_slice(&[5]).unwrap();
+    ops.push(OpDesc { kind: OpKind::Reshape, inputs: heapless::Vec::from_slice(&[1]).unwrap(), output: 5, scratch: ScratchRegion::default() });
+    let (woff, wlen) = section(&packed, kind::WEIGHTS);
+    let file = mote_runtime::format::writer::write_with_layouts(&meta, &tensors, &ops, &packed[woff..woff + wlen], &[(1, 1)]);
+    assert_eq!(load(&file), Err(FormatError::LayoutMismatch { tensor: 1 }));
+}
+
+/// The packed file runs to the reference file's bytes.
+#[test]
+fn packed_weights_run_to_the_reference_bytes() {
+    use mote_runtime::format::Layout;
+    if !Layout::FcQ15.compiled() {
+        return;
+    }
+    let run = |file: &[u8]| {
+        let aligned = AlignedBytes::new(file);
+        let m = Model::from_bytes(&aligned).unwrap();
+        let mut arena = vec![0u8; m.arena_bytes() + 16];
+        let mut it = Interpreter::new(&m, &mut arena).unwrap();
+        it.input_i8_mut(0).unwrap().copy_from_slice(&[-128, -5, 0, 3, 17, 90, 127, -64]);
+        it.invoke().unwrap();
+        it.output_bytes(0).unwrap().to_vec()
+    };
+    let got = run(&fc_model(8, Layout::FcQ15));
+    assert_eq!(got, run(&fc_model(8, Layout::Reference)));
+    assert!(got.iter().any(|&b| b != got[0]), "{got:?}");
+}

@@ -293,7 +293,76 @@ fn build() -> Vec<u8> {
 type Golden = (&'static str, fn() -> Vec<u8>);
 
 /// Every golden model.
-const GOLDEN: &[Golden] = &[("v2", build)];
+const GOLDEN: &[Golden] = &[("v2", build), ("fc_q15", build_fc_q15)];
+
+/// Three int8 FullyConnected layers, the first two (`k` 48 and 12) with their weights in the
+/// `fc-q15` layout (a LAYOUTS section), the last (`k` 6) in the reference layout: the packed
+/// encoding pinned as `v2` pins the rest. `packed: false` builds the same graph with every
+/// weight in the reference layout, which must compute the same bytes.
+fn fc_q15_graph(packed: bool) -> Vec<u8> {
+    use mote_runtime::format::Layout;
+    let mut r = Rng(7);
+    let mut b = ModelBuilder::new("fc_q15");
+    let (i8t, none) = (DType::I8, Quant::None);
+    let x = b.input("x", DType::F32, &[1, 48], none).unwrap();
+    let qx = pt(4.0 / 255.0, -3);
+    let xq = b.activation("xq", i8t, &[1, 48], qx).unwrap();
+    b.op(OpKind::Quantize, &[x], xq).unwrap();
+    let mut prev = (xq, qx, 48u32);
+    let layers: [(u32, Activation, bool, Quant); 3] = [
+        (12, Activation::Relu, true, pt(0.05, -20)),
+        (6, Activation::None, false, pt(0.1, 7)),
+        (5, Activation::Relu6, true, pt(0.03, -128)),
+    ];
+    for (i, (n, act, per_channel, qy)) in layers.into_iter().enumerate() {
+        let (xt, qxl, k) = prev;
+        let ws: Vec<f32> = if per_channel { (0..n).map(|c| 0.002 + 0.001 * c as f32).collect() } else { vec![0.004] };
+        let quant = if per_channel { Quant::PerChannel { axis: 0, scales: b.per_channel_scales(&ws) } } else { pt(ws[0], 0) };
+        let values = r.i8s((n * k) as usize);
+        let layout = if packed && k % 4 == 0 { Layout::FcQ15 } else { Layout::Reference };
+        let w = b.constant_i8_packed(&format!("w{i}"), &[n, k], quant, &values, layout).unwrap();
+        let bias = b.constant_i32(&format!("b{i}"), &[n], &r.i32s(n as usize, 4000)).unwrap();
+        let flat: Vec<i32> = ws
+            .iter()
+            .flat_map(|&s| {
+                let m = quantize_multiplier(qp(qxl).scale as f64 * s as f64 / qp(qy).scale as f64);
+                [m.multiplier, m.shift]
+            })
+            .collect();
+        let rq = b.constant_i32(&format!("rq{i}"), &[ws.len() as u32, 2], &flat).unwrap();
+        let y = b.activation(&format!("fc{i}"), i8t, &[1, n], qy).unwrap();
+        b.op(OpKind::FullyConnected { act }, &[xt, w, bias, rq], y).unwrap();
+        prev = (y, qy, n);
+    }
+    let out = b.activation("y", DType::F32, &[1, 5], none).unwrap();
+    b.op(OpKind::Dequantize, &[prev.0], out).unwrap();
+    b.output(out);
+    b.finish().unwrap()
+}
+
+fn build_fc_q15() -> Vec<u8> {
+    fc_q15_graph(true)
+}
+
+/// The packed file lists its two packed weights in a required LAYOUTS section, stores them
+/// widened (twice the bytes) and computes exactly the reference layout's bytes.
+#[test]
+fn fc_q15_layout_computes_the_reference_layouts_bytes() {
+    use mote_runtime::format::Layout;
+    let (packed, reference) = (fc_q15_graph(true), fc_q15_graph(false));
+    let (pa, ra) = (AlignedBytes::new(&packed), AlignedBytes::new(&reference));
+    let (pm, rm) = (Model::from_bytes(&pa).unwrap(), Model::from_bytes(&ra).unwrap());
+    let layouts: Vec<(String, Layout)> = (0..pm.tensor_count() as TensorId).map(|t| (pm.tensor(t).unwrap().name.to_string(), pm.layout(t))).filter(|(_, l)| *l != Layout::Reference).collect();
+    assert_eq!(layouts, [("w0".to_string(), Layout::FcQ15), ("w1".to_string(), Layout::FcQ15)]);
+    let stored = |m: &Model<'_>, t: TensorId| match m.tensor(t).unwrap().storage {
+        mote_runtime::tensor::Storage::Const(r) => r.len,
+        _ => 0,
+    };
+    let w0 = (0..pm.tensor_count() as TensorId).find(|&t| pm.tensor(t).unwrap().name == "w0").unwrap();
+    assert_eq!((stored(&pm, w0), stored(&rm, w0)), (2 * 12 * 48, 12 * 48));
+    assert!((0..rm.tensor_count() as TensorId).all(|t| rm.layout(t) == Layout::Reference));
+    assert_eq!(run(&packed), run(&reference));
+}
 
 fn golden_path(name: &str, ext: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.{ext}"))

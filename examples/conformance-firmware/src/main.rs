@@ -56,6 +56,8 @@ fn run(out: &mut Out) -> Result<(), Mismatch> {
     let many = Cases::new(SEED, VARIANT_CASES);
     suite("conv2d_i8 (target's variant)", conformance::conv2d_i8(mote_runtime::kernels::conv2d_i8, many))?;
     suite("fully_connected_i8 (target's variant)", conformance::fully_connected_i8(mote_runtime::kernels::fully_connected_i8, many))?;
+    suite("fully_connected_q15_i8", conformance::fully_connected_q15_i8(fully_connected::fully_connected_q15_i8, c))?;
+    suite("fully_connected_q15_i8 (target's variant)", conformance::fully_connected_q15_i8(mote_runtime::kernels::fully_connected_q15_i8, many))?;
     suite("binary_f32", conformance::binary_f32(elementwise::binary_f32, c))?;
     suite("binary_inplace_f32", conformance::binary_inplace_f32(elementwise::binary_inplace_f32, c))?;
     suite("binary_i8", conformance::binary_i8(elementwise::binary_i8, c))?;

@@ -56,8 +56,37 @@ pub fn fully_connected_f32(kernel: FullyConnectedF32, cases: Cases) -> Result<()
 /// point and the clamp. Cycles as the `conv2d_i8` suite: zero-point signs, multipliers below 1,
 /// from 1 up and mixed, per-tensor and per-channel, bias or not, every kind of activation.
 pub fn fully_connected_i8(kernel: FullyConnectedI8, cases: Cases) -> Result<(), Mismatch> {
+    int8_suite("fully_connected_i8", false, cases, kernel)
+}
+
+/// The signature of `fully_connected_q15_i8`: weights in the `fc-q15` layout.
+pub type FullyConnectedQ15I8 = fn(&FcParams, &[i8], i32, &[i16], Option<&[i32]>, &[Requant], i32, &mut [i8], (i8, i8));
+
+/// [`fully_connected_i8`]'s cases with `inputs` rounded up to a multiple of four, the weights
+/// packed into the `fc-q15` layout
+/// ([`pack_q15`](crate::kernels::fully_connected::pack_q15), 4-byte aligned) before the call:
+/// the same expected bytes, from the int8 weights.
+pub fn fully_connected_q15_i8(kernel: FullyConnectedQ15I8, cases: Cases) -> Result<(), Mismatch> {
+    int8_suite("fully_connected_q15_i8", true, cases, |p, x, x_zp, w, bias, requant, out_zp, out, act| {
+        let mut words = [0u32; MAX_OUT * MAX_IN / 2];
+        let packed = &mut bytemuck::cast_slice_mut::<u32, i16>(&mut words)[..w.len()];
+        crate::kernels::fully_connected::pack_q15(w, p.inputs, packed);
+        kernel(p, x, x_zp, packed, bias, requant, out_zp, out, act)
+    })
+}
+
+#[allow(clippy::type_complexity)]
+fn int8_suite(
+    name: &'static str,
+    k_by_4: bool,
+    cases: Cases,
+    kernel: impl Fn(&FcParams, &[i8], i32, &[i8], Option<&[i32]>, &[Requant], i32, &mut [i8], (i8, i8)),
+) -> Result<(), Mismatch> {
     cases.each(|d| {
-        let p = shape(d);
+        let mut p = shape(d);
+        if k_by_4 {
+            p.inputs = p.inputs.next_multiple_of(4);
+        }
         let (k, m) = (p.inputs, p.outputs);
         let (mut x, mut w_words, mut bias, mut out) = ([0i8; MAX_ROWS * MAX_IN], [0u32; MAX_OUT * MAX_IN / 4 + 1], [0i32; MAX_OUT], [0i8; MAX_ROWS * MAX_OUT]);
         // The weights 4-byte aligned or not, by shape: kernels may read aligned rows differently.
@@ -75,7 +104,7 @@ pub fn fully_connected_i8(kernel: FullyConnectedI8, cases: Cases) -> Result<(), 
         let shifts = requant[..n_rq].iter().fold((i32::MAX, i32::MIN), |(lo, hi), r| (lo.min(r.shift), hi.max(r.shift)));
         let act = d.act_i8(out_zp);
         let int8 = Int8Params { x_zero_point: x_zp, out_zero_point: out_zp, requants: n_rq, shifts };
-        let ctx = Ctx::new("fully_connected_i8", d, Params::FullyConnected { p, bias: has_bias, act: Act::I8(act.0, act.1), int8: Some(int8) });
+        let ctx = Ctx::new(name, d, Params::FullyConnected { p, bias: has_bias, act: Act::I8(act.0, act.1), int8: Some(int8) });
         kernel(&p, &x[..p.rows * k], x_zp, &w[..m * k], has_bias.then_some(&bias[..m]), &requant[..n_rq], out_zp, &mut out[..p.rows * m], act);
         for (i, &got) in out[..p.rows * m].iter().enumerate() {
             let (r, o) = (i / m, i % m);

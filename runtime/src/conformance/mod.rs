@@ -66,7 +66,7 @@ mod unary;
 
 pub use binary::{binary_f32, binary_i8, binary_inplace_f32, binary_inplace_i8};
 pub use conv::{conv2d_f32, conv2d_i8};
-pub use fully_connected::{fully_connected_f32, fully_connected_i8};
+pub use fully_connected::{fully_connected_f32, fully_connected_i8, fully_connected_q15_i8};
 pub use pool::{avg_pool2d_f32, avg_pool2d_i8, global_avg_pool_f32, global_avg_pool_i8, max_pool2d_f32, max_pool2d_i8};
 pub use quantize::{dequantize_i8_f32, quantize_f32_i8};
 pub use resize::{resize_bilinear_f32, resize_bilinear_i8, resize_nearest};

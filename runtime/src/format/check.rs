@@ -4,7 +4,7 @@
 //! outputs, lifetimes, the memory plan (tensors and each op's scratch). Each op's own checks (arity, dtypes, shapes,
 //! attributes) are its family's, through [`ops::check`](crate::ops::check).
 
-use super::{Model, ALIGN, NORMAL_OPS};
+use super::{Layout, Model, ALIGN, NORMAL_OPS};
 use crate::error::FormatError;
 use crate::ops::{self, OpDesc};
 use crate::tensor::{DType, Quant, Storage, TensorDesc, TensorId};
@@ -16,6 +16,8 @@ pub(super) fn validate(m: &Model<'_>) -> Result<[u32; NORMAL_OPS / 32], FormatEr
     if n_ops >= u16::MAX as usize || m.tensor_count() > u16::MAX as usize {
         return Err(FormatError::Malformed { section: crate::error::Section::Ops, index: u32::MAX });
     }
+    #[cfg(feature = "fully_connected_q15")]
+    check_layouts(m)?;
     for i in 0..m.tensor_count() {
         check_tensor(m, i as TensorId, &m.raw_tensor(i)?)?;
     }
@@ -24,6 +26,8 @@ pub(super) fn validate(m: &Model<'_>) -> Result<[u32; NORMAL_OPS / 32], FormatEr
     for k in 0..n_ops {
         let op = m.raw_op(k)?;
         check_lifetimes(m, k, &op)?;
+        #[cfg(feature = "fully_connected_q15")]
+        check_packed_reads(m, &op)?;
         if ops::check(m, k as u32, &op)? && k < NORMAL_OPS {
             normal[k / 32] |= 1 << (k % 32);
         }
@@ -63,6 +67,8 @@ fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), F
     }
     match t.storage {
         Storage::Const(r) => {
+            #[cfg(feature = "fully_connected_q15")]
+            let len = m.layout(id).stored_len(t.dtype, t.shape.numel().unwrap_or(0)).unwrap_or(len);
             if r.offset as usize % ALIGN != 0 || r.len != len || m.weights(r).is_none() {
                 return Err(FormatError::DataOutOfBounds { tensor: id });
             }
@@ -78,6 +84,66 @@ fn check_tensor(m: &Model<'_>, id: TensorId, t: &TensorDesc<'_>) -> Result<(), F
         }
     }
     Ok(())
+}
+
+/// The LAYOUTS section: tensors in increasing id order, each a known layout this build runs,
+/// on a tensor of the shape and storage the layout is for, its data of the layout's length.
+/// (`check_packed_reads` checks, op by op, that only int8 FullyConnected ops read them, as
+/// their weights.)
+#[cfg(feature = "fully_connected_q15")]
+#[inline(never)]
+fn check_layouts(m: &Model<'_>) -> Result<(), FormatError> {
+    let mut prev = None;
+    for (i, (tensor, code)) in m.layout_entries().enumerate() {
+        if prev.is_some_and(|p| p >= tensor) {
+            return Err(FormatError::Malformed { section: crate::error::Section::Layouts, index: i as u32 });
+        }
+        prev = Some(tensor);
+        let t = m.checked_tensor(tensor)?;
+        let layout = Layout::from_code(code).ok_or(FormatError::UnknownLayout { tensor, code })?;
+        if !layout.compiled() {
+            return Err(FormatError::LayoutNotCompiled { tensor, layout });
+        }
+        let dims = t.shape.dims();
+        let Storage::Const(r) = t.storage else { return Err(FormatError::LayoutMismatch { tensor }) };
+        match layout {
+            Layout::FcQ15 if t.dtype == DType::I8 && dims.len() == 2 && dims[1] % 4 == 0 => {}
+            _ => return Err(FormatError::LayoutMismatch { tensor }),
+        }
+        let expected = layout.stored_len(t.dtype, t.shape.numel().ok_or(FormatError::InvalidShape { tensor })?).ok_or(FormatError::InvalidShape { tensor })?;
+        if r.len != expected {
+            return Err(FormatError::LayoutSize { tensor, expected, found: r.len });
+        }
+    }
+    Ok(())
+}
+
+/// Op `k` reads a packed tensor only as an int8 FullyConnected's weights (input 1).
+#[cfg(feature = "fully_connected_q15")]
+#[inline(never)]
+fn check_packed_reads(m: &Model<'_>, op: &OpDesc) -> Result<(), FormatError> {
+    for (slot, &id) in op.inputs.iter().enumerate() {
+        if m.layout(id) != Layout::Reference && !(matches!(op.kind, ops::OpKind::FullyConnected { .. }) && slot == 1 && m.checked_tensor(op.inputs[0])?.dtype == DType::I8) {
+            return Err(FormatError::LayoutMismatch { tensor: id });
+        }
+    }
+    Ok(())
+}
+
+/// Why a build without any packed layout's feature rejects a file with a LAYOUTS section (at
+/// `offset` of `file`): the first entry's layout is not compiled in, or unknown.
+#[cfg(not(feature = "fully_connected_q15"))]
+#[cold]
+#[inline(never)]
+pub(super) fn layouts_not_compiled(file: &[u8], offset: usize) -> FormatError {
+    let entry = file.get(offset.saturating_add(4)..offset.saturating_add(8)).map(|e| (u16::from_le_bytes([e[0], e[1]]), u16::from_le_bytes([e[2], e[3]])));
+    match entry {
+        Some((tensor, code)) => match Layout::from_code(code) {
+            Some(layout) => FormatError::LayoutNotCompiled { tensor, layout },
+            None => FormatError::UnknownLayout { tensor, code },
+        },
+        None => FormatError::Malformed { section: crate::error::Section::Layouts, index: u32::MAX },
+    }
 }
 
 fn arena_life(t: &TensorDesc<'_>) -> Option<(u32, u32, u32)> {

@@ -26,6 +26,7 @@ use crate::error::{FormatError, Section};
 use crate::ops::{Activation, BinaryOp, BinaryQuant, CoordTransform, NearestRound, OpCode, OpDesc, OpKind, PoolKind, ResizeMode, ScratchRegion, UnaryOp};
 use crate::tensor::{DType, Quant, Region, Shape, Storage, TensorDesc, TensorId};
 
+
 /// First four bytes of every model file.
 pub const MAGIC: [u8; 4] = *b"MOTE";
 /// The format version this reader implements; a file of another version is rejected.
@@ -42,7 +43,8 @@ pub const SECTION_REQUIRED: u16 = 1;
 /// Most graph inputs or outputs a model may have.
 pub const MAX_IO: usize = 16;
 
-/// Section kinds. Kinds from 16 up are reserved for optional extensions (signatures, ...).
+/// Section kinds. Kinds from 16 up are reserved for extensions (16: signatures, 17: packed
+/// weights).
 pub mod kind {
     pub const META: u16 = 1;
     pub const TENSORS: u16 = 2;
@@ -50,6 +52,75 @@ pub mod kind {
     pub const WEIGHTS: u16 = 4;
     /// Optional: an Ed25519 signature over the rest of the file (`crate::signature`).
     pub const SIGNATURE: u16 = 16;
+    /// Packed constants: which tensors are stored in a kernel's order instead of row-major
+    /// ([`super::Layout`]); a required section, present only when a file has one.
+    pub const LAYOUTS: u16 = 17;
+}
+
+/// How a constant's bytes are stored. A tensor the LAYOUTS section does not list is in the
+/// reference layout: its dtype's values, row-major. Packed layouts hold the same values in the
+/// order (and width) a fast kernel reads; every build that has a layout's feature runs it, the
+/// reference kernels included, to the same bytes as the reference layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Layout {
+    /// Row-major, the tensor's own dtype.
+    Reference,
+    /// int8 FullyConnected weights `[n, k]` with `k % 4 == 0`, widened to int16: row by row,
+    /// each group of four weights `w[4g..4g + 4]` stored as `w[4g], w[4g + 2], w[4g + 1],
+    /// w[4g + 3]` (the pair order of the Arm DSP kernels' `SXTB16`; see
+    /// [`crate::kernels::fully_connected::q15_index`]). Two bytes a weight.
+    FcQ15,
+}
+
+impl Layout {
+    /// The code the LAYOUTS section stores (0, the reference, is never stored).
+    pub const fn code(self) -> u16 {
+        match self {
+            Layout::Reference => 0,
+            Layout::FcQ15 => 1,
+        }
+    }
+
+    pub const fn from_code(code: u16) -> Option<Layout> {
+        match code {
+            1 => Some(Layout::FcQ15),
+            _ => None,
+        }
+    }
+
+    /// Its name in `mote inspect` and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Layout::Reference => "reference",
+            Layout::FcQ15 => "fc-q15",
+        }
+    }
+
+    /// The `mote-runtime` Cargo feature that runs it (`None`: every build).
+    pub const fn feature(self) -> Option<&'static str> {
+        match self {
+            Layout::Reference => None,
+            Layout::FcQ15 => Some("fully_connected_q15"),
+        }
+    }
+
+    /// Whether this build runs it.
+    pub const fn compiled(self) -> bool {
+        match self {
+            Layout::Reference => true,
+            Layout::FcQ15 => cfg!(feature = "fully_connected_q15"),
+        }
+    }
+
+    /// Bytes of the stored data of a tensor of `numel` elements of `dtype`.
+    pub const fn stored_len(self, dtype: DType, numel: u32) -> Option<u32> {
+        match self {
+            Layout::Reference => numel.checked_mul(dtype.size() as u32),
+            Layout::FcQ15 => numel.checked_mul(2),
+        }
+    }
 }
 
 /// The META section: what the model is and the size of its memory plan.
@@ -395,6 +466,9 @@ pub struct Model<'a> {
     /// requantization entry is normal ([`crate::quant::Requant::is_normal`]), found at load so
     /// that the kernels need not look at the entries on every run.
     normal_requant: [u32; NORMAL_OPS / 32],
+    /// The LAYOUTS section's entries (4 bytes each: tensor id, layout code), empty without one.
+    #[cfg(feature = "fully_connected_q15")]
+    layouts: &'a [u8],
 }
 
 /// How many of a model's first ops [`Model`] remembers the requantization finding of (a later
@@ -440,7 +514,8 @@ impl<'a> Model<'a> {
             return Err(FormatError::ReservedNotZero);
         }
 
-        let mut found: [Option<&'a [u8]>; 4] = [None; 4];
+        const SLOTS: usize = if cfg!(feature = "fully_connected_q15") { 5 } else { 4 };
+        let mut found: [Option<&'a [u8]>; SLOTS] = [None; SLOTS];
         for i in 0..section_count {
             let e = HEADER_LEN + i * SECTION_ENTRY_LEN;
             let kind = read_u16(bytes, e).unwrap_or(0);
@@ -454,6 +529,10 @@ impl<'a> Model<'a> {
                 kind::TENSORS => Section::Tensors,
                 kind::OPS => Section::Ops,
                 kind::WEIGHTS => Section::Weights,
+                #[cfg(feature = "fully_connected_q15")]
+                kind::LAYOUTS => Section::Layouts,
+                #[cfg(not(feature = "fully_connected_q15"))]
+                kind::LAYOUTS => return Err(check::layouts_not_compiled(bytes, offset)),
                 _ if flags & SECTION_REQUIRED != 0 => {
                     return Err(FormatError::UnknownRequiredSection { kind })
                 }
@@ -463,13 +542,13 @@ impl<'a> Model<'a> {
             if offset % ALIGN != 0 || offset < table_end || end > file_len {
                 return Err(FormatError::SectionOutOfBounds { section });
             }
-            let slot = &mut found[kind as usize - 1];
+            let slot = &mut found[(kind as usize - 1).min(SLOTS - 1)];
             if slot.is_some() {
                 return Err(FormatError::MissingSection { section });
             }
             *slot = Some(&bytes[offset..end]);
         }
-        let [meta, tensors, ops, weights] = found;
+        let [meta, tensors, ops, weights, _layouts @ ..] = found;
         let meta = meta.ok_or(FormatError::MissingSection { section: Section::Meta })?;
         let tensors = tensors.ok_or(FormatError::MissingSection { section: Section::Tensors })?;
         let ops = ops.ok_or(FormatError::MissingSection { section: Section::Ops })?;
@@ -477,6 +556,18 @@ impl<'a> Model<'a> {
 
         let meta: ModelMeta<'a> =
             decode_exact(meta).ok_or(FormatError::Malformed { section: Section::Meta, index: 0 })?;
+        #[cfg(feature = "fully_connected_q15")]
+        let layouts = match _layouts[0] {
+            None => &[][..],
+            Some(section) => {
+                let bad = FormatError::Malformed { section: Section::Layouts, index: u32::MAX };
+                let count = read_u32(section, 0).ok_or(bad)? as usize;
+                if count.checked_mul(4).and_then(|n| n.checked_add(4)) != Some(section.len()) {
+                    return Err(bad);
+                }
+                &section[4..]
+            }
+        };
         let mut model = Model {
             bytes,
             meta,
@@ -484,6 +575,8 @@ impl<'a> Model<'a> {
             ops: Table::parse(ops, Section::Ops)?,
             weights,
             normal_requant: [0; NORMAL_OPS / 32],
+            #[cfg(feature = "fully_connected_q15")]
+            layouts,
         };
         model.normal_requant = check::validate(&model)?;
         Ok(model)
@@ -560,6 +653,25 @@ impl<'a> Model<'a> {
     pub fn weights(&self, region: crate::tensor::Region) -> Option<&'a [u8]> {
         let start = region.offset as usize;
         self.weights.get(start..start.checked_add(region.len as usize)?)
+    }
+
+    /// How constant `id` is stored: the LAYOUTS section's entry for it, else
+    /// [`Layout::Reference`] (always, in a build with no packed layout's feature: the loader
+    /// rejects a file that lists any).
+    #[cfg_attr(feature = "fully_connected_q15", inline(never))]
+    pub fn layout(&self, id: TensorId) -> Layout {
+        #[cfg(feature = "fully_connected_q15")]
+        if let Some((_, code)) = self.layout_entries().find(|&(t, _)| t == id) {
+            return Layout::from_code(code).unwrap_or(Layout::Reference);
+        }
+        let _ = id;
+        Layout::Reference
+    }
+
+    /// The LAYOUTS section's entries, `(tensor, code)`, in file order.
+    #[cfg(feature = "fully_connected_q15")]
+    pub(crate) fn layout_entries(&self) -> impl Iterator<Item = (TensorId, u16)> + '_ {
+        self.layouts.chunks_exact(4).map(|e| (u16::from_le_bytes([e[0], e[1]]), u16::from_le_bytes([e[2], e[3]])))
     }
 
     /// Id of the graph input or output tensor called `name`.

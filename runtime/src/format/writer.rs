@@ -6,7 +6,7 @@ use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
 
-use super::{checksum, kind, ModelMeta, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED, VERSION};
+use super::{checksum, kind, Layout, ModelMeta, ALIGN, HEADER_LEN, MAGIC, SECTION_ENTRY_LEN, SECTION_REQUIRED, VERSION};
 use crate::error::FormatError;
 use crate::ops::{OpDesc, OpKind, ScratchRegion};
 use crate::plan::{self, Buffer, Overlap};
@@ -61,12 +61,36 @@ fn table<T: serde::Serialize>(records: &[T]) -> Vec<u8> {
 /// Serializes a model from its parts exactly as given: no planning and no validation, so tests
 /// can also build files that a reader must reject. Sections: META, TENSORS, OPS, WEIGHTS.
 pub fn write(meta: &ModelMeta<'_>, tensors: &[TensorDesc<'_>], ops: &[OpDesc], weights: &[u8]) -> Vec<u8> {
-    assemble(&[
-        (kind::META, SECTION_REQUIRED, &postcard::to_stdvec(meta).expect("postcard to Vec")),
-        (kind::TENSORS, SECTION_REQUIRED, &table(tensors)),
-        (kind::OPS, SECTION_REQUIRED, &table(ops)),
+    write_with_layouts(meta, tensors, ops, weights, &[])
+}
+
+/// The LAYOUTS section's bytes: the count, then per entry the tensor id and the layout's code
+/// (u16 each), in the order given.
+pub fn layouts_section(layouts: &[(TensorId, u16)]) -> Vec<u8> {
+    let mut out = (layouts.len() as u32).to_le_bytes().to_vec();
+    for &(t, code) in layouts {
+        out.extend_from_slice(&t.to_le_bytes());
+        out.extend_from_slice(&code.to_le_bytes());
+    }
+    out
+}
+
+/// [`write`], with a LAYOUTS section (required) after WEIGHTS when `layouts` (tensor id, layout
+/// code) is not empty; without entries the file is exactly `write`'s.
+pub fn write_with_layouts(meta: &ModelMeta<'_>, tensors: &[TensorDesc<'_>], ops: &[OpDesc], weights: &[u8], layouts: &[(TensorId, u16)]) -> Vec<u8> {
+    let (meta, tensors, ops) = (postcard::to_stdvec(meta).expect("postcard to Vec"), table(tensors), table(ops));
+    let packed = !layouts.is_empty();
+    let layouts = layouts_section(layouts);
+    let mut sections: Vec<(u16, u16, &[u8])> = vec![
+        (kind::META, SECTION_REQUIRED, &meta),
+        (kind::TENSORS, SECTION_REQUIRED, &tensors),
+        (kind::OPS, SECTION_REQUIRED, &ops),
         (kind::WEIGHTS, SECTION_REQUIRED, weights),
-    ])
+    ];
+    if packed {
+        sections.push((kind::LAYOUTS, SECTION_REQUIRED, &layouts));
+    }
+    assemble(&sections)
 }
 
 /// A file of the given sections `(kind, flags, body)`, in order: header, section table, each body
@@ -198,6 +222,7 @@ pub struct ModelBuilder {
     weights: Vec<u8>,
     inputs: Vec<TensorId>,
     outputs: Vec<TensorId>,
+    layouts: Vec<(TensorId, Layout)>,
 }
 
 impl ModelBuilder {
@@ -271,6 +296,25 @@ impl ModelBuilder {
 
     pub fn constant_i8(&mut self, name: &str, dims: &[u32], quant: Quant, data: &[i8]) -> Result<TensorId, BuildError> {
         self.constant(name, DType::I8, dims, quant, bytemuck::cast_slice(data))
+    }
+
+    /// An int8 constant stored in a packed `layout` ([`Layout`]), from its values in row-major
+    /// order: for [`Layout::FcQ15`] the weights `[n, k]` of a FullyConnected, `k % 4 == 0`
+    /// (else the loader's `LayoutMismatch` when the file is finished).
+    pub fn constant_i8_packed(&mut self, name: &str, dims: &[u32], quant: Quant, data: &[i8], layout: Layout) -> Result<TensorId, BuildError> {
+        let id = match layout {
+            Layout::FcQ15 => {
+                let k = dims.last().copied().unwrap_or(1).max(1) as usize;
+                let mut packed = vec![0i16; data.len()];
+                if k % 4 == 0 {
+                    crate::kernels::fully_connected::pack_q15(data, k, &mut packed);
+                }
+                self.constant(name, DType::I8, dims, quant, bytemuck::cast_slice(&packed))?
+            }
+            _ => return self.constant_i8(name, dims, quant, data),
+        };
+        self.layouts.push((id, layout));
+        Ok(id)
     }
 
     /// Appends an op; ops run in the order they are added.
@@ -402,7 +446,8 @@ impl ModelBuilder {
             inputs: io(&self.inputs, "graph inputs")?,
             outputs: io(&self.outputs, "graph outputs")?,
         };
-        let file = write(&meta, &tensors, &ops, &self.weights);
+        let layouts: Vec<(TensorId, u16)> = self.layouts.iter().map(|&(t, l)| (t, l.code())).collect();
+        let file = write_with_layouts(&meta, &tensors, &ops, &self.weights, &layouts);
         let aligned = AlignedBytes::new(&file);
         super::Model::from_bytes(&aligned).map_err(BuildError::Invalid)?;
         Ok(file)

@@ -90,6 +90,54 @@ pub fn fully_connected_i8(
     }
 }
 
+/// Where weight `(o, i)` of a `[n, k]` matrix (`k % 4 == 0`) sits in the `fc-q15` layout
+/// ([`crate::format::Layout::FcQ15`]): row-major, each group of four as `0, 2, 1, 3`, the order
+/// in which the Arm DSP kernels' `SXTB16` splits four int8 values into two int16 pairs.
+#[inline(always)]
+pub const fn q15_index(o: usize, i: usize, k: usize) -> usize {
+    const ORDER: [usize; 4] = [0, 2, 1, 3];
+    o * k + (i & !3) + ORDER[i & 3]
+}
+
+/// Writes int8 weights `w` (`[w.len() / k, k]`, row-major, `k % 4 == 0`) into `out` in the
+/// `fc-q15` layout ([`q15_index`]), widened to int16.
+pub fn pack_q15(w: &[i8], k: usize, out: &mut [i16]) {
+    for (j, &v) in w.iter().enumerate() {
+        out[q15_index(j / k, j % k, k)] = v as i16;
+    }
+}
+
+/// [`fully_connected_i8`] with the weights in the `fc-q15` layout: `w` holds
+/// `outputs * inputs` int16 values (int8 values widened), weight `(o, i)` at
+/// [`q15_index`]`(o, i, inputs)`, `inputs % 4 == 0`. The same accumulator and output stage,
+/// so the same bytes as `fully_connected_i8` on the weights in row-major int8.
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_q15_i8(
+    p: &FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i16],
+    bias: Option<&[i32]>,
+    requant: &[Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    let (k, m) = (p.inputs, p.outputs);
+    for r in 0..p.rows {
+        let xr = &x[r * k..(r + 1) * k];
+        for (o, dst) in out[r * m..(r + 1) * m].iter_mut().enumerate() {
+            let mut acc = bias.map_or(0, |b| b[o]);
+            for (i, &xv) in xr.iter().enumerate() {
+                let xc = (xv as i32).wrapping_sub(x_zero_point);
+                acc = acc.wrapping_add(xc.wrapping_mul(w[q15_index(o, i, k)] as i32));
+            }
+            let rq = if requant.len() == 1 { requant[0] } else { requant[o] };
+            *dst = requantize_i8(acc, rq, out_zero_point, act);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +198,22 @@ mod tests {
             (-128, 127),
         );
         assert_eq!(out, [7, 1]);
+    }
+
+    #[test]
+    fn q15_layout_orders_each_group_0_2_1_3() {
+        let w: [i8; 8] = [10, 11, 12, 13, -14, -15, -16, -17];
+        let mut packed = [0i16; 8];
+        pack_q15(&w, 4, &mut packed);
+        assert_eq!(packed, [10, 12, 11, 13, -14, -16, -15, -17]);
+        let p = FcParams { rows: 1, inputs: 4, outputs: 2 };
+        let (mut a, mut b) = ([0i8; 2], [0i8; 2]);
+        let rq = [Requant::ONE];
+        fully_connected_i8(&p, &[1, -2, 3, 4], 1, &w, Some(&[5, -6]), &rq, 2, &mut a, (-128, 127));
+        fully_connected_q15_i8(&p, &[1, -2, 3, 4], 1, &packed, Some(&[5, -6]), &rq, 2, &mut b, (-128, 127));
+        // acc0 = 5 + 0*10 - 3*11 + 2*12 + 3*13 = 35, acc1 = -6 + 3*15 - 2*16 - 3*17 = -44.
+        assert_eq!(a, [37, -42]);
+        assert_eq!(b, a);
     }
 
     #[test]

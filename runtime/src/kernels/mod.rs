@@ -33,6 +33,14 @@
 //! and the interpreter passes them in. No kernel takes scratch from the stack, so the arena
 //! figure a model file states is all the RAM its tensors and kernels use.
 //!
+//! # Packed weights
+//! A constant stored in a packed layout ([`crate::format::Layout`], chosen by the converter for a
+//! target) reaches a kernel through the op module, which asks [`crate::format::Model::layout`]
+//! once per call and calls that layout's kernel: `fc-q15` FullyConnected weights
+//! ([`fully_connected::q15_index`]) run [`fully_connected_q15_i8_with_scratch`], the Arm DSP
+//! kernel or the reference [`fully_connected::fully_connected_q15_i8`], whose bytes equal the
+//! reference layout's.
+//!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 
 pub mod activation;
@@ -70,6 +78,34 @@ pub use arm::{conv2d_i8, fully_connected_i8};
 pub use scalar::{conv2d_i8, fully_connected_i8};
 #[cfg(all(not(mote_arm_dsp), not(any(target_arch = "riscv32", target_arch = "arm"))))]
 pub use {conv::conv2d_i8, fully_connected::fully_connected_i8};
+
+/// The int8 fully connected layer on weights in the `fc-q15` layout
+/// ([`crate::format::Layout::FcQ15`]), with the op's planned scratch, and with the reference
+/// signature (conformance suites): the Arm DSP kernel where the target has the DSP extension
+/// (Helium cores included: their int8 kernel reads int8 weights, this one the widened ones), the
+/// reference kernel elsewhere.
+#[cfg(mote_arm_dsp)]
+pub use arm::{fully_connected_q15_i8, fully_connected_q15_i8_with_scratch};
+#[cfg(not(mote_arm_dsp))]
+pub use fully_connected::fully_connected_q15_i8;
+
+/// [`fully_connected_q15_i8`] (the reference kernel), ignoring the scratch.
+#[cfg(not(mote_arm_dsp))]
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_q15_i8_with_scratch(
+    p: &fully_connected::FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i16],
+    bias: Option<&[i32]>,
+    requant: crate::quant::RequantTable<'_>,
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+    _scratch: &mut [u8],
+) {
+    fully_connected_q15_i8(p, x, x_zero_point, w, bias, requant.entries(), out_zero_point, out, act)
+}
 
 /// Bytes of scratch the int8 convolution may take for `p`, on any target: the most any variant
 /// needs (the Arm DSP kernels' or the Helium kernels'; the scalar and reference kernels need

@@ -2,7 +2,9 @@
 //! `MatMul` + `Add`, TFLite `FULLY_CONNECTED`).
 //!
 //! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see `Check::weighted`). Kernels:
-//! [`crate::kernels::fully_connected`].
+//! [`crate::kernels::fully_connected`]. int8 weights may be stored in the `fc-q15` layout
+//! ([`crate::format::Layout::FcQ15`], feature `fully_connected_q15`), which runs
+//! [`crate::kernels::fully_connected_q15_i8_with_scratch`].
 
 use super::operands::{cast_mut, qparams, Check, Exec};
 use super::{Activation, Feature};
@@ -42,10 +44,24 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Act
         let requant = e.requant(3)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
+        #[cfg(feature = "fully_connected_q15")]
+        if e.layout(1) == crate::format::Layout::FcQ15 {
+            return run_q15(e, &p, zx, zy, bias, requant, out, act, scratch);
+        }
         crate::kernels::fully_connected_i8_with_scratch(&p, e.get(x)?, zx, e.get(w)?, bias, requant, zy, cast_mut(out)?, e.act_i8(act)?, scratch);
     } else {
         kernel::fully_connected_f32(&p, e.get(x)?, e.get(w)?, e.optional(2)?, cast_mut(out)?, e.act_f32(act));
     }
+    Ok(())
+}
+
+/// The int8 layer on weights in the `fc-q15` layout. Not inlined: the interpreter's run loop
+/// stays the size it is without packed weights.
+#[cfg(feature = "fully_connected_q15")]
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn run_q15(e: &Exec<'_, '_>, p: &FcParams, zx: i32, zy: i32, bias: Option<&[i32]>, requant: crate::quant::RequantTable<'_>, out: &mut [u8], act: Activation, scratch: &mut [u8]) -> Result<(), RunError> {
+    crate::kernels::fully_connected_q15_i8_with_scratch(p, e.get(e.x)?, zx, e.get(e.input(1)?)?, bias, requant, zy, cast_mut(out)?, e.act_i8(act)?, scratch);
     Ok(())
 }
 

@@ -218,6 +218,9 @@ pub(crate) struct Exec<'s, 'm: 's> {
     pub model: &'m Model<'m>,
     /// The op's index in the model.
     pub index: usize,
+    /// The ids of the op's inputs, in slot order.
+    #[cfg(feature = "fully_connected_q15")]
+    pub ids: &'s [TensorId],
     /// The op's inputs, in slot order.
     pub ins: &'s [TensorDesc<'m>],
     /// Its first input, `ins[0]`.
@@ -234,6 +237,14 @@ impl<'s, 'm: 's> Exec<'s, 'm> {
     /// Input `slot`.
     pub fn input(&self, slot: usize) -> Result<&'s TensorDesc<'m>, RunError> {
         self.ins.get(slot).ok_or(RunError::Internal)
+    }
+
+    /// How input `slot`, a constant, is stored ([`Model::layout`]): the one place a kernel's
+    /// caller learns that weights are packed.
+    #[cfg(feature = "fully_connected_q15")]
+    #[inline(always)]
+    pub fn layout(&self, slot: usize) -> crate::format::Layout {
+        self.ids.get(slot).map_or(crate::format::Layout::Reference, |&id| self.model.layout(id))
     }
 
     /// Whether the op, of `family`, computes in int8, else in f32. The loader admits no op whose

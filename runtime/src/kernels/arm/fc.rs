@@ -7,10 +7,15 @@
 //! batch of one, or the last of an odd batch) goes through [`column_times_rows`], three weight
 //! rows per pass of the widened row (two when the weights are not 4-byte aligned), so that
 //! loading the row is shared by the block's outputs.
+//!
+//! Weights in the `fc-q15` layout (widened by the converter: [`fully_connected_q15_s8`]) skip
+//! the widening: each row of `x` goes through [`rows3_q15w`], two `LDRD` and four `SMLAD` per
+//! eight multiply-accumulates of a row where the int8 rows take one `LDRD`, four `SXTB16` and
+//! four `SMLAD`.
 
 use super::conv::{columns_times_rows, widen, zero_point_pair};
 use super::dsp::{smlad, sxtb16, sxtb16_ror8};
-use super::matmul::{rows3_q15, rows_q15, RowsJob};
+use super::matmul::{rows3_q15, rows3_q15w, rows_q15, RowsJob};
 use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::fully_connected::FcParams;
@@ -126,6 +131,70 @@ unsafe fn column_times_rows(cols: *const u32, tail: [i32; 3], w: &[i8], k: usize
                 acc = smlad(*cols.add(2 * g + 1), sxtb16_ror8(v), smlad(*cols.add(2 * g), sxtb16(v), acc));
             }
             *dst.add(o) = stage.clamp1(stage.requantize(stage.channel(o), acc));
+        }
+    }
+}
+
+/// Fully connected layer on weights in the `fc-q15` layout (`w`: `outputs * inputs` int16,
+/// [`crate::kernels::fully_connected::q15_index`]), the arithmetic of
+/// [`crate::kernels::fully_connected::fully_connected_q15_i8`]: each row of `x` widened once,
+/// then three weight rows per pass of [`rows3_q15w`], the last one or two in the loop below.
+///
+/// # Safety
+/// [`supports`] holds, `p.inputs % 4 == 0`, `w` is 4-byte aligned, `stage` was made for
+/// `p.outputs` channels, `x_zero_point` is in `-128..=127`, and the slices have the lengths
+/// `fully_connected_q15_i8` documents.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn fully_connected_q15_s8(
+    p: &FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i16],
+    bias: Option<&[i32]>,
+    stage: &OutputStage<'_>,
+    out: &mut [i8],
+    scratch: &mut Scratch,
+) {
+    static NO_BIAS: i32 = 0;
+    let (k, m) = (p.inputs, p.outputs);
+    let groups = k / 4;
+    let cols = scratch.words();
+    let zp_pair = zero_point_pair(x_zero_point);
+    let (requant, requant_step) = stage.requant_ptr();
+    for r in 0..p.rows {
+        // SAFETY: row `r` of `x` and `out` exists; the column fits (`supports`); `w` holds `m`
+        // rows of `2 * k` bytes, 4-byte aligned.
+        unsafe {
+            let dst = out.as_mut_ptr().add(r * m);
+            widen(x.as_ptr().add(r * k) as *const u8, k, zp_pair, x_zero_point, cols, 2);
+            let mut job = RowsJob {
+                cols,
+                w: w.as_ptr() as *const i8,
+                groups,
+                pairs: m / 3,
+                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+                bias_step: if bias.is_some() { 4 } else { 0 },
+                requant,
+                requant_step,
+                zp_round: stage.zp_round(),
+                lo: stage.lo(),
+                hi: stage.hi(),
+                dst,
+                dst_b: 0,
+                clamp: stage.clamps(),
+            };
+            if job.pairs > 0 {
+                rows3_q15w(&mut job);
+            }
+            let words = w.as_ptr() as *const u32;
+            for o in m - m % 3..m {
+                let row = words.add(o * 2 * groups);
+                let mut acc = bias.map_or(0, |b| b[o]);
+                for g in 0..2 * groups {
+                    acc = smlad(*cols.add(g), *row.add(g), acc);
+                }
+                *dst.add(o) = stage.clamp1(stage.requantize(stage.channel(o), acc));
+            }
         }
     }
 }

@@ -427,6 +427,115 @@ core::arch::global_asm!(
     "pop {{r4-r11, pc}}",
     ".size mote_dsp_rows3_q15, . - mote_dsp_rows3_q15",
     //
+    // mote_dsp_rows3_q15w(job: *mut RowsJob): as mote_dsp_rows3_q15, with the weights widened
+    // ahead of time (the fc-q15 layout: per group the pairs [even, odd], as the column): each
+    // row's two groups are two LDRD and four SMLAD, no SXTB16. `w` 4-byte aligned.
+    // MAC loop: r0 cols, r1-r3 the three rows, r4-r6 accumulators, r8-r11 the column's two
+    // groups, r12/lr one row's group. [sp] job, [sp, #4] end of the column.
+    ".section .text.mote_dsp_rows3_q15w,\"ax\",%progbits",
+    ".global mote_dsp_rows3_q15w",
+    ".type mote_dsp_rows3_q15w,%function",
+    ".p2align 2",
+    ".thumb_func",
+    "mote_dsp_rows3_q15w:",
+    "push {{r4-r11, lr}}",
+    "sub sp, #8",
+    "str r0, [sp]",
+    "ldrd r1, r2, [r0, #4]",
+    "ldr r3, [r0]",
+    "add.w r3, r3, r2, lsl #3",
+    "str r3, [sp, #4]",
+    ".macro mote_rows3w_row1 acc, row",
+    "ldrd r12, lr, [\\row], #8",
+    "smlad \\acc, r8, r12, \\acc",
+    "smlad \\acc, r9, lr, \\acc",
+    ".endm",
+    ".macro mote_rows3w_row2 acc, row",
+    "ldrd r12, lr, [\\row], #8",
+    "smlad \\acc, r8, r12, \\acc",
+    "smlad \\acc, r9, lr, \\acc",
+    "ldrd r12, lr, [\\row], #8",
+    "smlad \\acc, r10, r12, \\acc",
+    "smlad \\acc, r11, lr, \\acc",
+    ".endm",
+    ".macro mote_rows3w_group2",
+    "ldm r0!, {{r8-r11}}",
+    "mote_rows3w_row2 r4, r1",
+    "mote_rows3w_row2 r5, r2",
+    "mote_rows3w_row2 r6, r3",
+    ".endm",
+    "1:",
+    "ldr r12, [sp]",
+    "ldr r2, [r12, #8]",
+    "add.w r2, r1, r2, lsl #3",
+    "rsb r3, r1, r2, lsl #1",
+    "ldrd r0, lr, [r12, #16]",
+    "ldr r4, [r0]",
+    "ldr r5, [r0, lr]",
+    "add.w r0, r0, lr, lsl #1",
+    "ldr r6, [r0]",
+    "add r0, lr",
+    "str r0, [r12, #16]",
+    "ldr r7, [r12, #8]",
+    "ldr r0, [r12]",
+    // groups % 4 first: bit 0 into N, bit 1 into C (the groups leave the flags alone).
+    "lsls r7, r7, #31",
+    "bpl 2f",
+    "ldrd r8, r9, [r0], #8",
+    "mote_rows3w_row1 r4, r1",
+    "mote_rows3w_row1 r5, r2",
+    "mote_rows3w_row1 r6, r3",
+    "2:",
+    "bcc 3f",
+    "mote_rows3w_group2",
+    "3:",
+    "ldr r12, [sp, #4]",
+    "cmp r0, r12",
+    "beq 5f",
+    "4:",
+    "mote_rows3w_group2",
+    "mote_rows3w_group2",
+    "ldr r12, [sp, #4]",
+    "cmp r0, r12",
+    "bne 4b",
+    "5:",
+    "mov r1, r3",
+    "ldr r12, [sp]",
+    "ldrd r0, r11, [r12, #24]",
+    "ldr lr, [r12, #32]",
+    ".irp acc, r4, r5, r6",
+    "ldrd r8, r9, [r0]",
+    "add r0, r11",
+    "lsl r8, r8, #1",
+    "mvn r9, r9",
+    "mote_requant \\acc, r8, r9, r12",
+    ".endr",
+    "ldr r12, [sp]",
+    "str r0, [r12, #24]",
+    "bfi r4, r5, #8, #8",
+    "bfi r4, r6, #16, #8",
+    "ldr r0, [r12, #52]",
+    "cbz r0, 6f",
+    "ldrd r8, r9, [r12, #36]",
+    "mote_clamp r4, r8, r9, r0",
+    "6:",
+    "ldr r8, [r12, #44]",
+    "strh r4, [r8], #2",
+    "lsrs r4, r4, #16",
+    "strb r4, [r8], #1",
+    "str r8, [r12, #44]",
+    "ldr r0, [r12, #12]",
+    "subs r0, #1",
+    "str r0, [r12, #12]",
+    "bne 1b",
+    "str r1, [r12, #4]",
+    ".purgem mote_rows3w_group2",
+    ".purgem mote_rows3w_row2",
+    ".purgem mote_rows3w_row1",
+    "add sp, #8",
+    "pop {{r4-r11, pc}}",
+    ".size mote_dsp_rows3_q15w, . - mote_dsp_rows3_q15w",
+    //
     // mote_dsp_rows_q15(job: *mut RowsJob): one column; as above with r4, r5 (a·w0, a·w1).
     ".section .text.mote_dsp_rows_q15,\"ax\",%progbits",
     ".global mote_dsp_rows_q15",
@@ -515,6 +624,7 @@ extern "C" {
     fn mote_dsp_rows_q15x2(job: *mut RowsJob);
     fn mote_dsp_rows_q15(job: *mut RowsJob);
     fn mote_dsp_rows3_q15(job: *mut RowsJob);
+    fn mote_dsp_rows3_q15w(job: *mut RowsJob);
 }
 
 /// Runs a [`BlockJob`].
@@ -564,6 +674,19 @@ pub unsafe fn rows_q15(job: &mut RowsJob) {
 pub unsafe fn rows3_q15(job: &mut RowsJob) {
     // SAFETY: forwarded to the caller.
     unsafe { mote_dsp_rows3_q15(job) }
+}
+
+/// Runs a [`RowsJob`] as [`rows3_q15`] does, with `w` pointing at int16 weights in the `fc-q15`
+/// layout ([`crate::kernels::fully_connected::q15_index`]): each group of a row is the pair
+/// words `[even, odd]` of the column's order, so one `LDRD` feeds two `SMLAD`.
+///
+/// # Safety
+/// As [`rows3_q15`], with `w` holding `3 * pairs` rows of `8 * groups` bytes.
+#[cfg(mote_arm_dsp)]
+#[inline(always)]
+pub unsafe fn rows3_q15w(job: &mut RowsJob) {
+    // SAFETY: forwarded to the caller.
+    unsafe { mote_dsp_rows3_q15w(job) }
 }
 
 #[cfg(not(mote_arm_dsp))]
@@ -690,6 +813,36 @@ mod portable {
                 core::ptr::copy_nonoverlapping(packed.to_le_bytes().as_ptr(), job.dst as *mut u8, 3);
                 job.dst = job.dst.add(3);
                 job.w = job.w.add(3 * k);
+                job.pairs -= 1;
+            }
+        }
+    }
+
+    /// Portable twin of the Arm routine, for the host tests.
+    ///
+    /// # Safety
+    /// As the Arm routine.
+    pub unsafe fn rows3_q15w(job: &mut RowsJob) {
+        let k = 4 * job.groups;
+        // SAFETY: within the caller's ranges.
+        unsafe {
+            while job.pairs > 0 {
+                let w = job.w as *const u32;
+                let v: [i32; 3] = core::array::from_fn(|j| {
+                    let row = w.add(j * k / 2);
+                    let mut acc = *job.bias.add(j * job.bias_step / 4);
+                    for g in 0..job.groups {
+                        acc = smlad(*job.cols.add(2 * g + 1), *row.add(2 * g + 1), smlad(*job.cols.add(2 * g), *row.add(2 * g), acc));
+                    }
+                    let (m, e) = scale(*job.requant.add(j * job.requant_step / 8));
+                    requantize(acc, m, e, job.zp_round)
+                });
+                job.bias = job.bias.add(3 * job.bias_step / 4);
+                job.requant = job.requant.add(3 * job.requant_step / 8);
+                let packed = clamp_i8x4(pack_i8x4(v[0], v[1], v[2], 0), job.lo, job.hi);
+                core::ptr::copy_nonoverlapping(packed.to_le_bytes().as_ptr(), job.dst as *mut u8, 3);
+                job.dst = job.dst.add(3);
+                job.w = job.w.add(6 * k);
                 job.pairs -= 1;
             }
         }

@@ -13,6 +13,7 @@
 //! | regular, `K = kh·kw·c <= 180` (1×1 included) | [`conv::conv2d_block_s8`] | an int8 window × 8 channels' widened weights |
 //! | regular, larger `K` | [`conv::conv2d_im2col_s8`] | two widened windows × two int8 weight rows |
 //! | fully connected | [`fc::fully_connected_s8`] | two widened rows × two int8 weight rows; a single row × three (eight weights a load) |
+//! | fully connected, weights in the `fc-q15` layout ([`fully_connected_q15_i8_with_scratch`]) | [`fc::fully_connected_q15_s8`] | a widened row × three int16 weight rows (two `LDRD`, four `SMLAD` per eight MACs a row) |
 //!
 //! On cores with Helium (`cfg(mote_arm_mve)`, Cortex-M55) the interpreter calls [`mve`]'s
 //! wrappers instead, which hand what they do not cover to these.
@@ -295,6 +296,62 @@ pub fn fully_connected_i8(
     });
 }
 
+/// int8 fully connected layer on weights in the `fc-q15` layout:
+/// [`crate::kernels::fully_connected::fully_connected_q15_i8`]'s contract and bytes, with
+/// `scratch` as [`fully_connected_i8_with_scratch`] takes it (else the reference runs).
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_q15_i8_with_scratch(
+    p: &FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i16],
+    bias: Option<&[i32]>,
+    requant: RequantTable<'_>,
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+    scratch: &mut [u8],
+) {
+    let fits = x.len() == p.rows * p.inputs
+        && w.len() == p.outputs * p.inputs
+        && out.len() == p.rows * p.outputs
+        && bias.is_none_or(|b| b.len() == p.outputs)
+        && p.inputs % 4 == 0
+        && w.as_ptr() as usize % 4 == 0
+        && (-128..=127).contains(&x_zero_point)
+        && fc::supports(p);
+    let stage = OutputStage::of(requant, p.outputs, out_zero_point, act);
+    let requant = requant.entries();
+    let scratch = scratch_words(scratch, fully_connected_i8_scratch_bytes(p));
+    match (stage, scratch) {
+        (Some(stage), Some(mut scratch)) if fits => {
+            // SAFETY: checked above: `fc::supports`, `k % 4 == 0`, `w` aligned, the stage for
+            // `outputs` channels, `x_zero_point` in range, the lengths, the scratch's need.
+            unsafe { fc::fully_connected_q15_s8(p, x, x_zero_point, w, bias, &stage, out, &mut scratch) }
+        }
+        _ => crate::kernels::fully_connected::fully_connected_q15_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),
+    }
+}
+
+/// [`fully_connected_q15_i8_with_scratch`] with the reference kernel's signature, its scratch
+/// from the stack (what the conformance suites call).
+#[allow(clippy::too_many_arguments)]
+pub fn fully_connected_q15_i8(
+    p: &FcParams,
+    x: &[i8],
+    x_zero_point: i32,
+    w: &[i16],
+    bias: Option<&[i32]>,
+    requant: &[Requant],
+    out_zero_point: i32,
+    out: &mut [i8],
+    act: (i8, i8),
+) {
+    with_stack_scratch(crate::kernels::fully_connected_i8_scratch_bytes(p), |scratch| {
+        fully_connected_q15_i8_with_scratch(p, x, x_zero_point, w, bias, RequantTable::new(requant), out_zero_point, out, act, scratch)
+    });
+}
+
 /// Deterministic test data for the Arm kernels' own tests (SplitMix64).
 #[cfg(test)]
 pub(crate) mod test_rng {
@@ -508,6 +565,9 @@ mod tests {
                 panic!("{m}");
             }
             if let Err(m) = conformance::fully_connected_i8(fully_connected_i8, Cases::new(seed, 2000)) {
+                panic!("{m}");
+            }
+            if let Err(m) = conformance::fully_connected_q15_i8(fully_connected_q15_i8, Cases::new(seed, 2000)) {
                 panic!("{m}");
             }
             if let Err(m) = conformance::binary_i8(elementwise::binary_i8, Cases::new(seed, 2000)) {
