@@ -249,7 +249,11 @@ impl Lowering<'_> {
         };
         let bias_q: Vec<i32> = b_values.iter().zip(&scales).map(|(&b, &s)| quantize_bias(b, sx, s)).collect();
         let name = format!("{}:bias", self.g.tensors[y].name);
-        let b_id = self.b.constant_i32(&name, &[channels as u32], &bias_q).map_err(build_err)?;
+        let b_id = match (fc && self.packing.fold_fc_bias, dims.as_slice()) {
+            (true, &[_, k]) => self.b.constant_bias_folded(&name, Some(&bias_q), &q, k as usize, self.qparams(x)?.zero_point),
+            _ => self.b.constant_i32(&name, &[channels as u32], &bias_q),
+        }
+        .map_err(build_err)?;
         let requant: Vec<i32> = scales
             .iter()
             .flat_map(|&s| {

@@ -77,7 +77,7 @@ pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
     };
     let plan = quantize::plan(g, &stats, method, &float_nodes, opts.per_tensor_weights)?;
     let mut lowered = lower::lower(g, &name, imported.sha256, Some(&plan), Packing::REFERENCE)?;
-    if let Some(packing) = opts.target.as_ref().map(|t| t.packing(&lowered.bytes)).filter(|p| p.fc_q15) {
+    if let Some(packing) = opts.target.as_ref().map(|t| t.packing(&lowered.bytes)).filter(|p| p.fc_q15 || p.fold_fc_bias) {
         lowered = lower::lower(g, &name, imported.sha256, Some(&plan), packing)?;
     }
     let mut names: Vec<String> = float_nodes.iter().map(|&i| g.nodes[i].name.clone()).collect();

@@ -7,7 +7,9 @@
 //! when such layers do at least a quarter of the model's MACs (else the layout's code costs more
 //! flash than its instructions are worth: [`Target::packing`]), and while the file still fits
 //! the board's model region: layers are packed in op order while the packed file fits. Helium cores (M55) keep int8 weights, which their
-//! `VMLADAVA.S8` kernel reads sixteen at a time; cores without the DSP extension (Cortex-M0/M3,
+//! `VMLADAVA.S8` kernel reads sixteen at a time, and store every int8 FullyConnected's bias in
+//! `fc-bias-folded` (the input's zero point folded in, same size: the kernel then skips its
+//! `bias - x_zero_point * sum(w)` pass on every run) under the same quarter-of-the-MACs rule; cores without the DSP extension (Cortex-M0/M3,
 //! RISC-V) keep them too, as does a conversion without `--target`. Every layout runs on every
 //! build that has its feature, so a file converted for one core still runs (more slowly) on
 //! another.
@@ -82,18 +84,22 @@ impl Target {
     pub fn packing(&self, reference: &[u8]) -> Packing {
         let aligned = mote_runtime::format::writer::AlignedBytes::new(reference);
         let Ok(m) = mote_runtime::Model::from_bytes(&aligned) else { return Packing::REFERENCE };
-        let (mut total, mut packable) = (0u64, 0u64);
+        let (mut total, mut packable, mut fc) = (0u64, 0u64, 0u64);
         for op in m.ops() {
             let macs = mote_runtime::ops::macs(&m, &op);
             total += macs;
             let k = op.inputs.get(1).and_then(|&w| m.tensor(w)).and_then(|w| w.shape.dims().get(1).copied());
             let int8 = op.inputs.first().and_then(|&x| m.tensor(x)).is_some_and(|x| x.dtype == mote_runtime::DType::I8);
-            if matches!(op.kind, mote_runtime::ops::OpKind::FullyConnected { .. }) && int8 && k.is_some_and(|k| k % 4 == 0) {
-                packable += macs;
+            if matches!(op.kind, mote_runtime::ops::OpKind::FullyConnected { .. }) && int8 {
+                fc += macs;
+                if k.is_some_and(|k| k % 4 == 0) {
+                    packable += macs;
+                }
             }
         }
         let fc_q15 = self.core == Core::ArmDsp && packable > 0 && 4 * packable >= total;
-        Packing { fc_q15, extra_bytes: self.model_flash.map(|f| f.saturating_sub(reference.len() as u64)) }
+        let fold_fc_bias = self.core == Core::ArmMve && fc > 0 && 4 * fc >= total;
+        Packing { fc_q15, fold_fc_bias, extra_bytes: self.model_flash.map(|f| f.saturating_sub(reference.len() as u64)) }
     }
 }
 
@@ -101,13 +107,15 @@ impl Target {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Packing {
     pub fc_q15: bool,
+    /// int8 FullyConnected biases in `fc-bias-folded` (the input's zero point folded in).
+    pub fold_fc_bias: bool,
     /// `None`: no limit.
     pub extra_bytes: Option<u64>,
 }
 
 impl Packing {
     /// The reference layout everywhere (no `--target`).
-    pub const REFERENCE: Packing = Packing { fc_q15: false, extra_bytes: None };
+    pub const REFERENCE: Packing = Packing { fc_q15: false, fold_fc_bias: false, extra_bytes: None };
 
     /// The layout for the int8 weights `[n, k]` of a FullyConnected, given the bytes packing
     /// has already added (`added`, updated when it packs).
@@ -143,7 +151,7 @@ mod tests {
     #[test]
     fn fc_q15_only_for_dsp_cores_k_by_4_and_within_the_flash() {
         let mut added = 0;
-        let m4 = Packing { fc_q15: true, extra_bytes: Some(1000) };
+        let m4 = Packing { fc_q15: true, fold_fc_bias: false, extra_bytes: Some(1000) };
         assert_eq!(m4.fc_layout(10, 6, &mut added), Layout::Reference);
         assert_eq!(m4.fc_layout(10, 64, &mut added), Layout::FcQ15);
         assert_eq!(added, 655);

@@ -142,10 +142,12 @@ fn vww_mobilenet_int8_accuracy_is_the_published_one() {
 
 /// `--target mps2-an386` stores the AD autoencoder's FullyConnected weights in the `fc-q15`
 /// layout (every layer: `k` is 640, 128 or 8) and the file computes, on the host's reference
-/// kernels, exactly the bytes of the reference-layout file on every window; a Helium or RISC-V
-/// target keeps the reference layout (the same file as without `--target`).
+/// kernels, exactly the bytes of the reference-layout file on every window; `--target
+/// mps3-an547` (Helium) keeps int8 weights and stores every bias in `fc-bias-folded` (the same
+/// bytes too, on every window); a RISC-V target keeps the reference layout (the same file as
+/// without `--target`).
 #[test]
-fn ad_autoencoder_for_the_m4_packs_every_fc_layer_and_computes_the_same_bytes() {
+fn ad_autoencoder_for_the_m4_and_m55_packs_every_fc_layer_and_computes_the_same_bytes() {
     use mote_converter::target::Target;
     use mote_runtime::format::writer::AlignedBytes;
     use mote_runtime::format::Layout;
@@ -159,14 +161,18 @@ fn ad_autoencoder_for_the_m4_packs_every_fc_layer_and_computes_the_same_bytes() 
         };
         convert(&onnx, &opts).unwrap().bytes
     };
-    let (reference, m4) = (convert_for(None), convert_for(Some("mps2-an386")));
-    assert_eq!(convert_for(Some("mps3-an547")), reference);
+    let (reference, m4, m55) = (convert_for(None), convert_for(Some("mps2-an386")), convert_for(Some("mps3-an547")));
     assert_eq!(convert_for(Some("rv32imac")), reference);
-    let (ra, pa) = (AlignedBytes::new(&reference), AlignedBytes::new(&m4));
-    let (rm, pm) = (mote_runtime::Model::from_bytes(&ra).unwrap(), mote_runtime::Model::from_bytes(&pa).unwrap());
-    let fc_weights: Vec<u16> = pm.ops().filter(|op| matches!(op.kind, mote_runtime::ops::OpKind::FullyConnected { .. })).map(|op| op.inputs[1]).collect();
-    assert_eq!(fc_weights.len(), 10);
-    assert!(fc_weights.iter().all(|&w| pm.layout(w) == Layout::FcQ15 && rm.layout(w) == Layout::Reference));
+    let (ra, pa, ha) = (AlignedBytes::new(&reference), AlignedBytes::new(&m4), AlignedBytes::new(&m55));
+    let (rm, pm, hm) = (mote_runtime::Model::from_bytes(&ra).unwrap(), mote_runtime::Model::from_bytes(&pa).unwrap(), mote_runtime::Model::from_bytes(&ha).unwrap());
+    let fc_inputs: Vec<(u16, u16)> = pm.ops().filter(|op| matches!(op.kind, mote_runtime::ops::OpKind::FullyConnected { .. })).map(|op| (op.inputs[1], op.inputs[2])).collect();
+    assert_eq!(fc_inputs.len(), 10);
+    assert!(fc_inputs.iter().all(|&(w, _)| pm.layout(w) == Layout::FcQ15 && rm.layout(w) == Layout::Reference));
+    assert!(fc_inputs.iter().all(|&(w, b)| hm.layout(w) == Layout::Reference && hm.layout(b) == Layout::FcBiasFolded && rm.layout(b) == Layout::Reference));
+    // The same constants' sizes: only a section-table entry and the LAYOUTS section (4 + 10 · 4
+    // bytes, padded to 48) more.
+    assert_eq!(m55.len() - reference.len(), 16 + 48);
+    assert_eq!(inspect("ad-m55", &m55).features, ["fully_connected", "fully_connected_q15"]);
     // Every weight once more (each layer's n·k a multiple of 16), a section-table entry and the
     // LAYOUTS section (4 + 10 · 4 bytes, padded to 48).
     assert_eq!(m4.len() - reference.len(), 264_192 + 16 + 48);
@@ -186,7 +192,9 @@ fn ad_autoencoder_for_the_m4_packs_every_fc_layer_and_computes_the_same_bytes() 
     };
     for r in 0..rows {
         let row = &x.data[r * len..(r + 1) * len];
-        assert_eq!(run(&pm, row), run(&rm, row), "window {r}");
+        let want = run(&rm, row);
+        assert_eq!(run(&pm, row), want, "window {r}");
+        assert_eq!(run(&hm, row), want, "window {r}, M55 file");
     }
 }
 

@@ -551,12 +551,21 @@ fn a_trailing_convolution_needs_a_shift_its_bands_can_run_with() {
 /// An int8 FullyConnected `[1, k] → [1, 4]` with its weights (tensor 1) in `layout`; bias 2,
 /// requant 3.
 fn fc_model(k: u32, layout: mote_runtime::format::Layout) -> Vec<u8> {
+    fc_model_with(k, layout, false)
+}
+
+/// [`fc_model`], its bias in `fc-bias-folded` when `folded`.
+fn fc_model_with(k: u32, layout: mote_runtime::format::Layout, folded: bool) -> Vec<u8> {
     let mut b = ModelBuilder::new("fc");
     let q = |scale, zero_point| Quant::PerTensor { scale, zero_point };
     let x = b.input("x", DType::I8, &[1, k], q(0.1, 3)).unwrap();
     let values: Vec<i8> = (0..4 * k as i32).map(|i| (i * 37 % 255 - 127) as i8).collect();
     let w = b.constant_i8_packed("w", &[4, k], q(0.01, 0), &values, layout).unwrap();
-    let bias = b.constant_i32("b", &[4], &[100, -200, 300, -400]).unwrap();
+    let bias = if folded {
+        b.constant_bias_folded("b", Some(&[100, -200, 300, -400]), &values, k as usize, 3).unwrap()
+    } else {
+        b.constant_i32("b", &[4], &[100, -200, 300, -400]).unwrap()
+    };
     let m = mote_runtime::quant::quantize_multiplier(0.1 * 0.01 / 0.05);
     let rq = b.constant_i32("rq", &[1, 2], &[m.multiplier, m.shift]).unwrap();
     assert_eq!((w, bias, rq), (1, 2, 3));
@@ -666,4 +675,72 @@ fn packed_weights_run_to_the_reference_bytes() {
     let got = run(&fc_model(8, Layout::FcQ15));
     assert_eq!(got, run(&fc_model(8, Layout::Reference)));
     assert!(got.iter().any(|&b| b != got[0]), "{got:?}");
+}
+
+/// A folded bias (`fc-bias-folded`, code 2) loads on an int8 FullyConnected's bias alone, with
+/// int8 or `fc-q15` weights, and runs to the reference file's bytes; anywhere else it is refused.
+#[test]
+fn folded_bias_loads_runs_to_the_reference_bytes_and_each_fault_has_its_error() {
+    use mote_runtime::format::Layout;
+    let reference = fc_model(8, Layout::Reference);
+    if !Layout::FcBiasFolded.compiled() {
+        assert_eq!(load(&with_layouts(&reference, &[(2, 2)])), Err(FormatError::LayoutNotCompiled { tensor: 2, layout: Layout::FcBiasFolded }));
+        return;
+    }
+    let folded = fc_model_with(8, Layout::Reference, true);
+    let both = fc_model_with(8, Layout::FcQ15, true);
+    let aligned = AlignedBytes::new(&both);
+    let m = Model::from_bytes(&aligned).unwrap();
+    assert_eq!((m.layout(1), m.layout(2), m.layout(3)), (Layout::FcQ15, Layout::FcBiasFolded, Layout::Reference));
+    let (off, len) = section(&folded, kind::LAYOUTS);
+    assert_eq!(&folded[off..off + len], &[1, 0, 0, 0, 2, 0, 2, 0]);
+    // The stored bias is not the reference's (x's zero point is 3).
+    let bias = |file: &[u8]| {
+        let aligned = AlignedBytes::new(file);
+        let m = Model::from_bytes(&aligned).unwrap();
+        let Storage::Const(r) = m.tensor(2).unwrap().storage else { panic!() };
+        m.weights(r).unwrap().to_vec()
+    };
+    assert_ne!(bias(&folded), bias(&reference));
+
+    let run = |file: &[u8]| {
+        let aligned = AlignedBytes::new(file);
+        let m = Model::from_bytes(&aligned).unwrap();
+        let mut arena = vec![0u8; m.arena_bytes() + 16];
+        let mut it = Interpreter::new(&m, &mut arena).unwrap();
+        it.input_i8_mut(0).unwrap().copy_from_slice(&[-128, -5, 0, 3, 17, 90, 127, -64]);
+        it.invoke().unwrap();
+        it.output_bytes(0).unwrap().to_vec()
+    };
+    let want = run(&reference);
+    assert!(want.iter().any(|&b| b != want[0]), "{want:?}");
+    assert_eq!(run(&folded), want);
+    assert_eq!(run(&both), want);
+
+    // On the weights (int8), on the requant entries (`[1, 2]`), on the input.
+    assert_eq!(load(&with_layouts(&reference, &[(1, 2)])), Err(FormatError::LayoutMismatch { tensor: 1 }));
+    assert_eq!(load(&with_layouts(&reference, &[(3, 2)])), Err(FormatError::LayoutMismatch { tensor: 3 }));
+    assert_eq!(load(&with_layouts(&reference, &[(0, 2)])), Err(FormatError::LayoutMismatch { tensor: 0 }));
+    // Data of another length than four bytes a value.
+    let aligned = AlignedBytes::new(&folded);
+    let m = Model::from_bytes(&aligned).unwrap();
+    let mut tensors: Vec<TensorDesc<'_>> = (0..m.tensor_count() as u16).map(|i| m.tensor(i).unwrap()).collect();
+    let Storage::Const(r) = tensors[2].storage else { panic!() };
+    tensors[2].storage = Storage::Const(mote_runtime::tensor::Region { offset: r.offset, len: 8 });
+    let ops: Vec<OpDesc> = m.ops().collect();
+    let (woff, wlen) = section(&folded, kind::WEIGHTS);
+    let file = mote_runtime::format::writer::write_with_layouts(m.meta(), &tensors, &ops, &folded[woff..woff + wlen], &[(2, 2)]);
+    assert_eq!(load(&file), Err(FormatError::LayoutSize { tensor: 2, expected: 16, found: 8 }));
+    // A folded bias also read by another op (a Reshape of it): refused.
+    let mut tensors: Vec<TensorDesc<'_>> = (0..m.tensor_count() as u16).map(|i| m.tensor(i).unwrap()).collect();
+    let mut ops: Vec<OpDesc> = m.ops().collect();
+    let mut meta = m.meta().clone();
+    let Storage::Arena { offset, .. } = tensors[4].storage else { panic!() };
+    tensors[4].storage = Storage::Arena { offset, first: 0, last: 1 };
+    tensors.push(t(DType::I32, &[4], Storage::Arena { offset: offset + 16, first: 1, last: 2 }, "flat"));
+    meta.arena_bytes = offset + 32;
+    meta.outputs = heapless::Vec::from_slice(&[5]).unwrap();
+    ops.push(OpDesc { kind: OpKind::Reshape, inputs: heapless::Vec::from_slice(&[2]).unwrap(), output: 5, scratch: ScratchRegion::default() });
+    let file = mote_runtime::format::writer::write_with_layouts(&meta, &tensors, &ops, &folded[woff..woff + wlen], &[(2, 2)]);
+    assert_eq!(load(&file), Err(FormatError::LayoutMismatch { tensor: 2 }));
 }

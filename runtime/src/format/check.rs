@@ -108,6 +108,7 @@ fn check_layouts(m: &Model<'_>) -> Result<(), FormatError> {
         let Storage::Const(r) = t.storage else { return Err(FormatError::LayoutMismatch { tensor }) };
         match layout {
             Layout::FcQ15 if t.dtype == DType::I8 && dims.len() == 2 && dims[1] % 4 == 0 => {}
+            Layout::FcBiasFolded if t.dtype == DType::I32 && dims.len() == 1 => {}
             _ => return Err(FormatError::LayoutMismatch { tensor }),
         }
         let expected = layout.stored_len(t.dtype, t.shape.numel().ok_or(FormatError::InvalidShape { tensor })?).ok_or(FormatError::InvalidShape { tensor })?;
@@ -118,12 +119,18 @@ fn check_layouts(m: &Model<'_>) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// Op `k` reads a packed tensor only as an int8 FullyConnected's weights (input 1).
+/// Op `k` reads a packed tensor only as an int8 FullyConnected's weights (input 1, `fc-q15`)
+/// or bias (input 2, `fc-bias-folded`).
 #[cfg(feature = "fully_connected_q15")]
 #[inline(never)]
 fn check_packed_reads(m: &Model<'_>, op: &OpDesc) -> Result<(), FormatError> {
     for (slot, &id) in op.inputs.iter().enumerate() {
-        if m.layout(id) != Layout::Reference && !(matches!(op.kind, ops::OpKind::FullyConnected { .. }) && slot == 1 && m.checked_tensor(op.inputs[0])?.dtype == DType::I8) {
+        let fits = match m.layout(id) {
+            Layout::Reference => continue,
+            Layout::FcQ15 => slot == 1,
+            Layout::FcBiasFolded => slot == 2,
+        };
+        if !(fits && matches!(op.kind, ops::OpKind::FullyConnected { .. }) && m.checked_tensor(op.inputs[0])?.dtype == DType::I8) {
             return Err(FormatError::LayoutMismatch { tensor: id });
         }
     }

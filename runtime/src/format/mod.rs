@@ -72,6 +72,10 @@ pub enum Layout {
     /// w[4g + 3]` (the pair order of the Arm DSP kernels' `SXTB16`; see
     /// [`crate::kernels::fully_connected::q15_index`]). Two bytes a weight.
     FcQ15,
+    /// The int32 bias `[n]` of an int8 FullyConnected with the input's zero point folded in:
+    /// `bias[o] - x_zero_point * sum_k w[o, k]` (wrapping), so the op runs with an input zero
+    /// point of 0 ([`crate::kernels::fully_connected::fold_bias`]). Four bytes a value.
+    FcBiasFolded,
 }
 
 impl Layout {
@@ -80,12 +84,14 @@ impl Layout {
         match self {
             Layout::Reference => 0,
             Layout::FcQ15 => 1,
+            Layout::FcBiasFolded => 2,
         }
     }
 
     pub const fn from_code(code: u16) -> Option<Layout> {
         match code {
             1 => Some(Layout::FcQ15),
+            2 => Some(Layout::FcBiasFolded),
             _ => None,
         }
     }
@@ -95,6 +101,7 @@ impl Layout {
         match self {
             Layout::Reference => "reference",
             Layout::FcQ15 => "fc-q15",
+            Layout::FcBiasFolded => "fc-bias-folded",
         }
     }
 
@@ -102,7 +109,7 @@ impl Layout {
     pub const fn feature(self) -> Option<&'static str> {
         match self {
             Layout::Reference => None,
-            Layout::FcQ15 => Some("fully_connected_q15"),
+            Layout::FcQ15 | Layout::FcBiasFolded => Some("fully_connected_q15"),
         }
     }
 
@@ -110,7 +117,7 @@ impl Layout {
     pub const fn compiled(self) -> bool {
         match self {
             Layout::Reference => true,
-            Layout::FcQ15 => cfg!(feature = "fully_connected_q15"),
+            Layout::FcQ15 | Layout::FcBiasFolded => cfg!(feature = "fully_connected_q15"),
         }
     }
 
@@ -119,6 +126,7 @@ impl Layout {
         match self {
             Layout::Reference => numel.checked_mul(dtype.size() as u32),
             Layout::FcQ15 => numel.checked_mul(2),
+            Layout::FcBiasFolded => numel.checked_mul(4),
         }
     }
 }

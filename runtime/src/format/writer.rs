@@ -317,6 +317,17 @@ impl ModelBuilder {
         Ok(id)
     }
 
+    /// The int32 bias `[n]` of an int8 FullyConnected with weights `w` (`[n, k]`, row-major,
+    /// int8 values) in the `fc-bias-folded` layout ([`Layout::FcBiasFolded`]): `bias` (`None`:
+    /// zeros) with the input's zero point folded in.
+    pub fn constant_bias_folded(&mut self, name: &str, bias: Option<&[i32]>, w: &[i8], k: usize, x_zero_point: i32) -> Result<TensorId, BuildError> {
+        let mut folded = vec![0i32; w.len() / k.max(1)];
+        crate::kernels::fully_connected::fold_bias(w, k, bias, x_zero_point, &mut folded);
+        let id = self.constant_i32(name, &[folded.len() as u32], &folded)?;
+        self.layouts.push((id, Layout::FcBiasFolded));
+        Ok(id)
+    }
+
     /// Appends an op; ops run in the order they are added.
     pub fn op(&mut self, kind: OpKind, inputs: &[TensorId], output: TensorId) -> Result<(), BuildError> {
         let inputs = heapless::Vec::from_slice(inputs).map_err(|_| BuildError::TooMany { what: "op inputs" })?;

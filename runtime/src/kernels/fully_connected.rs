@@ -90,6 +90,17 @@ pub fn fully_connected_i8(
     }
 }
 
+/// The bias of the `fc-bias-folded` layout ([`crate::format::Layout::FcBiasFolded`]):
+/// `bias[o] - x_zero_point * sum(w[o * k .. o * k + k])`, wrapping (every kernel's accumulator
+/// is the same modulo 2^32), so that the layer run with an input zero point of 0 gives the same
+/// bytes. `bias` is `None` for a layer without one (all 0).
+pub fn fold_bias(w: &[i8], k: usize, bias: Option<&[i32]>, x_zero_point: i32, out: &mut [i32]) {
+    for (o, (row, dst)) in w.chunks_exact(k.max(1)).zip(out.iter_mut()).enumerate() {
+        let sum = row.iter().fold(0i32, |acc, &v| acc.wrapping_add(v as i32));
+        *dst = bias.map_or(0, |b| b[o]).wrapping_sub(x_zero_point.wrapping_mul(sum));
+    }
+}
+
 /// Where weight `(o, i)` of a `[n, k]` matrix (`k % 4 == 0`) sits in the `fc-q15` layout
 /// ([`crate::format::Layout::FcQ15`]): row-major, each group of four as `0, 2, 1, 3`, the order
 /// in which the Arm DSP kernels' `SXTB16` splits four int8 values into two int16 pairs.
@@ -214,6 +225,30 @@ mod tests {
         // acc0 = 5 + 0*10 - 3*11 + 2*12 + 3*13 = 35, acc1 = -6 + 3*15 - 2*16 - 3*17 = -44.
         assert_eq!(a, [37, -42]);
         assert_eq!(b, a);
+    }
+
+    /// A folded bias with an input zero point of 0 gives the reference's bytes with the bias and
+    /// the zero point, through this build's kernel (Helium: the pass that skips the starts), for
+    /// zero points at both ends, a layer without bias and sums that wrap.
+    #[test]
+    fn folded_bias_with_zero_point_0_matches_the_reference() {
+        let p = FcParams { rows: 3, inputs: 37, outputs: 11 };
+        let x: std::vec::Vec<i8> = (0..p.rows * p.inputs).map(|i| (i * 73 % 256) as u8 as i8).collect();
+        let w: std::vec::Vec<i8> = (0..p.outputs * p.inputs).map(|i| (i * 151 % 256) as u8 as i8).collect();
+        let bias: std::vec::Vec<i32> = (0..p.outputs as i32).map(|o| o * 9_001 - 40_000).collect();
+        let rq = [quantize_multiplier(0.003)];
+        for (x_zp, bias) in [(-128, Some(&bias[..])), (127, Some(&bias[..])), (5, None), (0, Some(&bias[..]))] {
+            let mut folded = std::vec![0; p.outputs];
+            fold_bias(&w, p.inputs, bias, x_zp, &mut folded);
+            let (mut want, mut got) = (std::vec![0i8; p.rows * p.outputs], std::vec![0i8; p.rows * p.outputs]);
+            fully_connected_i8(&p, &x, x_zp, &w, bias, &rq, -3, &mut want, (-128, 127));
+            crate::kernels::fully_connected_i8(&p, &x, 0, &w, Some(&folded), &rq, -3, &mut got, (-128, 127));
+            assert_eq!(got, want, "x_zp {x_zp}");
+            assert!(want.iter().any(|&v| v != want[0]));
+        }
+        let mut wrapped = [0];
+        fold_bias(&[127; 4], 4, Some(&[i32::MIN]), 1, &mut wrapped);
+        assert_eq!(wrapped, [i32::MIN.wrapping_sub(508)]);
     }
 
     #[test]

@@ -39,7 +39,8 @@
 //! once per call and calls that layout's kernel: `fc-q15` FullyConnected weights
 //! ([`fully_connected::q15_index`]) run [`fully_connected_q15_i8_with_scratch`], the Arm DSP
 //! kernel or the reference [`fully_connected::fully_connected_q15_i8`], whose bytes equal the
-//! reference layout's.
+//! reference layout's; an `fc-bias-folded` FullyConnected bias ([`fully_connected::fold_bias`])
+//! runs the layer's usual kernel with an input zero point of 0.
 //!
 //! Naming follows CMSIS-NN: `<op>[_<specialisation>]_<dtype>`.
 

@@ -4,7 +4,9 @@
 //! Operands: f32 `[x, w, bias?]`, int8 `[x, w, bias, requant]` (see `Check::weighted`). Kernels:
 //! [`crate::kernels::fully_connected`]. int8 weights may be stored in the `fc-q15` layout
 //! ([`crate::format::Layout::FcQ15`], feature `fully_connected_q15`), which runs
-//! [`crate::kernels::fully_connected_q15_i8_with_scratch`].
+//! [`crate::kernels::fully_connected_q15_i8_with_scratch`]; the int32 bias may be stored with
+//! the input's zero point folded in ([`crate::format::Layout::FcBiasFolded`], same feature),
+//! and the kernel then runs with an input zero point of 0.
 
 use super::operands::{cast_mut, qparams, Check, Exec};
 use super::{Activation, Feature};
@@ -44,6 +46,8 @@ pub(crate) fn run(e: &Exec<'_, '_>, out: &mut [u8], scratch: &mut [u8], act: Act
         let requant = e.requant(3)?;
         let bias = Some(e.get::<i32>(e.input(2)?)?);
         let (zx, zy) = (qparams(x)?.zero_point, qparams(e.y)?.zero_point);
+        #[cfg(feature = "fully_connected_q15")]
+        let zx = if e.layout(2) == crate::format::Layout::FcBiasFolded { 0 } else { zx };
         #[cfg(feature = "fully_connected_q15")]
         if e.layout(1) == crate::format::Layout::FcQ15 {
             return run_q15(e, &p, zx, zy, bias, requant, out, act, scratch);

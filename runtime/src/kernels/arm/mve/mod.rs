@@ -295,7 +295,7 @@ struct Channels {
 }
 
 impl Channels {
-    /// Writes the starts `bias - x_zero_point * sum(w)` of `channels` weight rows of `k` values
+    /// Writes the starts `bias - x_zero_point * sum(w)` (the bias alone for a zero point of 0) of `channels` weight rows of `k` values
     /// into `starts`, the last one repeated up to a whole group, and prepares the jobs.
     ///
     /// # Safety
@@ -317,7 +317,14 @@ impl Channels {
         };
         // SAFETY: as the caller promises.
         unsafe {
-            matmul::starts(&job);
+            if x_zero_point == 0 {
+                // No products to fold in (a folded bias): the starts are the bias.
+                for o in 0..channels {
+                    *starts.add(o) = bias.map_or(0, |b| b[o]);
+                }
+            } else {
+                matmul::starts(&job);
+            }
             for o in channels..channels.next_multiple_of(4) {
                 *starts.add(o) = *starts.add(channels - 1);
             }
