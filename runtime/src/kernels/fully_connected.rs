@@ -19,6 +19,15 @@ impl FcParams {
             .saturating_mul(self.inputs as u64)
             .saturating_mul(self.outputs as u64)
     }
+
+    /// Whether operands of these lengths are the layer's: `x` `rows × inputs`, `w`
+    /// `outputs × inputs` values, `out` `rows × outputs`, `bias` (if any) `outputs`.
+    pub fn fits(&self, x: usize, w: usize, out: usize, bias: Option<&[i32]>) -> bool {
+        x == self.rows * self.inputs
+            && w == self.outputs * self.inputs
+            && out == self.rows * self.outputs
+            && bias.is_none_or(|b| b.len() == self.outputs)
+    }
 }
 
 /// Float fully connected layer:

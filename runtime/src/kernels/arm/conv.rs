@@ -20,9 +20,6 @@ use super::requant::OutputStage;
 use super::Scratch;
 use crate::kernels::conv::Conv2dParams;
 
-/// The bias of a convolution without one, for the routines that read a bias per channel.
-static NO_BIAS: i32 = 0;
-
 /// `x_zero_point` in both halfwords, for `SSUB16`.
 pub(super) fn zero_point_pair(zero_point: i32) -> u32 {
     (zero_point as u16 as u32) * 0x0001_0001
@@ -567,24 +564,7 @@ unsafe fn columns_times_live_rows(
     oc: usize,
     live: &LiveChannels,
 ) {
-    let (requant, requant_step) = stage.requant_ptr();
-    let bias_step = if bias.is_some() { 4 } else { 0 };
-    let mut job = RowsJob {
-        cols,
-        w: w.as_ptr(),
-        groups: k / 4,
-        pairs: 1,
-        bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
-        bias_step,
-        requant,
-        requant_step,
-        zp_round: stage.zp_round(),
-        lo: stage.lo(),
-        hi: stage.hi(),
-        dst,
-        dst_b: oc,
-        clamp: stage.clamps(),
-    };
+    let mut job = RowsJob::new(cols, w.as_ptr(), k / 4, 1, bias, stage, dst, oc);
     for o in (0..oc).step_by(2) {
         // SAFETY: rows, biases, requant entries and outputs of channels `o`, `o + 1` (< oc); the
         // routine advances the job past them, as the dead branch does.
@@ -598,8 +578,8 @@ unsafe fn columns_times_live_rows(
                 }
             } else {
                 job.w = job.w.add(2 * k);
-                job.bias = job.bias.byte_add(2 * bias_step);
-                job.requant = job.requant.byte_add(2 * requant_step);
+                job.bias = job.bias.byte_add(2 * job.bias_step);
+                job.requant = job.requant.byte_add(2 * job.requant_step);
                 job.dst = job.dst.add(2);
             }
         }
@@ -634,23 +614,7 @@ pub(super) unsafe fn columns_times_rows(
     // SAFETY: forwarded from the caller.
     unsafe {
         if fast > 0 {
-            let (requant, requant_step) = stage.requant_ptr();
-            let mut job = RowsJob {
-                cols,
-                w: w.as_ptr(),
-                groups,
-                pairs: fast / 2,
-                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
-                bias_step: if bias.is_some() { 4 } else { 0 },
-                requant,
-                requant_step,
-                zp_round: stage.zp_round(),
-                lo: stage.lo(),
-                hi: stage.hi(),
-                dst,
-                dst_b: oc,
-                clamp: stage.clamps(),
-            };
+            let mut job = RowsJob::new(cols, w.as_ptr(), groups, fast / 2, bias, stage, dst, oc);
             if pair {
                 rows_q15x2(&mut job);
             } else {

@@ -86,30 +86,13 @@ pub unsafe fn fully_connected_s8(
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 unsafe fn column_times_rows(cols: *const u32, tail: [i32; 3], w: &[i8], k: usize, bias: Option<&[i32]>, stage: &OutputStage<'_>, dst: *mut i8, m: usize) {
-    static NO_BIAS: i32 = 0;
     // SAFETY: forwarded from the caller.
     unsafe {
         if k % 4 != 0 {
             return columns_times_rows(cols, false, [tail, [0; 3]], w, k, bias, stage, dst, m);
         }
         let groups = k / 4;
-        let (requant, requant_step) = stage.requant_ptr();
-        let mut job = RowsJob {
-            cols,
-            w: w.as_ptr(),
-            groups,
-            pairs: 0,
-            bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
-            bias_step: if bias.is_some() { 4 } else { 0 },
-            requant,
-            requant_step,
-            zp_round: stage.zp_round(),
-            lo: stage.lo(),
-            hi: stage.hi(),
-            dst,
-            dst_b: 0,
-            clamp: stage.clamps(),
-        };
+        let mut job = RowsJob::new(cols, w.as_ptr(), groups, 0, bias, stage, dst, 0);
         if w.as_ptr() as usize % 4 == 0 {
             job.pairs = m / 3;
             if job.pairs > 0 {
@@ -155,34 +138,17 @@ pub unsafe fn fully_connected_q15_s8(
     out: &mut [i8],
     scratch: &mut Scratch,
 ) {
-    static NO_BIAS: i32 = 0;
     let (k, m) = (p.inputs, p.outputs);
     let groups = k / 4;
     let cols = scratch.words();
     let zp_pair = zero_point_pair(x_zero_point);
-    let (requant, requant_step) = stage.requant_ptr();
     for r in 0..p.rows {
         // SAFETY: row `r` of `x` and `out` exists; the column fits (`supports`); `w` holds `m`
         // rows of `2 * k` bytes, 4-byte aligned.
         unsafe {
             let dst = out.as_mut_ptr().add(r * m);
             widen(x.as_ptr().add(r * k) as *const u8, k, zp_pair, x_zero_point, cols, 2);
-            let mut job = RowsJob {
-                cols,
-                w: w.as_ptr() as *const i8,
-                groups,
-                pairs: m / 3,
-                bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
-                bias_step: if bias.is_some() { 4 } else { 0 },
-                requant,
-                requant_step,
-                zp_round: stage.zp_round(),
-                lo: stage.lo(),
-                hi: stage.hi(),
-                dst,
-                dst_b: 0,
-                clamp: stage.clamps(),
-            };
+            let mut job = RowsJob::new(cols, w.as_ptr() as *const i8, groups, m / 3, bias, stage, dst, 0);
             if job.pairs > 0 {
                 rows3_q15w(&mut job);
             }

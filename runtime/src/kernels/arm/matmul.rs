@@ -84,6 +84,33 @@ pub struct RowsJob {
     pub clamp: u32,
 }
 
+impl RowsJob {
+    /// A job over the weight rows at `w` (`groups` of four values a row, `pairs` passes), with
+    /// `stage`'s requantization and bounds, writing from `dst` (`dst_b`: the second pixel's
+    /// offset, where the routine writes two).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(cols: *const u32, w: *const i8, groups: usize, pairs: usize, bias: Option<&[i32]>, stage: &super::requant::OutputStage<'_>, dst: *mut i8, dst_b: usize) -> Self {
+        static NO_BIAS: i32 = 0;
+        let (requant, requant_step) = stage.requant_ptr();
+        RowsJob {
+            cols,
+            w,
+            groups,
+            pairs,
+            bias: bias.map_or(&NO_BIAS as *const i32, |b| b.as_ptr()),
+            bias_step: if bias.is_some() { 4 } else { 0 },
+            requant,
+            requant_step,
+            zp_round: stage.zp_round(),
+            lo: stage.lo(),
+            hi: stage.hi(),
+            dst,
+            dst_b,
+            clamp: stage.clamps(),
+        }
+    }
+}
+
 #[cfg(mote_arm_dsp)]
 core::arch::global_asm!(
     dsp_cpu!(),

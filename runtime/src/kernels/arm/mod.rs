@@ -259,10 +259,7 @@ pub fn fully_connected_i8_with_scratch(
     act: (i8, i8),
     scratch: &mut [u8],
 ) {
-    let lengths = x.len() == p.rows * p.inputs
-        && w.len() == p.outputs * p.inputs
-        && out.len() == p.rows * p.outputs
-        && bias.is_none_or(|b| b.len() == p.outputs);
+    let lengths = p.fits(x.len(), w.len(), out.len(), bias);
     let stage = OutputStage::of(requant, p.outputs, out_zero_point, act);
     let requant = requant.entries();
     let scratch = scratch_words(scratch, fully_connected_i8_scratch_bytes(p));
@@ -312,10 +309,7 @@ pub fn fully_connected_q15_i8_with_scratch(
     act: (i8, i8),
     scratch: &mut [u8],
 ) {
-    let fits = x.len() == p.rows * p.inputs
-        && w.len() == p.outputs * p.inputs
-        && out.len() == p.rows * p.outputs
-        && bias.is_none_or(|b| b.len() == p.outputs)
+    let fits = p.fits(x.len(), w.len(), out.len(), bias)
         && p.inputs % 4 == 0
         && w.as_ptr() as usize % 4 == 0
         && (-128..=127).contains(&x_zero_point)

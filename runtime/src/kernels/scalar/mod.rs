@@ -235,10 +235,7 @@ pub fn fully_connected_i8(
     out: &mut [i8],
     act: (i8, i8),
 ) {
-    let lengths = x.len() == p.rows * p.inputs
-        && w.len() == p.outputs * p.inputs
-        && out.len() == p.rows * p.outputs
-        && bias.is_none_or(|b| b.len() == p.outputs);
+    let lengths = p.fits(x.len(), w.len(), out.len(), bias);
     match OutputStage::new(requant, p.outputs, out_zero_point, act) {
         Some(stage) if lengths && fc_is_fast(p, x_zero_point, requant) => fully_connected_s8(p, x, x_zero_point, w, bias, &stage, out),
         _ => crate::kernels::fully_connected::fully_connected_i8(p, x, x_zero_point, w, bias, requant, out_zero_point, out, act),

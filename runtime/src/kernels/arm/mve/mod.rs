@@ -245,10 +245,7 @@ pub fn fully_connected_i8_with_scratch(
     act: (i8, i8),
     scratch: &mut [u8],
 ) {
-    let lengths = x.len() == p.rows * p.inputs
-        && w.len() == p.outputs * p.inputs
-        && out.len() == p.rows * p.outputs
-        && bias.is_none_or(|b| b.len() == p.outputs);
+    let lengths = p.fits(x.len(), w.len(), out.len(), bias);
     let words = if lengths && fc_is_mve_of(p, x_zero_point, requant, out_zero_point) {
         super::scratch_words(scratch, fully_connected_i8_scratch_bytes(p))
     } else {
