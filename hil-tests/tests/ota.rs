@@ -11,8 +11,11 @@
 //!   refused as a rollback.
 //! - A first install cut at any of its flash operations leaves a flash that boots nothing (and
 //!   says so, exit 3) and takes the install again.
-//! - A tampered B, B signed with another key, and B at version 1 are each refused with their own
-//!   error, and A stays active. A corrupted active slot boots the previous model.
+//! - A tampered B, B signed with another key, B at version 1 and an unsigned B are each refused
+//!   with their own error, and A stays active. A corrupted active slot boots the previous model.
+//! - Updates follow one another (A at odd versions, B at even ones) until one of them also turns
+//!   over a page of the boot-record map (sequential-storage's page housekeeping: the 114th), and
+//!   that update gets the same cut matrix.
 //!
 //! Each run gets its own copy of the flash; the runs go `MOTE_HIL_JOBS` (default: the CPUs) at
 //! a time.
@@ -82,52 +85,97 @@ fn qemu(elf: &Path, dir: &Path, args: &[&str]) -> Outcome {
     Outcome { exit: status.and_then(|s| s.code()), stdout: stdout + &stderr, replay }
 }
 
-/// A model as the device must run it: its signed file and the host's output bytes.
-struct Expected {
-    version: u32,
-    outputs: Vec<Vec<u8>>,
-}
-
 struct Setup {
     elf: PathBuf,
     root: PathBuf,
-    /// The flash with A installed.
+    seed: [u8; 32],
+    /// Model A (odd versions) and model B (even versions), unsigned, and the host's outputs.
+    a: Vec<u8>,
+    b: Vec<u8>,
+    a_outputs: Vec<Vec<u8>>,
+    b_outputs: Vec<Vec<u8>>,
+    /// The flash with A installed at version 1.
     flash_a: Vec<u8>,
     /// Flash operations of A's install on an erased flash.
     install_ops: u32,
-    a: Expected,
-    b: Expected,
-    b_file: Vec<u8>,
 }
 
+/// How a cut update ended: the operation cut, whether half of it was done, the version booted.
+type Cut = (u32, bool, u32);
+
 impl Setup {
-    /// A fresh folder holding `flash` as `flash.bin`, B as `b.mote` and the input.
-    fn case(&self, name: &str, flash: &[u8]) -> PathBuf {
+    /// The update file for `version`: A signed at odd versions, B at even ones.
+    fn signed(&self, version: u32) -> Vec<u8> {
+        signature::sign(if version % 2 == 1 { &self.a } else { &self.b }, &self.seed, version).unwrap()
+    }
+
+    /// A fresh folder holding `flash` as `flash.bin`, `files`, and the input.
+    fn case(&self, name: &str, flash: &[u8], files: &[(&str, &[u8])]) -> PathBuf {
         let dir = self.root.join(name);
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("flash.bin"), flash).unwrap();
-        std::fs::write(dir.join("b.mote"), &self.b_file).unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
         std::fs::copy(self.root.join("input.bin"), dir.join("input.bin")).unwrap();
         dir
     }
 
-    /// Boots in `dir`; checks that a valid model booted with the host's outputs and returns its
-    /// version.
+    /// Boots in `dir`; checks that a valid model booted with the host's outputs for it (A at odd
+    /// versions, B at even ones) and returns its version.
     fn boot(&self, dir: &Path, what: &str) -> u32 {
         let out = qemu(&self.elf, dir, &["flash.bin", "boot", "input.bin"]);
         assert_eq!(out.exit, Some(0), "{what}: the device did not boot a model:\n{}", out.transcript());
         let line = out.stdout.lines().find(|l| l.starts_with("boot slot")).unwrap_or_else(|| panic!("{what}: no boot line:\n{}", out.transcript()));
         let version: u32 = line.split_whitespace().nth(4).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{what}: bad boot line {line}"));
-        let expected = [&self.a, &self.b].into_iter().find(|e| e.version == version).unwrap_or_else(|| panic!("{what}: booted unknown version {version}"));
+        let expected = if version % 2 == 1 { &self.a_outputs } else { &self.b_outputs };
         let device: Vec<Vec<u8>> = out
             .stdout
             .lines()
             .filter_map(|l| l.strip_prefix("output "))
             .map(|l| hex(l.split_whitespace().nth(1).unwrap_or("")))
             .collect();
-        assert_eq!(device, expected.outputs, "{what}: version {version}'s outputs differ from the host's:\n{}", out.transcript());
+        assert_eq!(&device, expected, "{what}: version {version}'s outputs differ from the host's:\n{}", out.transcript());
         version
     }
+
+    /// From the flash `before`, sends the update to `version` (`operations` flash operations
+    /// uncut) cut at each operation, none and half of it done: the next boot must run `version`
+    /// or the one before, byte-exact; then the update is sent again and must complete (or, if the
+    /// new version already booted, be refused as a rollback). Returns the runs and each cut's end.
+    fn cut_matrix(&self, tag: &str, before: &[u8], version: u32, operations: u32) -> (usize, Vec<Cut>) {
+        let file = self.signed(version);
+        let cases: Vec<(u32, bool)> = (0..operations).flat_map(|n| [(n, false), (n, true)]).collect();
+        let booted = Mutex::new(Vec::new());
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        parallel(&cases, |&(n, half)| {
+            let cut = if half { format!("cut={n}:half") } else { format!("cut={n}") };
+            let dir = self.case(&format!("{tag}-{}", cut.replace([':', '='], "-")), before, &[("u.mote", &file)]);
+            let out = qemu(&self.elf, &dir, &["flash.bin", "update", "u.mote", &cut]);
+            assert_eq!(out.exit, Some(CUT_EXIT), "{tag} {cut}: the power cut did not hit:\n{}", out.transcript());
+            assert!(out.stdout.contains(&format!("power cut at flash operation {n}")), "{}", out.transcript());
+            let booted_version = self.boot(&dir, &format!("{tag}: boot after {cut}"));
+            assert!(booted_version == version || booted_version + 1 == version, "{tag} {cut}: booted version {booted_version}");
+            let retry = qemu(&self.elf, &dir, &["flash.bin", "update", "u.mote"]);
+            if booted_version < version {
+                assert_eq!(retry.exit, Some(0), "{tag} {cut}: retrying the update after the cut:\n{}", retry.transcript());
+                assert_eq!(self.boot(&dir, &format!("{tag}: boot after {cut} and a retry")), version);
+            } else {
+                let refused = format!("error: verify: RolledBack {{ version: {version}, minimum: {} }}", version + 1);
+                assert!(retry.exit == Some(2) && retry.stdout.contains(&refused), "{tag} {cut}: the update is active; sending it again must be refused:\n{}", retry.transcript());
+            }
+            runs.fetch_add(if booted_version < version { 4 } else { 3 }, std::sync::atomic::Ordering::Relaxed);
+            booted.lock().unwrap().push((n, half, booted_version));
+        });
+        let mut booted = booted.into_inner().unwrap();
+        booted.sort();
+        (runs.into_inner(), booted)
+    }
+}
+
+fn summary(cuts: &[Cut], version: u32) -> String {
+    let show = |&(n, half, v): &Cut| format!("{n}{}→{}", if half { "½" } else { "" }, if v == version { "new" } else { "old" });
+    cuts.iter().map(show).collect::<Vec<_>>().join(" ")
 }
 
 /// The flash operations an update reports: `updated: slot S version V (N B), K flash operations`.
@@ -159,27 +207,23 @@ fn setup() -> Setup {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
 
-    let seed = test_seed();
-    let (digits, input) = models::digits().unwrap_or_else(|e| panic!("{e}"));
+    let (a, input) = models::digits().unwrap_or_else(|e| panic!("{e}"));
     let onnx = repo_root().join("examples/demo/digits.onnx");
     let opts = mote_converter::Options { name: Some("digits-f32".into()), float: true, ..Default::default() };
-    let digits_f32 = mote_converter::convert(&onnx, &opts).unwrap_or_else(|e| panic!("{e}")).bytes;
-    let expect = |bytes: &[u8], version| Expected { version, outputs: host::reference("digits", bytes, &input).unwrap_or_else(|e| panic!("{e}")).outputs };
-    let (a, b) = (expect(&digits, 1), expect(&digits_f32, 2));
-    assert_ne!(a.outputs, b.outputs, "A and B must be told apart by their outputs");
+    let b = mote_converter::convert(&onnx, &opts).unwrap_or_else(|e| panic!("{e}")).bytes;
+    let outputs = |bytes: &[u8]| host::reference("digits", bytes, &input).unwrap_or_else(|e| panic!("{e}")).outputs;
+    let (a_outputs, b_outputs) = (outputs(&a), outputs(&b));
+    assert_ne!(a_outputs, b_outputs, "A and B must be told apart by their outputs");
     std::fs::write(root.join("input.bin"), input.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
 
-    let dir = root.join("install-a");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("flash.bin"), vec![0xFF; FLASH_BYTES]).unwrap();
-    std::fs::write(dir.join("a.mote"), signature::sign(&digits, &seed, 1).unwrap()).unwrap();
-    let out = qemu(&elf, &dir, &["flash.bin", "update", "a.mote"]);
+    let mut s = Setup { elf, root, seed: test_seed(), a, b, a_outputs, b_outputs, flash_a: Vec::new(), install_ops: 0 };
+    let dir = s.case("install-a", &vec![0xFF; FLASH_BYTES], &[("a.mote", &s.signed(1))]);
+    let out = qemu(&s.elf, &dir, &["flash.bin", "update", "a.mote"]);
     assert_eq!(out.exit, Some(0), "installing A on an erased flash:\n{}", out.transcript());
     assert!(out.stdout.contains("updated: slot 0 version 1"), "{}", out.transcript());
-    let install_ops = operations(&out);
-    let flash_a = std::fs::read(dir.join("flash.bin")).unwrap();
-    let b_file = signature::sign(&digits_f32, &seed, 2).unwrap();
-    Setup { elf, root, flash_a, install_ops, a, b, b_file }
+    s.install_ops = operations(&out);
+    s.flash_a = std::fs::read(dir.join("flash.bin")).unwrap();
+    s
 }
 
 /// Runs `f` on every item, `MOTE_HIL_JOBS` (default: the CPUs) at a time.
@@ -205,47 +249,23 @@ fn ota_update_survives_a_power_cut_at_every_flash_operation() {
         runs.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     };
 
-    let dir = s.case("uncut", &s.flash_a);
+    let dir = s.case("uncut", &s.flash_a, &[("u.mote", &s.signed(2))]);
     assert_eq!(s.boot(&dir, "A installed"), 1);
-    let out = qemu(&s.elf, &dir, &["flash.bin", "update", "b.mote"]);
+    let out = qemu(&s.elf, &dir, &["flash.bin", "update", "u.mote"]);
     assert_eq!(out.exit, Some(0), "the uncut update:\n{}", out.transcript());
     assert!(out.stdout.contains("updated: slot 1 version 2"), "{}", out.transcript());
-    let operations = operations(&out);
+    let update_ops = operations(&out);
     assert_eq!(s.boot(&dir, "after the uncut update"), 2);
     count(3);
-
-    let cases: Vec<(u32, bool)> = (0..operations).flat_map(|n| [(n, false), (n, true)]).collect();
-    let booted = Mutex::new(Vec::new());
-    parallel(&cases, |&(n, half)| {
-        let cut = if half { format!("cut={n}:half") } else { format!("cut={n}") };
-        let dir = s.case(&cut.replace([':', '='], "-"), &s.flash_a);
-        let out = qemu(&s.elf, &dir, &["flash.bin", "update", "b.mote", &cut]);
-        assert_eq!(out.exit, Some(CUT_EXIT), "{cut}: the power cut did not hit:\n{}", out.transcript());
-        assert!(out.stdout.contains(&format!("power cut at flash operation {n}")), "{}", out.transcript());
-        let version = s.boot(&dir, &format!("boot after {cut}"));
-        let retry = qemu(&s.elf, &dir, &["flash.bin", "update", "b.mote"]);
-        if version == 1 {
-            assert_eq!(retry.exit, Some(0), "{cut}: retrying the update after the cut:\n{}", retry.transcript());
-            assert_eq!(s.boot(&dir, &format!("boot after {cut} and a retry")), 2);
-        } else {
-            assert_eq!(retry.exit, Some(2), "{cut}: B is active; sending it again must be refused:\n{}", retry.transcript());
-            assert!(retry.stdout.contains("error: verify: RolledBack { version: 2, minimum: 3 }"), "{}", retry.transcript());
-        }
-        count(if version == 1 { 4 } else { 3 });
-        booted.lock().unwrap().push((n, half, version));
-    });
-    let mut booted = booted.into_inner().unwrap();
-    booted.sort();
-    let summary: Vec<String> = booted.iter().map(|(n, h, v)| format!("{n}{}→{}", if *h { "½" } else { "" }, if *v == 1 { "A" } else { "B" })).collect();
-    assert!(booted.iter().any(|b| b.2 == 1), "no cut left A active: {summary:?}");
+    let (n, update_cuts) = s.cut_matrix("update", &s.flash_a, 2, update_ops);
+    count(n);
 
     // A first install cut anywhere leaves nothing to boot, said as such, and can be redone.
-    let install_ops = s.install_ops;
-    let install_cuts: Vec<(u32, bool)> = (0..install_ops).flat_map(|n| [(n, false), (n, true)]).collect();
+    let install_cuts: Vec<(u32, bool)> = (0..s.install_ops).flat_map(|n| [(n, false), (n, true)]).collect();
+    let a1 = s.signed(1);
     parallel(&install_cuts, |&(n, half)| {
         let cut = if half { format!("cut={n}:half") } else { format!("cut={n}") };
-        let dir = s.case(&format!("install-{}", cut.replace([':', '='], "-")), &vec![0xFF; FLASH_BYTES]);
-        std::fs::copy(s.root.join("install-a/a.mote"), dir.join("a.mote")).unwrap();
+        let dir = s.case(&format!("install-{}", cut.replace([':', '='], "-")), &vec![0xFF; FLASH_BYTES], &[("a.mote", &a1)]);
         let out = qemu(&s.elf, &dir, &["flash.bin", "update", "a.mote", &cut]);
         assert_eq!(out.exit, Some(CUT_EXIT), "install {cut}:\n{}", out.transcript());
         let boot = qemu(&s.elf, &dir, &["flash.bin", "boot", "input.bin"]);
@@ -257,26 +277,18 @@ fn ota_update_survives_a_power_cut_at_every_flash_operation() {
         count(4);
     });
 
-    let seed = test_seed();
-    let (digits, _) = models::digits().unwrap();
-    let mut tampered = s.b_file.clone();
+    let mut tampered = s.signed(2);
     let at = tampered.len() / 2;
     tampered[at] ^= 0x10;
     reseal(&mut tampered);
-    let f32_b = {
-        let onnx = repo_root().join("examples/demo/digits.onnx");
-        let opts = mote_converter::Options { name: Some("digits-f32".into()), float: true, ..Default::default() };
-        mote_converter::convert(&onnx, &opts).unwrap().bytes
-    };
     let refusals = [
         ("tampered", tampered, "verify: Tampered"),
-        ("other-key", signature::sign(&f32_b, &[0x33; 32], 2).unwrap(), "verify: WrongKey"),
-        ("rollback", signature::sign(&f32_b, &seed, 1).unwrap(), "verify: RolledBack { version: 1, minimum: 2 }"),
-        ("unsigned", digits.clone(), "verify: Unsigned"),
+        ("other-key", signature::sign(&s.b, &[0x33; 32], 2).unwrap(), "verify: WrongKey"),
+        ("rollback", signature::sign(&s.b, &s.seed, 1).unwrap(), "verify: RolledBack { version: 1, minimum: 2 }"),
+        ("unsigned", s.b.clone(), "verify: Unsigned"),
     ];
     parallel(&refusals, |(name, file, error)| {
-        let dir = s.case(name, &s.flash_a);
-        std::fs::write(dir.join("bad.mote"), file).unwrap();
+        let dir = s.case(name, &s.flash_a, &[("bad.mote", file)]);
         let out = qemu(&s.elf, &dir, &["flash.bin", "update", "bad.mote"]);
         assert_eq!(out.exit, Some(2), "{name}: the update must be refused:\n{}", out.transcript());
         assert!(out.stdout.contains(&format!("error: {error}")), "{name}: expected `{error}`:\n{}", out.transcript());
@@ -285,20 +297,51 @@ fn ota_update_survives_a_power_cut_at_every_flash_operation() {
     });
 
     // B active, A previous; a flipped bit in B's slot makes the boot fall back to A.
-    let mut flash = std::fs::read(s.root.join("uncut/flash.bin")).unwrap();
+    let after_b = std::fs::read(s.root.join("uncut/flash.bin")).unwrap();
+    let mut flash = after_b.clone();
     flash[SLOT1 + 100] ^= 0x01;
-    let dir = s.case("corrupt-active", &flash);
+    let dir = s.case("corrupt-active", &flash, &[]);
     let out = qemu(&s.elf, &dir, &["flash.bin", "boot", "input.bin"]);
     assert!(out.stdout.contains("active slot 1 rejected: CRC mismatch") && out.stdout.contains("boot slot 0 version 1 (fallback)"), "{}", out.transcript());
     assert_eq!(s.boot(&dir, "boot with a corrupt active slot"), 1);
     count(2);
 
-    let runs = runs.into_inner();
+    // A device's later life: updates one after another (A and B in turn) until one also turns
+    // over a page of the boot-record map (more operations than the same file took before), then
+    // the cut matrix on exactly that update.
+    let dir = s.case("lifetime", &after_b, &[]);
+    let mut usual = [0u32; 2];
+    let mut version = 3;
+    let (before, turnover_ops) = loop {
+        assert!(version < 400, "no update turned over a page of the boot-record map");
+        let before = std::fs::read(dir.join("flash.bin")).unwrap();
+        std::fs::write(dir.join("u.mote"), s.signed(version)).unwrap();
+        let out = qemu(&s.elf, &dir, &["flash.bin", "update", "u.mote"]);
+        assert_eq!(out.exit, Some(0), "update to version {version}:\n{}", out.transcript());
+        count(1);
+        let ops = operations(&out);
+        let parity = (version % 2) as usize;
+        if usual[parity] == 0 {
+            usual[parity] = ops;
+        } else if ops > usual[parity] {
+            break (before, ops);
+        }
+        version += 1;
+    };
+    assert_eq!(s.boot(&dir, "after the page turnover"), version);
+    count(1);
+    let (n, turnover_cuts) = s.cut_matrix("turnover", &before, version, turnover_ops);
+    count(n);
+
     eprintln!(
-        "ota: install {install_ops} flash operations, {} cuts; update {operations} flash operations, {} cuts: {}; {runs} QEMU runs in {:.1} s",
+        "ota: install {} flash operations, {} cuts; update {update_ops} operations, {} cuts: {}; update {version} turns a record page over: {turnover_ops} operations, {} cuts: {}; {} QEMU runs in {:.1} s",
+        s.install_ops,
         install_cuts.len(),
-        cases.len(),
-        summary.join(" "),
+        update_cuts.len(),
+        summary(&update_cuts, 2),
+        turnover_cuts.len(),
+        summary(&turnover_cuts, version),
+        runs.into_inner(),
         started.elapsed().as_secs_f64()
     );
 }
