@@ -122,7 +122,7 @@ impl FileFlash {
     }
 
     fn check(&self, offset: u32, len: usize, align: usize) -> Result<(), FlashError> {
-        if offset as usize % align != 0 || len % align != 0 {
+        if !(offset as usize).is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(FlashError::NotAligned);
         }
         match (offset as usize).checked_add(len) {

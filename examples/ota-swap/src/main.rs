@@ -180,7 +180,7 @@ fn infer(model: &Model<'_>, input: &[u8]) -> Result<(), AppError> {
     }
     let mut values = [0f32; INPUT_VALUES];
     let n = input.len() / 4;
-    if input.len() % 4 != 0 || n > INPUT_VALUES {
+    if !input.len().is_multiple_of(4) || n > INPUT_VALUES {
         return Err(AppError::Input("not a whole number of f32 values, or too many"));
     }
     for (v, s) in values.iter_mut().zip(input.chunks_exact(4)) {
