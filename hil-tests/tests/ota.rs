@@ -17,6 +17,9 @@
 //!   over a page of the boot-record map (sequential-storage's page housekeeping: the 114th), and
 //!   that update gets the same cut matrix.
 //!
+//! A boot that has to repair the record map after a cut (a torn page turnover) is cut in turn at
+//! each of its own flash operations, and the boot after it must still run the same model.
+//!
 //! Each run gets its own copy of the flash; the runs go `MOTE_HIL_JOBS` (default: the CPUs) at
 //! a time.
 
@@ -100,8 +103,9 @@ struct Setup {
     install_ops: u32,
 }
 
-/// How a cut update ended: the operation cut, whether half of it was done, the version booted.
-type Cut = (u32, bool, u32);
+/// How a cut update ended: the operation cut, whether half of it was done, the version booted,
+/// the flash operations of that boot (repairs).
+type Cut = (u32, bool, u32, u32);
 
 impl Setup {
     /// The update file for `version`: A signed at odd versions, B at even ones.
@@ -124,10 +128,22 @@ impl Setup {
     /// Boots in `dir`; checks that a valid model booted with the host's outputs for it (A at odd
     /// versions, B at even ones) and returns its version.
     fn boot(&self, dir: &Path, what: &str) -> u32 {
+        self.boot_counting(dir, what).0
+    }
+
+    /// [`Setup::boot`], and the flash operations the boot did (repairs of the record map).
+    fn boot_counting(&self, dir: &Path, what: &str) -> (u32, u32) {
         let out = qemu(&self.elf, dir, &["flash.bin", "boot", "input.bin"]);
         assert_eq!(out.exit, Some(0), "{what}: the device did not boot a model:\n{}", out.transcript());
         let line = out.stdout.lines().find(|l| l.starts_with("boot slot")).unwrap_or_else(|| panic!("{what}: no boot line:\n{}", out.transcript()));
         let version: u32 = line.split_whitespace().nth(4).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{what}: bad boot line {line}"));
+        let ops = out
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("boot done, "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{what}: no operation count:\n{}", out.transcript()));
         let expected = if version % 2 == 1 { &self.a_outputs } else { &self.b_outputs };
         let device: Vec<Vec<u8>> = out
             .stdout
@@ -136,7 +152,7 @@ impl Setup {
             .map(|l| hex(l.split_whitespace().nth(1).unwrap_or("")))
             .collect();
         assert_eq!(&device, expected, "{what}: version {version}'s outputs differ from the host's:\n{}", out.transcript());
-        version
+        (version, ops)
     }
 
     /// From the flash `before`, sends the update to `version` (`operations` flash operations
@@ -154,8 +170,19 @@ impl Setup {
             let out = qemu(&self.elf, &dir, &["flash.bin", "update", "u.mote", &cut]);
             assert_eq!(out.exit, Some(CUT_EXIT), "{tag} {cut}: the power cut did not hit:\n{}", out.transcript());
             assert!(out.stdout.contains(&format!("power cut at flash operation {n}")), "{}", out.transcript());
-            let booted_version = self.boot(&dir, &format!("{tag}: boot after {cut}"));
+            let cut_flash = std::fs::read(dir.join("flash.bin")).unwrap();
+            let (booted_version, repairs) = self.boot_counting(&dir, &format!("{tag}: boot after {cut}"));
             assert!(booted_version == version || booted_version + 1 == version, "{tag} {cut}: booted version {booted_version}");
+            // The boot repaired the record map: cut that boot too, at each of its operations.
+            for (k, half) in (0..repairs).flat_map(|k| [(k, false), (k, true)]) {
+                let again = if half { format!("cut={k}:half") } else { format!("cut={k}") };
+                let sub = self.case(&format!("{tag}-{}-boot-{}", cut.replace([':', '='], "-"), again.replace([':', '='], "-")), &cut_flash, &[("u.mote", &file)]);
+                let out = qemu(&self.elf, &sub, &["flash.bin", "boot", "input.bin", &again]);
+                assert_eq!(out.exit, Some(CUT_EXIT), "{tag} {cut}, boot {again}: the power cut did not hit:\n{}", out.transcript());
+                let v = self.boot(&sub, &format!("{tag}: boot after {cut} and a boot cut at {again}"));
+                assert_eq!(v, booted_version, "{tag} {cut}, boot {again}");
+                runs.fetch_add(2, std::sync::atomic::Ordering::Relaxed);
+            }
             let retry = qemu(&self.elf, &dir, &["flash.bin", "update", "u.mote"]);
             if booted_version < version {
                 assert_eq!(retry.exit, Some(0), "{tag} {cut}: retrying the update after the cut:\n{}", retry.transcript());
@@ -165,7 +192,7 @@ impl Setup {
                 assert!(retry.exit == Some(2) && retry.stdout.contains(&refused), "{tag} {cut}: the update is active; sending it again must be refused:\n{}", retry.transcript());
             }
             runs.fetch_add(if booted_version < version { 4 } else { 3 }, std::sync::atomic::Ordering::Relaxed);
-            booted.lock().unwrap().push((n, half, booted_version));
+            booted.lock().unwrap().push((n, half, booted_version, repairs));
         });
         let mut booted = booted.into_inner().unwrap();
         booted.sort();
@@ -174,7 +201,10 @@ impl Setup {
 }
 
 fn summary(cuts: &[Cut], version: u32) -> String {
-    let show = |&(n, half, v): &Cut| format!("{n}{}→{}", if half { "½" } else { "" }, if v == version { "new" } else { "old" });
+    let show = |&(n, half, v, repairs): &Cut| {
+        let repaired = if repairs > 0 { format!(" (boot repaired: {repairs} operations, each cut)") } else { String::new() };
+        format!("{n}{}→{}{repaired}", if half { "½" } else { "" }, if v == version { "new" } else { "old" })
+    };
     cuts.iter().map(show).collect::<Vec<_>>().join(" ")
 }
 

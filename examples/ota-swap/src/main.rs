@@ -12,8 +12,9 @@
 //!
 //! `FLASH` is the flash image (`slots::FLASH_BYTES` bytes, `0xFF` when new). `cut=N` cuts the
 //! power at flash operation N (with `:half`, half of that operation done). `INPUT` holds the
-//! model's input as little-endian f32 values, as a sensor front-end would deliver them. `boot` prints `boot slot S version V` and one
-//! `output I HEX` line per graph output.
+//! model's input as little-endian f32 values, as a sensor front-end would deliver them. `boot` prints `boot slot S version V`, one
+//! `output I HEX` line per graph output, and the flash operations it did (none, unless the
+//! record map had to be repaired after a cut).
 //!
 //! Exit status: 0 done; 1 flash, record or host I/O error; 2 update refused; 3 nothing valid to
 //! boot; 4 the model failed to run; 42 power cut; 101 panic; 102 HardFault. Errors are printed
@@ -164,7 +165,9 @@ fn run() -> Result<(), AppError> {
             let n = f.metadata().map_err(|_| AppError::Input("cannot read"))?.len() as usize;
             let input = input.get_mut(..n).ok_or(AppError::Input("longer than this example reads"))?;
             f.read_exact(input).map_err(|_| AppError::Input("cannot read"))?;
-            infer(&model, input)
+            infer(&model, input)?;
+            println!("boot done, {} flash operations", storage.operations());
+            Ok(())
         }
         _ => Err(AppError::Usage("unknown command")),
     }
