@@ -71,12 +71,20 @@ fn model_seeds_run_and_cover_every_op_in_both_dtypes() {
 }
 
 /// Inputs the `model` target found (crashes fixed since, and inputs worth keeping): each is
-/// handled without a panic.
+/// handled without a panic, and a name that says how far it gets (`-runs`, `-rejected`) holds.
 #[test]
 fn model_regressions_replay() {
-    for path in files("regressions", "model") {
+    let all = files("regressions", "model");
+    assert!(!all.is_empty());
+    for path in all {
         let outcome = harness::model(&std::fs::read(&path).unwrap());
-        eprintln!("{}: {outcome:?}", path.display());
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        eprintln!("{name}: {outcome:?}");
+        if name.contains("-runs") {
+            assert_eq!(outcome, Outcome::Ran, "{name}");
+        } else if name.contains("-rejected") {
+            assert_eq!(outcome, Outcome::Rejected, "{name}");
+        }
     }
 }
 
