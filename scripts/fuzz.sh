@@ -8,8 +8,9 @@
 #   default targets: model signature (the runtime's; onnx and npz build tract under the
 #   sanitizer, several minutes more)
 #   MOTE_FUZZ_JOBS=N        N fuzzing processes per target (-jobs=N -workers=N), sharing the corpus
-#   MOTE_FUZZ_SANITIZER=none  no sanitizer (cargo fuzz -s none): several times the executions a
-#                           second, but an out-of-bounds access that does not panic goes unseen
+#   MOTE_FUZZ_SANITIZER=none  no sanitizer (cargo fuzz -s none, built in fuzz/target/sanitizer-none
+#                           beside the ASan build): more executions a second, but an out-of-bounds
+#                           access that does not panic goes unseen
 # Seeds: fuzz/seeds/<target> (committed) and, when ../shared/bench is there, the KWS and AD
 # models converted to int8 (and signed with the HIL test key), their ONNX files, into
 # target/fuzz-seeds/. The corpus grows in fuzz/corpus/<target>, crashes land in
@@ -44,7 +45,7 @@ if [ -d ../shared/bench/models ]; then
 fi
 
 sanitizer=()
-[ -n "${MOTE_FUZZ_SANITIZER:-}" ] && sanitizer=(-s "$MOTE_FUZZ_SANITIZER")
+[ -n "${MOTE_FUZZ_SANITIZER:-}" ] && sanitizer=(-s "$MOTE_FUZZ_SANITIZER" --target-dir "target/sanitizer-$MOTE_FUZZ_SANITIZER")
 jobs=()
 [ -n "${MOTE_FUZZ_JOBS:-}" ] && jobs=(-jobs="$MOTE_FUZZ_JOBS" -workers="$MOTE_FUZZ_JOBS")
 
