@@ -8,9 +8,9 @@ EMBEDDED_TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-ea
 
 source scripts/lib.sh
 
-step "what the tests need: rust targets, QEMU and gcc (for the instruction-counting plugin)"
+step "what the tests need: rust targets, QEMU, gcc (for the instruction-counting plugin) and g++ (libFuzzer, for the fuzz step)"
 ensure_rust_targets "${EMBEDDED_TARGETS[@]}"
-ensure_commands qemu-system-arm=qemu-system-arm qemu-system-riscv32=qemu-system-misc gcc=gcc
+ensure_commands qemu-system-arm=qemu-system-arm qemu-system-riscv32=qemu-system-misc gcc=gcc c++=g++
 if ((${#MOTE_NOT_INSTALLED[@]})); then
   echo "cannot run the tests without"
   print_not_installed
@@ -29,6 +29,9 @@ export MOTE_REQUIRE_OIP_SERVERS=1
 
 step "host tests (workspace)"
 cargo test --workspace --release --locked --exclude mote-hil
+
+step "fuzz the runtime for 30 s a target under AddressSanitizer (model, signature; cargo-fuzz, fuzz/README.md)"
+bash scripts/fuzz.sh 30 model signature
 
 step "reduced builds of mote-runtime (a family's int8 and f32 ops apart) load what they compile in and reject the rest, naming the feature"
 cargo test -p mote-runtime --release --locked --no-default-features --features std,conformance,quantize,conv,unary_f32 --lib ops::tests

@@ -42,4 +42,4 @@ pub mod sign;
 pub mod target;
 
 pub use error::{ConvertError, Result};
-pub use pipeline::{convert, convert_float, Calibration, Converted, Options};
+pub use pipeline::{convert, convert_bytes, convert_float, Calibration, Converted, Options};

@@ -59,8 +59,25 @@ pub fn convert_float(onnx: &Path, name: &str, overrides: &[(String, Vec<usize>)]
 /// data and / or the model's own QDQ parameters. Every input error (file, data, names) is
 /// reported before the model is written.
 pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
-    let name = opts.name.clone().unwrap_or_else(|| onnx.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
-    let mut imported = import::import(onnx, &opts.input_shapes)?;
+    let bytes = std::fs::read(onnx).map_err(|cause| ConvertError::Io { path: onnx.to_path_buf(), cause })?;
+    convert_bytes(onnx, &bytes, opts, |inputs| {
+        let Some(cal) = &opts.calibration else { return Ok(None) };
+        Ok(Some((Dataset::load(&cal.path, inputs, cal.key.as_deref(), cal.index.as_deref())?, cal.method)))
+    })
+}
+
+/// [`convert`] of an ONNX model already in memory: `onnx` holds the file's bytes and `path`
+/// names it (in errors, and as the directory of external data). The int8 calibration rows come
+/// from `rows`, called with the graph inputs' fixed shapes once the graph is known to lower
+/// (`opts.calibration` is not read here); `None` calibrates nothing, as without `--calib`.
+pub fn convert_bytes(
+    path: &Path,
+    onnx: &[u8],
+    opts: &Options,
+    rows: impl FnOnce(&[(String, Vec<usize>)]) -> Result<Option<(Dataset, Method)>>,
+) -> Result<Converted> {
+    let name = opts.name.clone().unwrap_or_else(|| path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").to_string());
+    let mut imported = import::import_bytes(path, onnx, &opts.input_shapes)?;
     passes::run_all(&mut imported.graph).map_err(|e| ConvertError::Build(format!("{e:#}")))?;
     let g = &imported.graph;
     let float = lower::lower(g, &name, imported.sha256, None, Packing::REFERENCE)?;
@@ -68,11 +85,8 @@ pub fn convert(onnx: &Path, opts: &Options) -> Result<Converted> {
         return Ok(Converted { bytes: float.bytes, float_nodes: vec![], calibration_rows: 0 });
     }
     let float_nodes = quantize::float_nodes(g, &opts.keep_float)?;
-    let (stats, method, rows) = match &opts.calibration {
-        Some(cal) => {
-            let data = Dataset::load(&cal.path, &imported.input_shapes, cal.key.as_deref(), cal.index.as_deref())?;
-            (calibrate::calibrate(g, &float, &data)?, cal.method, data.len())
-        }
+    let (stats, method, rows) = match rows(&imported.input_shapes)? {
+        Some((data, method)) => (calibrate::calibrate(g, &float, &data)?, method, data.len()),
         None => (Default::default(), Method::MinMax, 0),
     };
     let plan = quantize::plan(g, &stats, method, &float_nodes, opts.per_tensor_weights)?;

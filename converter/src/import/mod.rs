@@ -134,7 +134,15 @@ pub type Loaded = (tract_onnx::pb::ModelProto, InferenceModel, HashMap<String, O
 /// Loads an ONNX file into tract with every input shape fixed: symbolic dimensions become 1
 /// unless `overrides` names the input.
 pub fn load_tract(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Loaded> {
-    let bytes = std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })?;
+    load_tract_bytes(path, &read(path)?, overrides)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })
+}
+
+/// [`load_tract`] of the file's bytes, already in memory.
+fn load_tract_bytes(path: &Path, bytes: &[u8], overrides: &[(String, Vec<usize>)]) -> Result<Loaded> {
     let proto = catch_panic(|| tract_onnx::onnx().proto_model_for_read(&mut &bytes[..])).map_err(|p| onnx_err(path, p))?.map_err(|e| onnx_err(path, e))?;
     if proto.graph.is_none() {
         return Err(onnx_err(path, "no graph"));
@@ -310,9 +318,14 @@ fn tensor(g: &mut Graph, by_name: &mut HashMap<String, Tid>, facts: &Facts<'_>, 
 
 /// Reads an ONNX file into a [`Graph`].
 pub fn import(path: &Path, overrides: &[(String, Vec<usize>)]) -> Result<Imported> {
-    let bytes = std::fs::read(path).map_err(|cause| ConvertError::Io { path: path.to_path_buf(), cause })?;
-    let sha256: [u8; 32] = sha2::Sha256::digest(&bytes).into();
-    let (proto, model, outlets, input_shapes) = load_tract(path, overrides)?;
+    import_bytes(path, &read(path)?, overrides)
+}
+
+/// [`import`] of an ONNX file's bytes, already in memory; `path` names the file in errors and
+/// locates its external data.
+pub fn import_bytes(path: &Path, bytes: &[u8], overrides: &[(String, Vec<usize>)]) -> Result<Imported> {
+    let sha256: [u8; 32] = sha2::Sha256::digest(bytes).into();
+    let (proto, model, outlets, input_shapes) = load_tract_bytes(path, bytes, overrides)?;
     let onnx = proto.graph.as_ref().ok_or_else(|| onnx_err(path, "no graph"))?;
     let facts = Facts { model: &model, outlets: &outlets };
 
