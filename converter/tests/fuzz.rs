@@ -7,16 +7,10 @@
 #[path = "../../fuzz/src/converter.rs"]
 mod harness;
 
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/src/corpus.rs"]
+mod corpus;
 
-/// The files of `fuzz/<dir>/<target>`, sorted; none when the directory does not exist.
-fn files(dir: &str, target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz").join(dir).join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else { return vec![] };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
-    files.sort();
-    files
-}
+use corpus::files;
 
 /// Every ONNX seed converts, f32 and int8, so that the fuzzer's mutations of it start from a
 /// model that reaches lowering and calibration.

@@ -6,23 +6,17 @@
 #[path = "../../fuzz/src/runtime.rs"]
 mod harness;
 
+#[path = "../../fuzz/src/corpus.rs"]
+mod corpus;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use corpus::files;
 
 use harness::Outcome;
 use mote_runtime::format::writer::AlignedBytes;
 use mote_runtime::format::Layout;
 use mote_runtime::ops::OpCode;
 use mote_runtime::{DType, Model};
-
-/// The files of `fuzz/<dir>/<target>`, sorted; none when the directory does not exist.
-fn files(dir: &str, target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz").join(dir).join(target);
-    let Ok(entries) = std::fs::read_dir(&dir) else { return vec![] };
-    let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect();
-    files.sort();
-    files
-}
 
 /// Every model seed loads and runs within the target's caps, so that the fuzzer's mutations of
 /// it reach the kernels; together they hold every op, int8 and f32, and both packed layouts.
