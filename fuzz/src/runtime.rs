@@ -6,17 +6,18 @@
 //! checksum.
 
 use mote_runtime::format::writer::{reseal, AlignedBytes};
-use mote_runtime::ops::{self, OpKind};
+use mote_runtime::ops::work;
 use mote_runtime::signature::{self, public_key};
 use mote_runtime::{Interpreter, Model};
 
 /// Larger plans are valid but would only slow the fuzzer down.
 pub const MAX_ARENA: usize = 1 << 20;
 
-/// Most work (see [`work`]) of a model that [`model`] invokes: the shared models' millions of
-/// multiply-accumulates per inference would hold the fuzzer at a few hundred executions a
-/// second, while the small seeds of `fuzz/seeds/model` (every op family, f32 and int8, the
-/// packed layouts) reach every kernel at a cost of a few thousand.
+/// Most work of a model that [`model`] invokes ([`work`]: multiply-accumulates, elements read
+/// and written, pooling taps): the shared models' millions of multiply-accumulates per inference
+/// would hold the fuzzer at a few hundred executions a second, while the small seeds of
+/// `fuzz/seeds/model` (every op family, f32 and int8, the packed layouts) reach every kernel at
+/// a cost of a few thousand.
 pub const MAX_WORK: u64 = 1 << 16;
 
 /// How far one input got.
@@ -30,23 +31,6 @@ pub enum Outcome {
     Failed,
     /// It loaded and ran.
     Ran,
-}
-
-/// An upper estimate of one inference's work: per op its multiply-accumulates, the elements it
-/// reads and writes, and for a pooling window each output's taps.
-pub fn work(model: &Model<'_>) -> u64 {
-    let elements = |id| model.tensor(id).and_then(|t| t.shape.numel()).map_or(0, u64::from);
-    model
-        .ops()
-        .map(|op| {
-            let io = op.inputs.iter().map(|&i| elements(i)).sum::<u64>() + elements(op.output);
-            let taps = match op.kind {
-                OpKind::Pool2d { kernel, .. } => u64::from(kernel[0]) * u64::from(kernel[1]) * elements(op.output),
-                _ => 0,
-            };
-            ops::macs(model, &op).saturating_add(io).saturating_add(taps)
-        })
-        .fold(0, u64::saturating_add)
 }
 
 /// Target `model`: `Model::from_bytes` either rejects the bytes with a `FormatError` or accepts

@@ -574,6 +574,24 @@ pub fn macs(model: &Model<'_>, op: &OpDesc) -> u64 {
     }
 }
 
+/// An upper estimate of one inference's work, for host tools that must decide whether running a
+/// model is worth it (the fuzz harnesses skip models above a cap): per op its multiply-accumulates
+/// ([`macs`]), the elements it reads and writes, and for a pooling window each output's taps.
+pub fn work(model: &Model<'_>) -> u64 {
+    let elements = |id| model.tensor(id).and_then(|t| t.shape.numel()).map_or(0, u64::from);
+    model
+        .ops()
+        .map(|op| {
+            let io = op.inputs.iter().map(|&i| elements(i)).sum::<u64>() + elements(op.output);
+            let taps = match op.kind {
+                OpKind::Pool2d { kernel, .. } => u64::from(kernel[0]) * u64::from(kernel[1]) * elements(op.output),
+                _ => 0,
+            };
+            macs(model, &op).saturating_add(io).saturating_add(taps)
+        })
+        .fold(0, u64::saturating_add)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,6 +646,16 @@ mod tests {
             let model = Model::from_bytes(&bytes).unwrap();
             assert_eq!([model.requant_is_normal(0), model.requant_is_normal(1)], [normal, false], "{rq:?}");
         }
+    }
+
+    /// Quantize and Dequantize and Sigmoid read and write 32 elements each; the convolution reads
+    /// 32 + 36 + 2 + 2, writes 32 and does 4·4·2·3·3·2 multiply-accumulates.
+    #[test]
+    fn work_counts_macs_and_elements() {
+        let Ok(bytes) = mixed_model() else { return };
+        let bytes = AlignedBytes::new(&bytes);
+        let m = Model::from_bytes(&bytes).unwrap();
+        assert_eq!(work(&m), 3 * 64 + (32 + 36 + 2 + 2 + 32) + 4 * 4 * 2 * 3 * 3 * 2);
     }
 
     #[test]
